@@ -1,0 +1,998 @@
+#!/usr/bin/env python3
+"""OpenClaw Fleet monitor: the one-file, standard-library alternative agent.
+
+It speaks SPEC §2-§4 to an OpenClaw Fleet server: a signed handshake, periodic
+heartbeats with basic Linux metrics and the local gateway's latency, and
+end-to-end encrypted configs that it decrypts (when the optional
+'cryptography' package is installed) and writes into the OpenClaw state
+directory. It never prints or logs a secret, a token or a config value:
+log lines name only the agent id, HTTP status codes and error codes.
+
+Python >= 3.8; only the standard library, plus 'cryptography' for configs.
+"""
+
+import argparse
+import base64
+import copy
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import logging
+import os
+import random
+import re
+import signal
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+try:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. "Python 3.8 is deprecated": noise on every start
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+except Exception:  # ImportError, or a broken native build
+    AESGCM = None
+
+__version__ = "0.1.0"
+PROG = "openclaw-fleet-monitor"
+LOG = logging.getLogger(PROG)
+
+NO_CRYPTO_MESSAGE = (
+    "config decryption needs the 'cryptography' package (pip install cryptography); "
+    "configs are not applied"
+)
+ENV_BEGIN = "# >>> openclaw-fleet managed >>>"
+ENV_END = "# <<< openclaw-fleet managed <<<"
+ENV_NOTE = "# Written by openclaw-fleet; lines inside this block are replaced on each config update."
+STATE_FILE = ".fleet-monitor-state.json"
+ES_PREFIX = "ocf_es_"
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+B64U_RE = re.compile(r"^[A-Za-z0-9_-]*$")
+BACKOFF_CAP = 60.0
+MIN_INTERVAL = 5
+MAX_INTERVAL = 3600
+HTTP_TIMEOUT = 15.0
+GATEWAY_TIMEOUT = 3.0
+MAX_RESPONSE = 2 * 1024 * 1024
+
+
+# --------------------------------------------------------------------- crypto
+
+def sign_handshake(agent_id, timestamp, agent_secret):
+    # type: (str, str, str) -> str
+    """hex(HMAC-SHA256(key=utf8(whole AGENT_SECRET), msg=utf8(agent_id + ts))), SPEC §2."""
+    return hmac.new(agent_secret.encode(), (agent_id + timestamp).encode(), hashlib.sha256).hexdigest()
+
+
+def b64u_encode(data):
+    # type: (bytes) -> str
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64u_decode(text):
+    # type: (Any) -> bytes
+    """Strict base64url (SPEC §0): no padding, URL alphabet only, canonical form only."""
+    if not isinstance(text, str) or not B64U_RE.match(text) or len(text) % 4 == 1:
+        raise ValueError("invalid base64url")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64u_encode(raw) != text:
+        raise ValueError("non-canonical base64url")
+    return raw
+
+
+def hkdf_sha256(salt, ikm, info, length=32):
+    # type: (bytes, bytes, bytes, int) -> bytes
+    """RFC 5869 HKDF with SHA-256 (stdlib hmac, so it works without 'cryptography')."""
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    out, block, counter = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        out += block
+        counter += 1
+    return out[:length]
+
+
+def parse_encryption_secret(secret):
+    # type: (str) -> bytes
+    if not isinstance(secret, str) or not secret.startswith(ES_PREFIX):
+        raise ValueError("encryption secret must start with " + ES_PREFIX)
+    raw = b64u_decode(secret[len(ES_PREFIX):])
+    if len(raw) != 32:
+        raise ValueError("encryption secret must decode to 32 bytes")
+    return raw
+
+
+def config_key(secret, agent_id):
+    # type: (str, str) -> bytes
+    """CK = HKDF(salt="openclaw-fleet/config/v1", ikm=secret bytes, info=agent_id), SPEC §4."""
+    return hkdf_sha256(b"openclaw-fleet/config/v1", parse_encryption_secret(secret), agent_id.encode())
+
+
+def config_aad(agent_id, version):
+    # type: (str, int) -> bytes
+    return ("openclaw-fleet/config/v1|%s|%d" % (agent_id, version)).encode()
+
+
+class ConfigRejected(Exception):
+    """A config the agent must refuse; `code` is short and safe to log and report."""
+
+    def __init__(self, code):
+        # type: (str) -> None
+        Exception.__init__(self, code)
+        self.code = code
+
+
+def _is_int(x):
+    # type: (Any) -> bool
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def parse_envelope(envelope):
+    # type: (Any) -> Tuple[str, int, bytes, bytes]
+    if not isinstance(envelope, dict):
+        raise ConfigRejected("envelope_malformed")
+    if set(envelope) != {"v", "alg", "agent_id", "version", "iv", "ct"}:
+        raise ConfigRejected("envelope_malformed")
+    if not _is_int(envelope["v"]) or envelope["v"] != 1:
+        raise ConfigRejected("envelope_unsupported")
+    if envelope["alg"] != "A256GCM":
+        raise ConfigRejected("envelope_unsupported")
+    version = envelope["version"]
+    if not _is_int(version) or version < 1:
+        raise ConfigRejected("envelope_malformed")
+    agent_id = envelope["agent_id"]
+    if not isinstance(agent_id, str):
+        raise ConfigRejected("envelope_malformed")
+    try:
+        iv = b64u_decode(envelope["iv"])
+        ct = b64u_decode(envelope["ct"])
+    except ValueError:
+        raise ConfigRejected("envelope_malformed")
+    if len(iv) != 12 or len(ct) < 16:
+        raise ConfigRejected("envelope_malformed")
+    return agent_id, version, iv, ct
+
+
+def validate_document(doc):
+    # type: (Any) -> None
+    """SPEC §4 document rules; unknown top-level keys are ignored."""
+    if not isinstance(doc, dict) or not _is_int(doc.get("schema")) or doc.get("schema") != 1:
+        raise ConfigRejected("document_invalid")
+    env = doc.get("env")
+    if not isinstance(env, dict) or not isinstance(doc.get("openclaw"), dict):
+        raise ConfigRejected("document_invalid")
+    for name, value in env.items():
+        if not ENV_NAME_RE.match(name) or not isinstance(value, str):
+            raise ConfigRejected("document_invalid")
+
+
+def decrypt_envelope(secret, expected_agent_id, envelope):
+    # type: (str, str, Any) -> Tuple[int, bytes]
+    """Checks and decrypts a config envelope; returns (version, plaintext bytes)."""
+    if AESGCM is None:
+        raise ConfigRejected("no_crypto")
+    agent_id, version, iv, ct = parse_envelope(envelope)
+    if agent_id != expected_agent_id:
+        raise ConfigRejected("agent_mismatch")
+    try:
+        key = config_key(secret, expected_agent_id)
+    except ValueError:
+        raise ConfigRejected("bad_encryption_secret")
+    try:
+        plaintext = AESGCM(key).decrypt(iv, ct, config_aad(agent_id, version))
+    except Exception:
+        raise ConfigRejected("auth_failed")
+    return version, plaintext
+
+
+def open_config(secret, expected_agent_id, envelope, last_applied=0):
+    # type: (str, str, Any, int) -> Tuple[int, Dict[str, Any]]
+    """SPEC §4 agent checks: right agent, no rollback, authentic, valid document."""
+    agent_id, version, _, _ = parse_envelope(envelope)
+    if agent_id != expected_agent_id:
+        raise ConfigRejected("agent_mismatch")
+    if version < last_applied:
+        raise ConfigRejected("rollback")
+    version, plaintext = decrypt_envelope(secret, expected_agent_id, envelope)
+    try:
+        doc = json.loads(plaintext.decode("utf-8"))
+    except ValueError:
+        raise ConfigRejected("document_invalid")
+    validate_document(doc)
+    return version, doc
+
+
+# ------------------------------------------------------------- file writing
+
+def write_atomic(path, data, mode=0o600):
+    # type: (str, bytes, int) -> None
+    """Temp file in the same directory, fsync, rename: readers see old or new, never half."""
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def env_line(name, value):
+    # type: (str, str) -> str
+    """One dotenv assignment, quoted so that dotenv parsers read the value back unchanged."""
+    if "\0" in value:
+        raise ConfigRejected("env_value_unsupported")
+    if "'" not in value and "\n" not in value and "\r" not in value:
+        return "%s='%s'" % (name, value)
+    if '"' not in value and "\\" not in value:
+        return '%s="%s"' % (name, value.replace("\r", "\\r").replace("\n", "\\n"))
+    if "`" not in value and "\n" not in value and "\r" not in value:
+        return "%s=`%s`" % (name, value)
+    raise ConfigRejected("env_value_unsupported")
+
+
+def merge_env_text(old, env):
+    # type: (str, Dict[str, str]) -> str
+    """Replaces the managed block of a .env text with `env`, keeping every other line.
+
+    The block is moved to the end so that it wins over a duplicate foreign line
+    for dotenv parsers where the last assignment counts.
+    """
+    newline = "\r\n" if "\r\n" in old else "\n"
+    kept = []  # type: List[str]
+    inside = False
+    for line in old.splitlines(True):
+        marker = line.strip()
+        if marker == ENV_BEGIN:
+            if inside:
+                raise ConfigRejected("env_file_corrupt")
+            inside = True
+        elif marker == ENV_END:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    if inside:
+        raise ConfigRejected("env_file_corrupt")
+    text = "".join(kept)
+    if not env:
+        return text
+    if text and not text.endswith("\n"):
+        text += newline
+    block = [ENV_BEGIN, ENV_NOTE] + [env_line(k, v) for k, v in env.items()] + [ENV_END]
+    return text + newline.join(block) + newline
+
+
+def leaf_paths(obj, prefix=()):
+    # type: (Dict[str, Any], Tuple[str, ...]) -> List[List[str]]
+    """Key paths of the non-object values of `obj` (what a fragment manages)."""
+    out = []  # type: List[List[str]]
+    for key, value in obj.items():
+        if isinstance(value, dict):
+            out.extend(leaf_paths(value, prefix + (key,)))
+        else:
+            out.append(list(prefix + (key,)))
+    return out
+
+
+def _remove_path(obj, path):
+    # type: (Dict[str, Any], List[str]) -> None
+    parents = []
+    node = obj  # type: Any
+    for key in path[:-1]:
+        if not isinstance(node, dict) or not isinstance(node.get(key), dict):
+            return
+        parents.append((node, key))
+        node = node[key]
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+    for parent, key in reversed(parents):
+        if parent[key]:
+            break
+        del parent[key]
+
+
+def _deep_merge(dst, src):
+    # type: (Dict[str, Any], Dict[str, Any]) -> None
+    for key, value in src.items():
+        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+            _deep_merge(dst[key], value)
+        else:
+            dst[key] = copy.deepcopy(value)
+
+
+def merge_openclaw(current, fragment, previous_paths):
+    # type: (Dict[str, Any], Dict[str, Any], List[List[str]]) -> Dict[str, Any]
+    """Deep-merges `fragment`, first removing what the last version set and this one drops."""
+    result = copy.deepcopy(current)
+    keep = set(tuple(p) for p in leaf_paths(fragment))
+    for path in previous_paths:
+        if path and tuple(path) not in keep:
+            _remove_path(result, path)
+    _deep_merge(result, fragment)
+    return result
+
+
+def apply_document(state_dir, doc, previous_paths):
+    # type: (str, Dict[str, Any], List[List[str]]) -> List[List[str]]
+    """Writes env into .env and openclaw into openclaw.json; returns the new managed paths.
+
+    Everything is computed before anything is written, so a refused document
+    leaves both files as they were.
+    """
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    env_path = os.path.join(state_dir, ".env")
+    try:
+        with open(env_path, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
+            old_env = f.read()
+    except FileNotFoundError:
+        old_env = None
+    new_env = merge_env_text(old_env or "", doc["env"])
+
+    fragment = doc["openclaw"]
+    json_path = os.path.join(state_dir, "openclaw.json")
+    new_json = None  # type: Optional[bytes]
+    if fragment or previous_paths:
+        try:
+            with open(json_path, "rb") as f:
+                current = json.loads(f.read().decode("utf-8"))
+        except FileNotFoundError:
+            current = {}
+        except ValueError:
+            raise ConfigRejected("openclaw_json_unreadable")
+        if not isinstance(current, dict):
+            raise ConfigRejected("openclaw_json_unreadable")
+        merged = merge_openclaw(current, fragment, previous_paths)
+        new_json = (json.dumps(merged, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    if new_json is not None:
+        write_atomic(json_path, new_json)
+    if old_env is not None or new_env:
+        write_atomic(env_path, new_env.encode("utf-8", errors="surrogateescape"))
+    return leaf_paths(fragment)
+
+
+class State(object):
+    """Last applied config version and managed openclaw.json paths, in the state dir."""
+
+    def __init__(self, path, agent_id):
+        # type: (str, str) -> None
+        self.path = path
+        self.agent_id = agent_id
+        self.applied = 0
+        self.openclaw_paths = []  # type: List[List[str]]
+
+    def load(self):
+        # type: () -> State
+        try:
+            with open(self.path, "rb") as f:
+                data = json.loads(f.read().decode("utf-8"))
+        except FileNotFoundError:
+            return self
+        except ValueError:
+            raise SettingsError("state file %s is unreadable; fix or remove it" % self.path)
+        if not isinstance(data, dict):
+            raise SettingsError("state file %s is unreadable; fix or remove it" % self.path)
+        paths = data.get("openclaw_paths")
+        if isinstance(paths, list):
+            self.openclaw_paths = [p for p in paths if isinstance(p, list) and all(isinstance(k, str) for k in p)]
+        applied = data.get("config_version_applied")
+        if data.get("agent_id") == self.agent_id and _is_int(applied) and applied > 0:
+            self.applied = applied
+        return self
+
+    def save(self):
+        # type: () -> None
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        data = {"agent_id": self.agent_id, "config_version_applied": self.applied,
+                "openclaw_paths": self.openclaw_paths}
+        write_atomic(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+
+
+# ------------------------------------------------------------------ metrics
+
+class CpuSampler(object):
+    """cpu_usage in percent from the deltas of the aggregate line of /proc/stat."""
+
+    def __init__(self, path="/proc/stat"):
+        # type: (str) -> None
+        self.path = path
+        self.prev = None  # type: Optional[Tuple[int, int]]
+
+    def _read(self):
+        # type: () -> Optional[Tuple[int, int]]
+        try:
+            with open(self.path) as f:
+                fields = f.readline().split()
+        except OSError:
+            return None
+        if not fields or fields[0] != "cpu":
+            return None
+        values = [int(x) for x in fields[1:9]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)
+        return sum(values), idle
+
+    def usage(self):
+        # type: () -> Optional[float]
+        if self.prev is None:
+            self.prev = self._read()
+            time.sleep(0.25)
+        cur = self._read()
+        prev, self.prev = self.prev, cur
+        if prev is None or cur is None or cur[0] <= prev[0]:
+            return None
+        total, idle = cur[0] - prev[0], cur[1] - prev[1]
+        return round(100.0 * (total - idle) / total, 1)
+
+
+def memory_usage(path="/proc/meminfo"):
+    # type: (str) -> Optional[float]
+    info = {}  # type: Dict[str, int]
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].isdigit():
+                    info[parts[0].rstrip(":")] = int(parts[1])
+    except OSError:
+        return None
+    total = info.get("MemTotal")
+    if not total:
+        return None
+    available = info.get("MemAvailable")
+    if available is None:
+        available = info.get("MemFree", 0) + info.get("Buffers", 0) + info.get("Cached", 0)
+    return round(100.0 * (total - available) / total, 1)
+
+
+def disk_usage(path="/"):
+    # type: (str) -> Optional[float]
+    try:
+        st = os.statvfs(path)
+    except (OSError, AttributeError):
+        return None
+    used = (st.f_blocks - st.f_bfree) * st.f_frsize
+    avail = st.f_bavail * st.f_frsize
+    if used + avail <= 0:
+        return None
+    return round(100.0 * used / (used + avail), 1)
+
+
+def uptime_hours(path="/proc/uptime"):
+    # type: (str) -> Optional[float]
+    try:
+        with open(path) as f:
+            return round(float(f.read().split()[0]) / 3600.0, 2)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def load_avg():
+    # type: () -> Optional[float]
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def probe_gateway(url):
+    # type: (str) -> Optional[float]
+    """Milliseconds until the gateway answers a GET (any HTTP status), None if it does not."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    start = time.monotonic()
+    try:
+        with opener.open(urllib.request.Request(url, method="GET"), timeout=GATEWAY_TIMEOUT) as resp:
+            resp.read(1)
+    except urllib.error.HTTPError as e:
+        e.close()
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError):
+        return None
+    return round((time.monotonic() - start) * 1000.0, 1)
+
+
+# --------------------------------------------------------------------- HTTP
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the bearer token or signed body elsewhere: never follow."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D401
+        return None
+
+
+class Unreachable(Exception):
+    """The server did not answer usably (network error, timeout, 5xx)."""
+
+
+class ApiError(Exception):
+    """A 4xx answer; `code` is the SPEC error code."""
+
+    def __init__(self, status, code, body, retry_after=None):
+        # type: (int, str, Dict[str, Any], Optional[float]) -> None
+        Exception.__init__(self, "%d %s" % (status, code))
+        self.status = status
+        self.code = code
+        self.body = body
+        self.retry_after = retry_after
+
+
+class SettingsError(Exception):
+    pass
+
+
+def _read_json(resp):
+    # type: (Any) -> Dict[str, Any]
+    raw = resp.read(MAX_RESPONSE + 1)
+    if len(raw) > MAX_RESPONSE:
+        raise Unreachable("response too large")
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw else {}
+    except ValueError:
+        raise Unreachable("response is not JSON")
+    if not isinstance(data, dict):
+        raise Unreachable("response is not a JSON object")
+    return data
+
+
+class Client(object):
+    def __init__(self, base_url):
+        # type: (str) -> None
+        self.base = base_url.rstrip("/")
+        self.opener = urllib.request.build_opener(_NoRedirect())
+
+    def call(self, method, path, body=None, token=None, timeout=HTTP_TIMEOUT):
+        # type: (str, str, Optional[Dict[str, Any]], Optional[str], float) -> Dict[str, Any]
+        headers = {"Accept": "application/json", "User-Agent": "%s/%s" % (PROG, __version__)}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if token is not None:
+            headers["Authorization"] = "Bearer " + token
+        req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
+        try:
+            with self.opener.open(req, timeout=timeout) as resp:
+                return _read_json(resp)
+        except urllib.error.HTTPError as e:
+            status = e.code
+            try:
+                payload = _read_json(e)
+            except Unreachable:
+                payload = {}
+            finally:
+                e.close()
+            if status >= 500 or status < 400:
+                raise Unreachable("HTTP %d" % status)
+            code = payload.get("error") if isinstance(payload.get("error"), str) else "http_%d" % status
+            retry = None
+            try:
+                retry = float(e.headers.get("Retry-After", ""))
+            except (TypeError, ValueError):
+                pass
+            raise ApiError(status, code, payload, retry)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+            reason = getattr(e, "reason", None) or e.__class__.__name__
+            raise Unreachable(str(reason) if isinstance(reason, (str, OSError)) else e.__class__.__name__)
+
+
+# ------------------------------------------------------------------ monitor
+
+def backoff_delay(failures, rng=random.random):
+    # type: (int, Callable[[], float]) -> float
+    """Exponential backoff with equal jitter: in [d/2, d], d = min(60, 2^(failures-1))."""
+    ceiling = min(BACKOFF_CAP, 2.0 ** max(0, min(failures - 1, 16)))
+    return ceiling / 2.0 + rng() * ceiling / 2.0
+
+
+def clamp_interval(value, default):
+    # type: (Any, int) -> int
+    if not _is_int(value):
+        return default
+    return max(MIN_INTERVAL, min(MAX_INTERVAL, value))
+
+
+class Settings(object):
+    def __init__(self, url, agent_id, agent_secret, encryption_secret, state_dir, gateway_url,
+                 interval=None):
+        # type: (str, str, str, Optional[str], str, str, Optional[int]) -> None
+        self.url = url
+        self.agent_id = agent_id
+        self.agent_secret = agent_secret
+        self.encryption_secret = encryption_secret
+        self.state_dir = state_dir
+        self.gateway_url = gateway_url
+        self.interval = interval
+
+
+def read_setting(environ, name):
+    # type: (Dict[str, str], str) -> Optional[str]
+    """NAME or NAME_FILE (the file's content without its trailing newline)."""
+    direct = environ.get(name) or None
+    path = environ.get(name + "_FILE") or None
+    if direct is not None and path is not None:
+        raise SettingsError("set only one of %s and %s_FILE" % (name, name))
+    if path is None:
+        return direct
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            value = f.read().rstrip("\r\n")
+    except OSError as e:
+        raise SettingsError("cannot read %s_FILE: %s" % (name, e.strerror or e.__class__.__name__))
+    if not value:
+        raise SettingsError("%s_FILE is empty" % name)
+    return value
+
+
+def load_settings(args, environ):
+    # type: (argparse.Namespace, Dict[str, str]) -> Settings
+    url = args.url or read_setting(environ, "OPENCLAW_FLEET_URL")
+    agent_id = args.agent_id or read_setting(environ, "OPENCLAW_FLEET_AGENT_ID")
+    secret = read_setting(environ, "OPENCLAW_FLEET_AGENT_SECRET")
+    enc = read_setting(environ, "OPENCLAW_FLEET_ENCRYPTION_SECRET")
+    if not url:
+        raise SettingsError("server URL missing: set OPENCLAW_FLEET_URL or pass --url")
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise SettingsError("server URL must be http:// or https://")
+    if not agent_id:
+        raise SettingsError("agent id missing: set OPENCLAW_FLEET_AGENT_ID or pass --agent-id")
+    agent_id = agent_id.strip().lower()
+    if not UUID_RE.match(agent_id):
+        raise SettingsError("agent id must be a UUID")
+    if not secret:
+        raise SettingsError("agent secret missing: set OPENCLAW_FLEET_AGENT_SECRET or OPENCLAW_FLEET_AGENT_SECRET_FILE")
+    if enc is not None:
+        try:
+            parse_encryption_secret(enc)
+        except ValueError:
+            raise SettingsError("OPENCLAW_FLEET_ENCRYPTION_SECRET must be ocf_es_ followed by 32 base64url bytes")
+    state_dir = args.state_dir or environ.get("OPENCLAW_STATE_DIR") or os.path.join(os.path.expanduser("~"), ".openclaw")
+    gateway = environ.get("OPENCLAW_GATEWAY_URL") or "http://127.0.0.1:18789"
+    if args.interval is not None and args.interval < 1:
+        raise SettingsError("--interval must be at least 1 second")
+    return Settings(url, agent_id, secret, enc, state_dir, gateway, args.interval)
+
+
+def _is_loopback(host):
+    # type: (str) -> bool
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Monitor(object):
+    def __init__(self, settings, clock=time.time, sleep=time.sleep):
+        # type: (Settings, Callable[[], float], Callable[[float], None]) -> None
+        self.s = settings
+        self.clock = clock
+        self.sleep = sleep
+        self.client = Client(settings.url)
+        self.cpu = CpuSampler()
+        self.state = State(os.path.join(settings.state_dir, STATE_FILE), settings.agent_id).load()
+        self.clock_offset = 0.0
+        self.last_ts = 0
+        self.token = None  # type: Optional[str]
+        self.token_expires = 0.0
+        self.interval = 30
+        self.seen_version = self.state.applied
+        self.config_error = None  # type: Optional[str]
+        self.rejected_version = 0
+        self._said_no_crypto = False
+        self._said_no_secret = False
+
+    # -- helpers
+
+    def log_prefix(self):
+        # type: () -> str
+        return "agent %s:" % self.s.agent_id
+
+    def heartbeat_interval(self):
+        # type: () -> int
+        return self.s.interval if self.s.interval else self.interval
+
+    def can_apply_configs(self):
+        # type: () -> bool
+        return AESGCM is not None and self.s.encryption_secret is not None
+
+    def _explain_no_apply(self):
+        # type: () -> None
+        if AESGCM is None:
+            if not self._said_no_crypto:
+                self._said_no_crypto = True
+                LOG.warning(NO_CRYPTO_MESSAGE)
+        elif self.s.encryption_secret is None and not self._said_no_secret:
+            self._said_no_secret = True
+            LOG.warning("OPENCLAW_FLEET_ENCRYPTION_SECRET is not set; configs are not applied")
+
+    def _take_session(self, answer):
+        # type: (Dict[str, Any]) -> None
+        token = answer.get("token")
+        if isinstance(token, str) and token:
+            self.token = token
+            expires = answer.get("expires_in")
+            self.token_expires = self.clock() + (expires if _is_int(expires) and expires > 0 else 3600)
+        self.interval = clamp_interval(answer.get("heartbeat_interval"), self.interval)
+
+    # -- protocol steps
+
+    def handshake(self):
+        # type: () -> Dict[str, Any]
+        """SPEC §2; corrects the clock from server_time once on timestamp_out_of_window."""
+        for attempt in (0, 1):
+            ts = max(int(self.clock() + self.clock_offset), self.last_ts + 1)
+            self.last_ts = ts
+            body = {"agent_id": self.s.agent_id, "timestamp": str(ts),
+                    "signature": sign_handshake(self.s.agent_id, str(ts), self.s.agent_secret)}
+            try:
+                answer = self.client.call("POST", "/api/agents/handshake", body)
+            except ApiError as e:
+                server_time = e.body.get("server_time")
+                if attempt == 0 and e.status == 401 and e.code == "timestamp_out_of_window" and _is_int(server_time):
+                    self.clock_offset = server_time - self.clock()
+                    self.last_ts = 0
+                    LOG.warning("%s clock is off by %+d s; corrected from server_time", self.log_prefix(),
+                                int(self.clock_offset))
+                    continue
+                raise
+            if not isinstance(answer.get("token"), str) or not answer.get("token"):
+                raise Unreachable("handshake answer without token")
+            self._take_session(answer)
+            LOG.info("%s handshake ok", self.log_prefix())
+            if "config" in answer:
+                self.handle_config(answer.get("config"))
+            return answer
+        raise AssertionError("unreachable")
+
+    def metrics(self, latency):
+        # type: (Optional[float]) -> Dict[str, float]
+        values = {"cpu_usage": self.cpu.usage(), "memory_usage": memory_usage(), "disk_usage": disk_usage(),
+                  "load_avg": load_avg(), "uptime_hours": uptime_hours(), "latency_ms": latency}
+        return dict((k, v) for k, v in values.items() if v is not None)
+
+    def heartbeat_body(self, latency):
+        # type: (Optional[float]) -> Dict[str, Any]
+        body = {"agent_id": self.s.agent_id, "status": "healthy", "metrics": self.metrics(latency),
+                "version": "%s/%s" % (PROG, __version__)}  # type: Dict[str, Any]
+        error = self.config_error or (None if latency is not None else "gateway_unreachable")
+        if error:
+            body["status"] = "error"
+            body["error"] = error
+        if self.state.applied:
+            body["config_version_applied"] = self.state.applied
+        return body
+
+    def heartbeat(self):
+        # type: () -> Dict[str, Any]
+        if self.token is None:
+            raise ApiError(401, "unauthorized", {})
+        body = self.heartbeat_body(probe_gateway(self.s.gateway_url))
+        answer = self.client.call("POST", "/api/heartbeat", body, token=self.token)
+        self._take_session(answer)
+        LOG.debug("%s heartbeat ok (%s)", self.log_prefix(), body["status"])
+        version = answer.get("config_version")
+        if _is_int(version) and version > self.seen_version and self.can_apply_configs():
+            self.fetch_config()
+        return answer
+
+    def fetch_config(self, wait=0):
+        # type: (int) -> Dict[str, Any]
+        path = "/api/agents/%s/config" % self.s.agent_id
+        if wait > 0:
+            path += "?after_version=%d&wait=%d" % (max(self.seen_version, self.state.applied), wait)
+        answer = self.client.call("GET", path, token=self.token, timeout=HTTP_TIMEOUT + wait)
+        self.handle_config(answer.get("config"))
+        return answer
+
+    def handle_config(self, envelope):
+        # type: (Any) -> None
+        """Applies a newer envelope, or refuses it and keeps the last good config (SPEC §4)."""
+        if envelope is None:
+            return
+        if not self.can_apply_configs():
+            self._explain_no_apply()
+            return
+        version = envelope.get("version") if isinstance(envelope, dict) else None
+        if _is_int(version) and version == self.state.applied:
+            self.config_error = None
+            return
+        if _is_int(version) and self.config_error and version == self.rejected_version:
+            return
+        try:
+            version, doc = open_config(self.s.encryption_secret or "", self.s.agent_id, envelope, self.state.applied)
+            paths = apply_document(self.s.state_dir, doc, self.state.openclaw_paths)
+        except ConfigRejected as e:
+            if _is_int(version):
+                self.seen_version = max(self.seen_version, version)
+                self.rejected_version = version
+            self.config_error = "config_rejected"
+            LOG.error("%s config rejected: %s", self.log_prefix(), e.code)
+            return
+        except OSError as e:
+            self.config_error = "config_write_failed"
+            LOG.error("%s config not written: %s", self.log_prefix(), e.strerror or e.__class__.__name__)
+            return
+        self.state.applied = version
+        self.state.openclaw_paths = paths
+        self.state.save()
+        self.seen_version = max(self.seen_version, version)
+        self.config_error = None
+        LOG.info("%s config version %d applied", self.log_prefix(), version)
+
+    # -- drivers
+
+    def run_once(self):
+        # type: () -> int
+        """One handshake, one config fetch, one heartbeat (reporting what the fetch did)."""
+        self.handshake()
+        self.fetch_config()
+        self.heartbeat()
+        return 0
+
+    def run_forever(self):
+        # type: () -> None
+        failures = 0
+        while True:
+            try:
+                if self.token is None or self.clock() > self.token_expires - 60:
+                    self.token = None
+                    self.handshake()
+                self.heartbeat()
+                failures = 0
+            except ApiError as e:
+                failures += 1
+                LOG.warning("%s server answered %d %s", self.log_prefix(), e.status, e.code)
+                if e.status == 401:
+                    self.token = None
+                    if failures == 1:
+                        continue
+                delay = backoff_delay(failures)
+                if e.status == 429 and e.retry_after is not None:
+                    delay = max(delay, min(e.retry_after, 600.0))
+                self.sleep(delay)
+                continue
+            except Unreachable as e:
+                failures += 1
+                delay = backoff_delay(failures)
+                LOG.warning("%s server unreachable (%s); retrying in %.0f s", self.log_prefix(), e, delay)
+                self.sleep(delay)
+                continue
+            self.wait_until(self.clock() + self.heartbeat_interval())
+
+    def wait_until(self, deadline):
+        # type: (float) -> None
+        """Sleeps until the next heartbeat, long-polling for configs meanwhile (SPEC §3)."""
+        while True:
+            remaining = int(deadline - self.clock())
+            if remaining <= 0:
+                return
+            if not self.can_apply_configs() or self.token is None:
+                self.sleep(remaining)
+                return
+            started = self.clock()
+            try:
+                self.fetch_config(wait=min(remaining, 60))
+                if self.clock() - started < 1.0:
+                    self.sleep(1.0)
+            except ApiError as e:
+                if e.status == 401:
+                    self.token = None
+                LOG.debug("%s config poll: %d %s", self.log_prefix(), e.status, e.code)
+                self.sleep(max(0, deadline - self.clock()))
+                return
+            except Unreachable:
+                self.sleep(max(0, deadline - self.clock()))
+                return
+
+
+# ---------------------------------------------------------------------- CLI
+
+EPILOG = """\
+settings (environment; each secret may instead come from NAME_FILE, a file
+whose content is used without its trailing newline):
+  OPENCLAW_FLEET_URL                server URL, e.g. https://fleet.example.com (or --url)
+  OPENCLAW_FLEET_AGENT_ID           the agent's id (or --agent-id)
+  OPENCLAW_FLEET_AGENT_SECRET       ocf_as_... shown once when the agent was created
+  OPENCLAW_FLEET_ENCRYPTION_SECRET  ocf_es_... optional: decrypt and apply configs
+                                    (needs: pip install cryptography)
+  OPENCLAW_STATE_DIR                OpenClaw state directory (default ~/.openclaw)
+  OPENCLAW_GATEWAY_URL              gateway probed for latency (default http://127.0.0.1:18789)
+
+Configs are written to <state dir>/.env (inside a managed block; other lines
+are kept) and merged into <state dir>/openclaw.json, both mode 0600.
+
+exit status: 0 ok; 1 server refused or unreachable (--once); 2 bad settings;
+3 config rejected (--once).
+
+example:
+  OPENCLAW_FLEET_AGENT_SECRET_FILE=/etc/openclaw-fleet/agent-secret \\
+  %(prog)s --url https://fleet.example.com --agent-id 75d490bd-b9e2-44ea-a49c-ea2cf9b45726 --once
+"""
+
+
+def build_parser():
+    # type: () -> argparse.ArgumentParser
+    p = argparse.ArgumentParser(
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Report this host's health to an OpenClaw Fleet server and apply its "
+                    "end-to-end encrypted configs. Secrets are read from the environment, never from flags.")
+    p.add_argument("command", nargs="?", choices=["run"], default="run",
+                   help="run: handshake, then heartbeat at the server's interval until stopped (default)")
+    p.add_argument("--once", action="store_true",
+                   help="one handshake, one config fetch and one heartbeat, then exit")
+    p.add_argument("--url", help="server URL (overrides OPENCLAW_FLEET_URL)")
+    p.add_argument("--agent-id", help="agent id (overrides OPENCLAW_FLEET_AGENT_ID)")
+    p.add_argument("--interval", type=int, metavar="SECONDS",
+                   help="heartbeat interval, overriding the server's policy")
+    p.add_argument("--state-dir", metavar="DIR", help="OpenClaw state directory (overrides OPENCLAW_STATE_DIR)")
+    p.add_argument("--verbose", "-v", action="store_true", help="log every heartbeat")
+    p.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    return p
+
+
+def main(argv=None, environ=None):
+    # type: (Optional[List[str]], Optional[Dict[str, str]]) -> int
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s",
+                        level=logging.DEBUG if args.verbose else (logging.WARNING if args.once else logging.INFO))
+
+    def fail(code, message):
+        # type: (int, str) -> int
+        sys.stderr.write("%s: %s\n" % (PROG, message))
+        return code
+
+    try:
+        settings = load_settings(args, dict(os.environ) if environ is None else environ)
+        monitor = Monitor(settings)
+    except SettingsError as e:
+        return fail(2, str(e))
+    if settings.encryption_secret is not None and AESGCM is None:
+        monitor._explain_no_apply()
+    host = urllib.parse.urlsplit(settings.url).hostname or ""
+    if settings.url.startswith("http://") and not _is_loopback(host):
+        LOG.warning("the server URL is plain http to another host: tokens would travel unencrypted")
+    if args.once:
+        try:
+            monitor.run_once()
+        except ApiError as e:
+            return fail(1, "server answered %d %s" % (e.status, e.code))
+        except Unreachable as e:
+            return fail(1, "server unreachable (%s)" % e)
+        if monitor.config_error:
+            return fail(3, monitor.config_error)
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    LOG.info("agent %s: monitoring started", settings.agent_id)
+    try:
+        monitor.run_forever()
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
