@@ -824,7 +824,9 @@ class Monitor(object):
             return
         try:
             version, doc = open_config(self.s.encryption_secret or "", self.s.agent_id, envelope, self.state.applied)
-            paths = apply_document(self.s.state_dir, doc, self.state.openclaw_paths)
+            self.state.openclaw_paths = apply_document(self.s.state_dir, doc, self.state.openclaw_paths)
+            self.state.applied = version
+            self.state.save()
         except ConfigRejected as e:
             if _is_int(version):
                 self.seen_version = max(self.seen_version, version)
@@ -836,9 +838,6 @@ class Monitor(object):
             self.config_error = "config_write_failed"
             LOG.error("%s config not written: %s", self.log_prefix(), e.strerror or e.__class__.__name__)
             return
-        self.state.applied = version
-        self.state.openclaw_paths = paths
-        self.state.save()
         self.seen_version = max(self.seen_version, version)
         self.config_error = None
         LOG.info("%s config version %d applied", self.log_prefix(), version)
