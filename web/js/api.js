@@ -1,0 +1,120 @@
+// The one door to the HTTP API (docs/api.md). Every call sends and receives
+// JSON with the same-origin session cookie, turns `{error, message}` answers
+// into ApiError, and hands a 401 to the app (which goes to the login page).
+// Secrets only ever travel in request bodies, never in URLs.
+
+const BASE = '/api';
+
+export class ApiError extends Error {
+  constructor(status, code, message, body = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+}
+
+const DEFAULT_MESSAGES = {
+  0: 'The server could not be reached. Check the connection and try again.',
+  401: 'Your session has ended. Please sign in again.',
+  403: 'This action is not allowed.',
+  404: 'Not found.',
+  413: 'The request is too large.',
+  429: 'Too many attempts. Wait a moment and try again.',
+  500: 'The server had a problem. Please try again.',
+};
+
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+export async function request(method, path, { body, expect401 = false } = {}) {
+  const init = {
+    method,
+    credentials: 'same-origin',
+    cache: 'no-store',
+    headers: { Accept: 'application/json' },
+  };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(BASE + path, init);
+  } catch {
+    throw new ApiError(0, 'network_error', DEFAULT_MESSAGES[0]);
+  }
+  const text = res.status === 204 ? '' : await res.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (res.ok) return data;
+  const code = typeof data?.error === 'string' ? data.error : `http_${res.status}`;
+  const message = typeof data?.message === 'string' && data.message
+    ? data.message
+    : DEFAULT_MESSAGES[res.status] ?? (res.status >= 500 ? DEFAULT_MESSAGES[500] : 'The server refused the request.');
+  const err = new ApiError(res.status, code, message, data);
+  if (res.status === 429) {
+    const after = Number(res.headers.get('Retry-After'));
+    if (after > 0) err.message = `${message} (try again in ${after} s)`;
+  }
+  if (res.status === 401 && !expect401) onUnauthorized(err);
+  throw err;
+}
+
+const get = (p, o) => request('GET', p, o);
+const id = (x) => encodeURIComponent(x);
+const qs = (params) => {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+};
+
+export const auth = {
+  status: () => get('/auth/status', { expect401: true }),
+  register: (email, password) => request('POST', '/auth/register', { body: { email, password } }),
+  login: (email, password) => request('POST', '/auth/login', { body: { email, password }, expect401: true }),
+  logout: () => request('POST', '/auth/logout', { expect401: true }),
+  me: () => get('/me', { expect401: true }),
+};
+
+export const masterKey = {
+  get: () => get('/me/master-key'),
+  put: (body) => request('PUT', '/me/master-key', { body }),
+};
+
+export const fleets = {
+  list: () => get('/fleets'),
+  create: (name) => request('POST', '/fleets', { body: { name } }),
+  remove: (fleetId) => request('DELETE', `/fleets/${id(fleetId)}`),
+};
+
+export const agents = {
+  list: ({ fleet_id, status, page = 1, limit = 50 } = {}) => get(`/agents${qs({ fleet_id, status, page, limit })}`),
+  get: (agentId) => get(`/agents/${id(agentId)}`),
+  create: (body) => request('POST', '/agents', { body }),
+  remove: (agentId) => request('DELETE', `/agents/${id(agentId)}`),
+  putWrappedSecret: (agentId, body) => request('PUT', `/agents/${id(agentId)}/wrapped-secret`, { body }),
+  putConfig: (agentId, config) => request('PUT', `/agents/${id(agentId)}/config`, { body: { config } }),
+  rotateSecret: (agentId) => request('POST', `/agents/${id(agentId)}/rotate-secret`),
+  metrics: (agentId, since) => get(`/agents/${id(agentId)}/metrics${qs({ since })}`),
+};
+
+export const policies = {
+  list: () => get('/policies'),
+};
+
+/** Every agent of the owner, page by page (for re-wrapping on a master key change). */
+export async function allAgents(limit = 100) {
+  const out = [];
+  for (let page = 1; ; page += 1) {
+    const res = await agents.list({ page, limit });
+    out.push(...(res.agents ?? []));
+    if (!res.agents?.length || out.length >= (res.total ?? 0)) return out;
+  }
+}

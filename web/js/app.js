@@ -1,0 +1,173 @@
+// Dashboard entry point: session state, the hash router (#/agents,
+// #/agents/<id>, #/fleets, #/settings, plus the sign-in and master-key
+// screens) and the top bar. Views live in views/*.js and render into a fresh
+// container; whatever they subscribe to is released when the route changes.
+
+import * as api from './api.js';
+import * as keystore from './keystore.js';
+import { startLive, stopLive } from './live.js';
+import { h, clear, startClock, toast, errorBox } from './ui.js';
+import { renderTopbar } from './topbar.js';
+import { renderLogin, renderFirstAccount } from './views/login.js';
+import { renderMasterKeySetup, renderUnlock } from './views/masterkey.js';
+import { renderAgents } from './views/agents.js';
+import { renderAgent } from './views/agent.js';
+import { renderFleets } from './views/fleets.js';
+import { renderSettings } from './views/settings.js';
+
+const ROUTES = [
+  { re: /^\/login$/, view: renderLogin, title: 'Sign in', public: true },
+  { re: /^\/setup$/, view: renderFirstAccount, title: 'Create the first account', public: true },
+  { re: /^\/master-key$/, view: renderMasterKeySetup, title: 'Set up your encryption master key', bare: true },
+  { re: /^\/unlock$/, view: renderUnlock, title: 'Unlock', bare: true },
+  { re: /^\/agents$/, view: renderAgents, title: 'Agents', nav: 'agents' },
+  { re: /^\/agents\/([0-9a-f-]{36})$/, view: renderAgent, title: 'Agent', nav: 'agents' },
+  { re: /^\/fleets$/, view: renderFleets, title: 'Fleets', nav: 'fleets' },
+  { re: /^\/settings$/, view: renderSettings, title: 'Settings', nav: 'settings' },
+];
+
+const session = { user: null, masterKey: null };
+
+export const app = {
+  session,
+  navigate(hash) {
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  },
+  /** 'none' (no master key yet), 'locked' or 'unlocked'. */
+  keyState() {
+    if (!session.masterKey?.kdf) return 'none';
+    return keystore.isUnlocked(session.user.id) ? 'unlocked' : 'locked';
+  },
+  wrapKey: () => keystore.wrapKey(session.user.id),
+  async reloadMasterKey() {
+    session.masterKey = await api.masterKey.get();
+  },
+  /** Where to go once signed in, given where the user was heading. */
+  async enter(user, next) {
+    session.user = user;
+    await app.reloadMasterKey();
+    startLive(checkSession);
+    const target = next && next.startsWith('/') && !next.startsWith('/login') ? `#${next}` : '#/agents';
+    const state = app.keyState();
+    if (state === 'none') app.navigate(`#/master-key?next=${encodeURIComponent(target.slice(1))}`);
+    else if (state === 'locked') app.navigate(`#/unlock?next=${encodeURIComponent(target.slice(1))}`);
+    else app.navigate(target);
+  },
+  async logout() {
+    keystore.lock();
+    stopLive();
+    try { await api.auth.logout(); } catch { /* the session is dropped locally either way */ }
+    session.user = null;
+    session.masterKey = null;
+    app.navigate('#/login');
+  },
+  lock() {
+    keystore.lock();
+    toast('Locked. Config values are hidden until you unlock.');
+  },
+  currentPath: () => parse().path,
+};
+
+function parse() {
+  const raw = location.hash.startsWith('#') ? location.hash.slice(1) : '';
+  const [path, q = ''] = raw.split('?');
+  return { path: path || '/', query: new URLSearchParams(q) };
+}
+
+async function checkSession() {
+  try {
+    await api.auth.me();
+    return true;
+  } catch (e) {
+    if (e.status === 401) sessionLost();
+    return e.status !== 401;
+  }
+}
+
+function sessionLost() {
+  if (!session.user) return;
+  session.user = null;
+  session.masterKey = null;
+  keystore.lock({ broadcast: false, reason: 'logout' });
+  stopLive();
+  toast('Your session has ended. Please sign in again.', 'error');
+  const here = parse().path;
+  app.navigate(`#/login${here.startsWith('/login') ? '' : `?next=${encodeURIComponent(here)}`}`);
+}
+
+let cleanups = [];
+let firstRender = true;
+
+async function route() {
+  const { path, query } = parse();
+  const match = ROUTES.map((r) => ({ r, m: path.match(r.re) })).find((x) => x.m);
+  if (!match) return app.navigate(session.user ? '#/agents' : '#/login');
+  const { r, m } = match;
+  if (!r.public && !session.user) {
+    const status = await api.auth.status().catch(() => ({ has_users: true }));
+    return app.navigate(status.has_users ? `#/login?next=${encodeURIComponent(path)}` : '#/setup');
+  }
+  if (r.public && session.user) return app.navigate('#/agents');
+
+  for (const fn of cleanups) fn();
+  cleanups = [];
+  let current = true;
+  cleanups.push(() => { current = false; });
+  const ctx = {
+    app,
+    params: m.slice(1),
+    query,
+    isCurrent: () => current,
+    onCleanup(fn) {
+      if (current) cleanups.push(fn);
+      else fn();
+    },
+    setTitle(t) { document.title = `${t} · OpenClaw Fleet`; },
+  };
+
+  document.body.classList.toggle('bare', !!(r.public || r.bare));
+  renderTopbar(document.getElementById('topbar'), app, r.public || r.bare ? null : r.nav);
+  ctx.setTitle(r.title);
+  const main = clear(document.getElementById('main'));
+  const view = h('div', { class: 'view' });
+  main.append(view);
+  try {
+    await r.view(view, ctx);
+  } catch (e) {
+    if (!current || e.status === 401) return;
+    const box = errorBox();
+    box.show(e);
+    view.replaceChildren(box);
+  }
+  if (current && !firstRender) (view.querySelector('h1') ?? main).focus({ preventScroll: true });
+  firstRender = false;
+}
+
+async function boot() {
+  api.setUnauthorizedHandler(sessionLost);
+  keystore.startAutoLock();
+  startClock();
+  keystore.onKeyChange((reason) => {
+    if (!session.user) return;
+    if (reason === 'idle') toast(`Locked after ${keystore.autolockMinutes()} idle minutes.`);
+    if (reason !== 'unlock') route();
+    else renderTopbar(document.getElementById('topbar'), app, ROUTES.find((r) => r.re.test(parse().path))?.nav);
+  });
+  document.querySelector('.skip-link')?.addEventListener('click', (e) => {
+    e.preventDefault();
+    document.getElementById('main').focus();
+  });
+  try {
+    session.user = await api.auth.me();
+    await app.reloadMasterKey();
+    startLive(checkSession);
+  } catch (e) {
+    session.user = null;
+    if (e.status !== 401) toast(e.message, 'error');
+  }
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+boot();

@@ -1,0 +1,90 @@
+// Dialogs that show an agent's secrets: the AGENT_SECRET exactly once (after
+// creation or rotation), the ENCRYPTION_SECRET (again later while unlocked),
+// and the one-paste install command. Closing a dialog removes it from the
+// page, so a shown secret does not linger in the DOM.
+
+import { h, field, button, copyButton, secretField, callout } from './ui.js';
+import { openDialog } from './dialog.js';
+
+export const ONCE_WARNING = 'This secret is shown only now. Store it on the host; it cannot be shown again (rotate to get a new one).';
+
+function shellQuote(s) {
+  return `'${String(s).replace(/'/g, "'\\''")}'`;
+}
+
+/** Environment for the agent, then the command: values apply to that one command only. */
+export function installCommand({ agentId, agentSecret, encryptionSecret }) {
+  const vars = [
+    ['OPENCLAW_FLEET_URL', location.origin],
+    ['OPENCLAW_FLEET_AGENT_ID', agentId],
+    ['OPENCLAW_FLEET_AGENT_SECRET', agentSecret],
+    ['OPENCLAW_FLEET_ENCRYPTION_SECRET', encryptionSecret],
+  ].filter(([, v]) => v);
+  return `${vars.map(([k, v]) => `${k}=${shellQuote(v)} \\`).join('\n')}\nopenclaw-fleet-agent run`;
+}
+
+function snippetField(label, text) {
+  const ta = h('textarea', { class: 'mono snippet', readonly: true, rows: String(text.split('\n').length), spellcheck: 'false', wrap: 'off' });
+  ta.value = text;
+  const f = field({ label, input: ta, hint: 'Paste it into a shell on the host. Prefer a shell that does not keep history, or keep the values in an env file readable only by the agent’s user (mode 0600).' });
+  f.insertBefore(h('div', { class: 'snippet-tools' }, copyButton(() => ta.value, 'Copy command', `Copy ${label.toLowerCase()}`)), ta.nextSibling);
+  return f;
+}
+
+function doneButton() {
+  return button('Done', { variant: 'primary' });
+}
+
+/** After creating an agent: its AGENT_SECRET once, and the install command. */
+export function showCreatedAgent({ agent, agentSecret, encryptionSecret, encryptionNote }) {
+  const done = doneButton();
+  const { close } = openDialog({
+    title: `Agent “${agent.name}” created`,
+    wide: true,
+    body: [
+      callout('warn', 'Copy the agent secret now', h('p', {}, ONCE_WARNING)),
+      secretField('Agent secret', agentSecret),
+      encryptionSecret ? secretField('Encryption secret', encryptionSecret,
+        'Encrypts this agent’s config. You can show it again later on the agent page while unlocked.') : null,
+      snippetField('Install command', installCommand({ agentId: agent.id, agentSecret, encryptionSecret })),
+      encryptionNote ? callout('info', null, h('p', {}, encryptionNote)) : null,
+    ],
+    actions: [done],
+  });
+  done.addEventListener('click', () => close());
+}
+
+/** After a rotation: the new AGENT_SECRET once. */
+export function showRotatedSecret(agent, agentSecret) {
+  const done = doneButton();
+  const { close } = openDialog({
+    title: `New secret for “${agent.name}”`,
+    wide: true,
+    body: [
+      callout('warn', 'Copy the new agent secret now', h('p', {}, ONCE_WARNING)),
+      secretField('Agent secret', agentSecret),
+      h('p', { class: 'muted' }, 'The old secret no longer works and the agent’s sessions were ended. '
+        + 'Set OPENCLAW_FLEET_AGENT_SECRET on the host to the new value and restart the agent.'),
+    ],
+    actions: [done],
+  });
+  done.addEventListener('click', () => close());
+}
+
+/** The ENCRYPTION_SECRET, unwrapped in this tab (only while unlocked). */
+export function showEncryptionSecret(agent, encryptionSecret, { fresh = false } = {}) {
+  const done = doneButton();
+  const { close } = openDialog({
+    title: fresh ? `Encryption set up for “${agent.name}”` : `Encryption secret of “${agent.name}”`,
+    wide: true,
+    body: [
+      fresh ? h('p', {}, 'Give this secret to the agent: set it on the host, then restart the agent.') : null,
+      secretField('Encryption secret', encryptionSecret),
+      snippetField('Install command', installCommand({ agentId: agent.id, agentSecret: null, encryptionSecret })),
+      h('p', { class: 'muted' }, 'The command above lacks the agent secret, which is shown only once. '
+        + 'On a host that already runs the agent, add only OPENCLAW_FLEET_ENCRYPTION_SECRET.'),
+    ],
+    actions: [done],
+  });
+  done.addEventListener('click', () => close());
+}

@@ -1,0 +1,57 @@
+// The top bar: brand, main navigation, the master-key state (Lock / Unlock),
+// the live-connection indicator and Log out.
+
+import { h, clear } from './ui.js';
+import { icon, logo } from './icons.js';
+import { onLiveState } from './live.js';
+
+let unsubscribeLive = null;
+
+const LIVE_TEXT = { live: 'Live', connecting: 'Connecting…', offline: 'Offline', off: '' };
+
+export function renderTopbar(el, app, nav) {
+  unsubscribeLive?.();
+  unsubscribeLive = null;
+  clear(el);
+  if (!app.session.user) {
+    el.hidden = true;
+    return;
+  }
+  el.hidden = false;
+  const brand = h('a', { class: 'brand', href: '#/agents' }, logo(), h('span', {}, 'OpenClaw Fleet'));
+  const right = h('div', { class: 'topbar-right' });
+
+  if (nav !== null && nav !== undefined) {
+    const live = h('span', { class: 'live', title: 'Agent updates arrive live from the server' });
+    unsubscribeLive = onLiveState((s) => {
+      live.className = `live live-${s}`;
+      live.replaceChildren(h('span', { class: 'dot', 'aria-hidden': 'true' }), LIVE_TEXT[s] ?? '');
+    });
+    right.append(live, keyControl(app));
+  }
+  right.append(h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => app.logout() },
+    icon('logout'), h('span', {}, 'Log out')));
+
+  const links = nav === null || nav === undefined ? null : h('nav', { class: 'mainnav', 'aria-label': 'Main' },
+    ...[['agents', 'Agents'], ['fleets', 'Fleets'], ['settings', 'Settings']].map(([key, label]) =>
+      h('a', { href: `#/${key}`, 'aria-current': key === nav ? 'page' : null }, label)));
+
+  el.append(h('div', { class: 'topbar-inner' }, brand, links, right));
+}
+
+function keyControl(app) {
+  const state = app.keyState();
+  const next = encodeURIComponent(app.currentPath());
+  if (state === 'unlocked') {
+    return h('button', {
+      type: 'button', class: 'btn btn-ghost key-state key-unlocked', onclick: () => app.lock(),
+      title: 'Master key unlocked in this tab. Click to lock.',
+    }, icon('unlock'), h('span', {}, 'Lock'));
+  }
+  if (state === 'locked') {
+    return h('a', { class: 'btn btn-ghost key-state key-locked', href: `#/unlock?next=${next}`, title: 'Config values are hidden while locked' },
+      icon('lock'), h('span', {}, 'Unlock'));
+  }
+  return h('a', { class: 'btn btn-ghost key-state key-none', href: `#/master-key?next=${next}` },
+    icon('key'), h('span', {}, 'Set up master key'));
+}

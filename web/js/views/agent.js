@@ -1,0 +1,130 @@
+// One agent: status and facts (live), the plaintext-secret warning, charts,
+// the encrypted config, and the Rotate secret / Delete actions.
+
+import * as api from '../api.js';
+import { subscribe } from '../live.js';
+import { h, button, busy, errorBox, statusBadge, timeEl, fmtDateTime, toast } from '../ui.js';
+import { icon } from '../icons.js';
+import { confirmDialog } from '../dialog.js';
+import { showRotatedSecret } from '../secrets.js';
+import { metricsSection } from './agent-metrics.js';
+import { configSection } from './agent-config.js';
+
+function fact(label, value) {
+  return [h('dt', {}, label), h('dd', {}, value)];
+}
+
+export async function renderAgent(view, ctx) {
+  const [id] = ctx.params;
+  let agent;
+  try {
+    agent = await api.agents.get(id);
+  } catch (e) {
+    if (e.status !== 404) throw e;
+    view.append(h('div', { class: 'empty card' }, h('h1', { class: 'empty-title', tabindex: '-1' }, 'Agent not found'),
+      h('p', { class: 'muted' }, 'It may have been deleted.'), h('a', { href: '#/agents' }, 'Back to agents')));
+    return;
+  }
+  const { fleets } = await api.fleets.list();
+  const fleetName = (fid) => fleets.find((f) => f.id === fid)?.name;
+  ctx.setTitle(agent.name);
+
+  const title = h('h1', { tabindex: '-1' });
+  const badge = h('span');
+  const warning = h('div');
+  const errorLine = h('div');
+  const facts = h('dl', { class: 'facts' });
+  const actionErr = errorBox();
+
+  function paint(a) {
+    title.textContent = a.name;
+    badge.replaceChildren(statusBadge(a.status));
+    warning.replaceChildren(a.plaintext_secret_seen_at ? h('div', { class: 'banner banner-danger', role: 'alert' },
+      icon('alert', 'icon icon-lg'),
+      h('div', {}, h('p', { class: 'banner-title' }, 'This agent sent its secret in plaintext — rotate it'),
+        h('p', {}, 'A request carrying the agent secret itself reached the server (', timeEl(a.plaintext_secret_seen_at),
+          '). Anyone who saw that traffic or its logs may hold the secret. Rotate it and update the host.'),
+        button('Rotate secret now', { variant: 'danger', iconName: 'rotate', onclick: (e) => rotate(e.currentTarget) }))) : '');
+    errorLine.replaceChildren(a.status === 'error' && a.error
+      ? h('p', { class: 'alert alert-error' }, icon('alert'), h('span', {}, 'Agent reports: ', h('code', {}, a.error))) : '');
+    facts.replaceChildren(...[
+      fact('Status', statusBadge(a.status)),
+      fact('Last seen', timeEl(a.last_seen, 'Never connected')),
+      fact('Agent version', a.version ?? h('span', { class: 'muted' }, 'Unknown')),
+      fact('Fleet', a.fleet_id ? h('a', { href: `#/agents?fleet=${a.fleet_id}` }, fleetName(a.fleet_id) ?? 'Fleet') : h('span', { class: 'muted' }, 'None')),
+      fact('Policy profile', a.policy_profile ?? '—'),
+      fact('Heartbeat', a.heartbeat_interval ? `every ${a.heartbeat_interval} s` : '—'),
+      fact('Gateway URL', a.gateway_url ? h('code', {}, a.gateway_url) : h('span', { class: 'muted' }, 'Default')),
+      fact('Secret last used', timeEl(a.secret_last_used_at, 'Never')),
+      fact('Config version', `stored ${a.config_version ?? 0} · applied ${a.config_version_applied ?? '—'}`),
+      fact('Created', h('span', { title: fmtDateTime(a.created_at) }, fmtDateTime(a.created_at))),
+      fact('Agent ID', h('code', { class: 'break' }, a.id)),
+    ].flat());
+  }
+
+  async function rotate(btn) {
+    actionErr.hide();
+    const ok = await confirmDialog({
+      title: `Rotate the secret of “${agent.name}”?`,
+      message: 'A new agent secret is made and shown once. The old one stops working at once and the agent’s sessions end, '
+        + 'so the host must be given the new secret.',
+      confirmLabel: 'Rotate secret',
+      danger: true,
+    });
+    if (!ok) return;
+    await busy(btn, async () => {
+      try {
+        const res = await api.agents.rotateSecret(agent.id);
+        showRotatedSecret(agent, res.agent_secret);
+        agent = await api.agents.get(agent.id);
+        paint(agent);
+      } catch (e) {
+        actionErr.show(e);
+      }
+    });
+  }
+
+  async function remove(btn) {
+    actionErr.hide();
+    const ok = await confirmDialog({
+      title: `Delete agent “${agent.name}”?`,
+      message: 'Its sessions end now, its stored config and wrapped encryption secret are deleted, and the host can no longer connect. This cannot be undone.',
+      confirmLabel: 'Delete agent',
+      danger: true,
+    });
+    if (!ok) return;
+    await busy(btn, async () => {
+      try {
+        await api.agents.remove(agent.id);
+        toast(`Agent “${agent.name}” deleted.`);
+        ctx.app.navigate('#/agents');
+      } catch (e) {
+        actionErr.show(e);
+      }
+    });
+  }
+
+  const metrics = metricsSection(agent, ctx);
+  const config = configSection(agent, ctx);
+  paint(agent);
+
+  view.append(
+    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/agents' }, 'Agents'), h('span', { 'aria-hidden': 'true' }, ' / ')),
+    h('div', { class: 'page-header' }, h('div', { class: 'title-row' }, title, badge),
+      h('div', { class: 'actions' },
+        button('Rotate secret', { iconName: 'rotate', onclick: (e) => rotate(e.currentTarget) }),
+        button('Delete', { variant: 'ghost-danger', iconName: 'trash', onclick: (e) => remove(e.currentTarget) }))),
+    actionErr, warning, errorLine,
+    h('section', { class: 'card', 'aria-labelledby': 'overview-h' }, h('h2', { id: 'overview-h' }, 'Overview'), facts),
+    metrics.el,
+    config.el);
+
+  ctx.onCleanup(subscribe((a) => {
+    if (a.id !== agent.id) return;
+    agent = { ...agent, ...a };
+    paint(agent);
+    metrics.update(a);
+    config.update(a);
+  }));
+  await Promise.all([metrics.load(), config.render()]);
+}

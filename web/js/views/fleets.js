@@ -1,0 +1,90 @@
+// Fleets: list, create, and delete with confirmation (the server refuses to
+// delete a fleet that still holds agents, and says so).
+
+import * as api from '../api.js';
+import { h, field, button, busy, errorBox, toast, pageHeader, timeEl } from '../ui.js';
+import { confirmDialog } from '../dialog.js';
+
+export async function renderFleets(view, ctx) {
+  const name = h('input', { type: 'text', maxlength: 100, required: true, autocomplete: 'off' });
+  const nameField = field({ label: 'New fleet name', input: name });
+  const create = button('Create fleet', { variant: 'primary', type: 'submit', iconName: 'plus' });
+  const createErr = errorBox();
+  const form = h('form', { class: 'inline-form', novalidate: true }, nameField, create);
+  const listErr = errorBox();
+  const list = h('div', { class: 'card flush' });
+
+  async function load() {
+    const { fleets } = await api.fleets.list();
+    if (!ctx.isCurrent()) return;
+    list.replaceChildren(fleets.length ? table(fleets) : h('div', { class: 'empty' },
+      h('p', { class: 'empty-title' }, 'No fleets yet'),
+      h('p', { class: 'muted' }, 'Fleets group agents, for example by site or customer. Create one above.')));
+  }
+
+  function table(fleets) {
+    return h('table', { class: 'table' },
+      h('caption', { class: 'sr-only' }, 'Fleets'),
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'num' }, 'Agents'),
+        h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
+      h('tbody', {}, ...fleets.map((f) => h('tr', {},
+        h('td', { 'data-label': 'Name' }, h('a', { href: `#/agents?fleet=${encodeURIComponent(f.id)}` }, f.name)),
+        h('td', { 'data-label': 'Agents', class: 'num' }, String(f.agent_count ?? 0)),
+        h('td', { 'data-label': 'Created' }, timeEl(f.created_at)),
+        h('td', { class: 'row-actions' }, button('Delete', {
+          variant: 'ghost-danger', iconName: 'trash', 'aria-label': `Delete fleet ${f.name}`,
+          onclick: (e) => remove(f, e.currentTarget),
+        }))))));
+  }
+
+  async function remove(fleet, btn) {
+    listErr.hide();
+    const ok = await confirmDialog({
+      title: `Delete fleet “${fleet.name}”?`,
+      message: fleet.agent_count
+        ? `It still holds ${fleet.agent_count} agent${fleet.agent_count === 1 ? '' : 's'}: move or delete them first, or the server will refuse.`
+        : 'The fleet is empty. This cannot be undone.',
+      confirmLabel: 'Delete fleet',
+      danger: true,
+    });
+    if (!ok) return;
+    await busy(btn, async () => {
+      try {
+        await api.fleets.remove(fleet.id);
+        toast(`Fleet “${fleet.name}” deleted.`);
+        await load();
+      } catch (e) {
+        listErr.show(e.code === 'conflict' ? { code: e.code, message: `“${fleet.name}” still holds agents. Delete or move them first.` } : e);
+      }
+    });
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    createErr.hide();
+    nameField.setError('');
+    const value = name.value.trim();
+    if (!value) {
+      nameField.setError('Enter a name.');
+      return name.focus();
+    }
+    busy(create, async () => {
+      try {
+        await api.fleets.create(value);
+        name.value = '';
+        toast(`Fleet “${value}” created.`);
+        await load();
+      } catch (e2) {
+        createErr.show(e2.code === 'conflict' ? { code: e2.code, message: `A fleet named “${value}” already exists.` } : e2);
+      }
+    });
+  });
+
+  view.append(
+    pageHeader('Fleets'),
+    h('section', { class: 'card' }, form, createErr),
+    listErr,
+    list);
+  await load();
+}
