@@ -886,15 +886,15 @@ class Monitor(object):
         # type: (float) -> None
         """Sleeps until the next heartbeat, long-polling for configs meanwhile (SPEC §3)."""
         while True:
-            remaining = int(deadline - self.clock())
+            remaining = deadline - self.clock()
             if remaining <= 0:
                 return
-            if not self.can_apply_configs() or self.token is None:
+            if remaining < 1 or not self.can_apply_configs() or self.token is None:
                 self.sleep(remaining)
                 return
             started = self.clock()
             try:
-                self.fetch_config(wait=min(remaining, 60))
+                self.fetch_config(wait=min(int(remaining), 60))
                 if self.clock() - started < 1.0:
                     self.sleep(1.0)
             except ApiError as e:
