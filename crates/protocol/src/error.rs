@@ -1,0 +1,47 @@
+//! The one error type of the protocol crate. Every message is fixed text or
+//! names a field: no variant ever carries a secret, a key, or plaintext, so an
+//! error can be logged or returned to a client as it is.
+
+/// Why a protocol value was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    #[error("invalid base64url: {0}")]
+    Base64(&'static str),
+    #[error("malformed secret: {0}")]
+    SecretFormat(&'static str),
+    #[error("invalid id: expected a lowercase hyphenated UUID")]
+    InvalidId,
+    #[error("invalid timestamp: expected unix seconds as decimal digits")]
+    InvalidTimestamp,
+    #[error("invalid signature: expected 64 lowercase hex characters")]
+    InvalidSignature,
+    #[error("unsupported envelope version")]
+    UnsupportedEnvelopeVersion,
+    #[error("unsupported algorithm")]
+    UnsupportedAlgorithm,
+    #[error("iv must be 12 bytes")]
+    IvLength,
+    #[error("ciphertext is shorter than the 16-byte tag")]
+    CiphertextTooShort,
+    #[error("invalid envelope: {0}")]
+    InvalidEnvelope(String),
+    #[error("envelope is addressed to another agent")]
+    WrongAgent,
+    #[error("decryption failed: wrong key, or the data was altered")]
+    Decryption,
+    #[error("kdf iterations {iterations} outside the allowed range 600000..=10000000")]
+    WeakKdf { iterations: u32 },
+    #[error("invalid kdf parameters: {0}")]
+    InvalidKdf(&'static str),
+    #[error("passphrase is shorter than 12 characters")]
+    WeakPassphrase,
+    #[error("invalid config document: {0}")]
+    InvalidDocument(String),
+    #[error("invalid metrics: {0}")]
+    InvalidMetrics(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+pub type Result<T> = std::result::Result<T, ProtocolError>;

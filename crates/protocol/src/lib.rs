@@ -1,0 +1,31 @@
+//! OpenClaw Fleet wire types and crypto (SPEC v1), shared by the server, the
+//! host agent and the tools. No I/O: every function here is pure, so each
+//! party can be tested byte for byte against the shared vectors.
+
+pub mod b64u;
+mod crypto;
+pub mod document;
+pub mod envelope;
+pub mod error;
+pub mod handshake;
+pub mod ids;
+pub mod master_key;
+pub mod secrets;
+pub mod wire;
+
+pub use document::{valid_env_name, ConfigDocument};
+pub use envelope::{config_aad, config_key, Envelope, MAX_VERSION};
+pub use error::{ProtocolError, Result};
+pub use handshake::{
+    canonical_timestamp, handshake_body, sign, verify, HandshakeRejection, HandshakeRequest,
+};
+pub use ids::{AgentId, UserId};
+pub use master_key::{
+    check_passphrase, key_check_aad, wrap_aad, Kdf, MasterKey, Sealed, WrapKey,
+    KEY_CHECK_PLAINTEXT, MAX_ITERATIONS, MIN_ITERATIONS, MIN_PASSPHRASE_CHARS,
+};
+pub use secrets::{AgentSecret, EncryptionSecret, AGENT_SECRET_PREFIX, ENCRYPTION_SECRET_PREFIX};
+pub use wire::{
+    builtin_policies, policy, AgentStatus, ConfigResponse, HandshakeResponse, HeartbeatRequest,
+    HeartbeatResponse, Policy, DEFAULT_POLICY,
+};
