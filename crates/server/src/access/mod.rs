@@ -1,0 +1,143 @@
+//! The access layer: the only code that touches the store on behalf of a request.
+//!
+//! Handlers never see the store. They receive one of three scopes, each of which can
+//! reach only what its caller may:
+//! - [`Owner`] (an extractor: session cookie or bearer token) — every method filters on
+//!   the caller's user id in SQL, so another owner's object is simply not found (404);
+//! - [`AgentSession`] (an extractor: agent bearer token) — the one agent it names;
+//! - [`Public`] — registration, login and the signed handshake.
+//!
+//! The store field is private to this module tree, so no handler can bypass the scopes.
+
+mod agent;
+mod owner;
+mod public;
+mod views;
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+pub use agent::AgentSession;
+pub use owner::Owner;
+pub use public::Public;
+pub use views::*;
+
+use crate::auth::RateLimiter;
+use crate::clock::SharedClock;
+use crate::crypto::at_rest::Slot;
+use crate::crypto::AtRest;
+use crate::error::ApiError;
+use crate::settings::Settings;
+use crate::store::SharedStore;
+
+/// A change the dashboard should see live.
+#[derive(Debug, Clone)]
+pub struct AgentChange {
+    pub owner_id: String,
+    pub agent_id: String,
+    pub deleted: bool,
+}
+
+/// Shared server state. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    store: SharedStore,
+    at_rest: AtRest,
+    clock: SharedClock,
+    settings: Settings,
+    login_limit: RateLimiter,
+    handshake_limit: RateLimiter,
+    changes: broadcast::Sender<AgentChange>,
+    config_saves: broadcast::Sender<String>,
+}
+
+impl AppState {
+    pub fn new(
+        store: SharedStore,
+        at_rest: AtRest,
+        clock: SharedClock,
+        settings: Settings,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            login_limit: RateLimiter::new(5, 15 * 60, clock.clone()),
+            handshake_limit: RateLimiter::new(10, 60, clock.clone()),
+            store,
+            at_rest,
+            clock,
+            settings,
+            changes: broadcast::channel(1024).0,
+            config_saves: broadcast::channel(1024).0,
+        }))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.0.clock.now()
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    pub fn public(&self) -> Public {
+        Public(self.clone())
+    }
+
+    pub fn subscribe_changes(&self) -> broadcast::Receiver<AgentChange> {
+        self.0.changes.subscribe()
+    }
+
+    pub(crate) fn notify_change(&self, owner_id: &str, agent_id: &str, deleted: bool) {
+        let _ = self.0.changes.send(AgentChange {
+            owner_id: owner_id.into(),
+            agent_id: agent_id.into(),
+            deleted,
+        });
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ready(&self) -> bool {
+        self.0.store.ping().await.is_ok()
+    }
+
+    fn seal(&self, table: &str, column: &str, row: &str, plaintext: &[u8]) -> String {
+        self.0.at_rest.seal(Slot { table, column, row }, plaintext)
+    }
+
+    fn open(
+        &self,
+        table: &str,
+        column: &str,
+        row: &str,
+        sealed: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        self.0
+            .at_rest
+            .open(Slot { table, column, row }, sealed)
+            .map(|z| z.to_vec())
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("at-rest open {table}.{column}: {e}")))
+    }
+
+    /// Housekeeping run by the background task: prune expired rows and announce agents
+    /// that went offline since `prev`.
+    pub async fn maintain(&self, prev: i64, prune: bool) -> Result<(), ApiError> {
+        let now = self.now();
+        if prune {
+            let s = &self.0.settings;
+            self.0
+                .store
+                .prune(
+                    now,
+                    now - 2 * s.handshake_window_secs,
+                    now - s.heartbeat_retention_days * 86400,
+                )
+                .await?;
+        }
+        for a in self.0.store.newly_offline(prev, now).await? {
+            self.notify_change(&a.owner_id, &a.id, false);
+        }
+        Ok(())
+    }
+}

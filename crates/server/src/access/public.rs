@@ -1,0 +1,252 @@
+//! The public scope: what anyone may attempt — registration, login, and the agent's
+//! signed handshake (SPEC §2). Failures here feed the rate limiters.
+
+use std::net::IpAddr;
+
+use openclaw_fleet_protocol::handshake::{self, HandshakeRejection, HandshakeRequest};
+use openclaw_fleet_protocol::{policy, AgentSecret, HandshakeResponse, DEFAULT_POLICY};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::auth::password;
+use crate::crypto::tokens;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{AgentRow, UserRow};
+
+pub struct Public(pub(super) AppState);
+
+/// A new owner session: the token is handed to the client once.
+pub struct NewSession {
+    pub token: Zeroizing<String>,
+    pub user: UserView,
+    pub max_age: i64,
+}
+
+impl Public {
+    pub async fn status(&self) -> ApiResult<(bool, bool)> {
+        let users = self.0 .0.store.count_users().await?;
+        Ok((users > 0, users == 0 || self.0.settings().open_registration))
+    }
+
+    /// Creates an account. `operator` (the admin CLI, which already holds the database)
+    /// may create one while registration is closed.
+    pub async fn register(&self, email: &str, pass: &str, operator: bool) -> ApiResult<UserView> {
+        let email = normalize_email(email)?;
+        if let Some(msg) = password::check_policy(pass) {
+            return Err(ApiError::invalid(msg));
+        }
+        let (has_users, open) = self.status().await?;
+        if has_users && !open && !operator {
+            return Err(ApiError::RegistrationClosed);
+        }
+        let user = UserRow {
+            id: openclaw_fleet_protocol::UserId::new_v4().to_string(),
+            email,
+            password_hash: password::hash(pass).map_err(ApiError::internal)?,
+            kdf: None,
+            key_check: None,
+            created_at: self.0.now(),
+        };
+        self.0
+             .0
+            .store
+            .create_user(&user)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict => {
+                    ApiError::Conflict("an account with this email already exists".into())
+                }
+                other => other.into(),
+            })?;
+        tracing::info!(user_id = %user.id, "account registered");
+        Ok((&user).into())
+    }
+
+    pub async fn login(&self, email: &str, pass: &str, ip: IpAddr) -> ApiResult<NewSession> {
+        let state = &self.0;
+        let email = email.trim().to_lowercase();
+        let (acct_key, ip_key) = (format!("acct:{email}"), format!("ip:{ip}"));
+        for key in [&acct_key, &ip_key] {
+            state
+                .0
+                .login_limit
+                .check(key)
+                .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        }
+        let user = state.0.store.user_by_email(&email).await?;
+        let ok = password::verify(pass, user.as_ref().map(|u| u.password_hash.as_str()));
+        let Some(user) = user.filter(|_| ok) else {
+            state.0.login_limit.fail(&acct_key);
+            state.0.login_limit.fail(&ip_key);
+            tracing::info!(%ip, "login failed");
+            return Err(ApiError::InvalidCredentials);
+        };
+        state.0.login_limit.succeed(&acct_key);
+        let token = tokens::generate(tokens::SESSION_PREFIX);
+        let now = state.now();
+        let ttl = state.settings().session_ttl_secs;
+        state
+            .0
+            .store
+            .create_session(&tokens::hash(&token), &user.id, now, now + ttl)
+            .await?;
+        Ok(NewSession {
+            token,
+            user: (&user).into(),
+            max_age: ttl,
+        })
+    }
+
+    /// SPEC §2, in its order: body, window, signature (same answer and work for an
+    /// unknown agent), single use. Every failure counts against the agent and the address.
+    pub async fn handshake(&self, body: &Value, ip: IpAddr) -> ApiResult<HandshakeResponse> {
+        let state = &self.0;
+        let limit = &state.0.handshake_limit;
+        let ip_key = format!("ip:{ip}");
+        limit
+            .check(&ip_key)
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        let req = match HandshakeRequest::parse(body) {
+            Ok(req) => req,
+            Err(rejection) => {
+                limit.fail(&ip_key);
+                return Err(match rejection {
+                    HandshakeRejection::PlaintextSecret => {
+                        self.record_plaintext_secret(body).await?;
+                        ApiError::PlaintextSecret
+                    }
+                    HandshakeRejection::Invalid(msg) => ApiError::invalid(msg),
+                });
+            }
+        };
+        let agent_id = req.agent_id.to_string();
+        let agent_key = format!("agent:{agent_id}");
+        limit
+            .check(&agent_key)
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        let fail = |err: ApiError| {
+            limit.fail(&ip_key);
+            limit.fail(&agent_key);
+            tracing::info!(agent_id = %agent_id, %ip, error = err.status().1, "handshake refused");
+            err
+        };
+        let now = state.now();
+        let window = state.settings().handshake_window_secs;
+        if (i128::from(now) - i128::from(req.timestamp)).abs() > i128::from(window) {
+            return Err(fail(ApiError::TimestampOutOfWindow { server_time: now }));
+        }
+        let row = state.0.store.agent_by_id(&agent_id).await?;
+        let secret = match &row {
+            Some(r) => self.agent_secret(r)?,
+            None => dummy_secret(),
+        };
+        let valid = handshake::verify(&agent_id, &req.timestamp_text, &secret, &req.signature);
+        let Some(row) = row.filter(|_| valid) else {
+            return Err(fail(ApiError::Unauthorized));
+        };
+        let token = tokens::generate(tokens::AGENT_PREFIX);
+        let ttl = state.settings().agent_token_ttl_secs;
+        let fresh = state
+            .0
+            .store
+            .accept_handshake(
+                &agent_id,
+                &req.signature,
+                &tokens::hash(&token),
+                now,
+                now + ttl,
+            )
+            .await?;
+        if !fresh {
+            return Err(fail(ApiError::Replayed));
+        }
+        limit.succeed(&agent_key);
+        state.notify_change(&row.owner_id, &agent_id, false);
+        tracing::info!(agent_id = %agent_id, "agent handshake accepted");
+        let config = match &row.config_sealed {
+            Some(sealed) => {
+                let bytes = state.open("agents", "config_sealed", &row.id, sealed)?;
+                Some(serde_json::from_slice(&bytes).map_err(ApiError::internal)?)
+            }
+            None => None,
+        };
+        Ok(HandshakeResponse {
+            token: token.to_string(),
+            expires_in: ttl as u64,
+            heartbeat_interval: row.heartbeat_interval as u64,
+            policy: policy(&row.policy_profile).unwrap_or_else(default_policy),
+            gateway_url: row.gateway_url.clone(),
+            config,
+            config_version: row.config_version as u64,
+            server_time: now.max(0) as u64,
+        })
+    }
+
+    fn agent_secret(&self, row: &AgentRow) -> ApiResult<AgentSecret> {
+        let bytes =
+            Zeroizing::new(
+                self.0
+                    .open("agents", "secret_sealed", &row.id, &row.secret_sealed)?,
+            );
+        let text = String::from_utf8(bytes.to_vec()).map_err(ApiError::internal)?;
+        AgentSecret::from_opaque(text).map_err(ApiError::internal)
+    }
+
+    /// A body carried a secret in plaintext: if it is the agent's real secret, flag the
+    /// agent so its owner is told to rotate. The answer is the same either way.
+    async fn record_plaintext_secret(&self, body: &Value) -> ApiResult<()> {
+        let Some(id) = body.get("agent_id").and_then(Value::as_str) else {
+            return Ok(());
+        };
+        let Ok(id) = openclaw_fleet_protocol::AgentId::parse(id) else {
+            return Ok(());
+        };
+        let Some(row) = self.0 .0.store.agent_by_id(&id.to_string()).await? else {
+            return Ok(());
+        };
+        let secret = self.agent_secret(&row)?;
+        let real = secret.expose_secret().as_bytes();
+        let leaked = body
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.values())
+            .filter_map(Value::as_str)
+            .any(|s| bool::from(s.as_bytes().ct_eq(real)));
+        if leaked {
+            self.0
+                 .0
+                .store
+                .mark_plaintext_secret(&row.id, self.0.now())
+                .await?;
+            self.0.notify_change(&row.owner_id, &row.id, false);
+            tracing::warn!(agent_id = %row.id, "agent sent its secret in plaintext; owner told to rotate");
+        }
+        Ok(())
+    }
+}
+
+/// A random secret to verify against when the agent does not exist, so an unknown agent
+/// costs the same HMAC as a wrong signature.
+fn dummy_secret() -> AgentSecret {
+    AgentSecret::generate()
+}
+
+fn normalize_email(email: &str) -> ApiResult<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.starts_with('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::invalid("email must be a valid address"))
+    }
+}
+
+fn default_policy() -> openclaw_fleet_protocol::Policy {
+    policy(DEFAULT_POLICY).expect("the default policy is built in")
+}

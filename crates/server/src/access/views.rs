@@ -1,0 +1,150 @@
+//! What the API answers: rows turned into views (sealed columns opened where the caller
+//! may see them, effective status computed). Documented for OpenAPI.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::store::{AgentRow, FleetRow, UserRow};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+}
+
+impl From<&UserRow> for UserView {
+    fn from(u: &UserRow) -> Self {
+        Self {
+            id: u.id.clone(),
+            email: u.email.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FleetView {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub agent_count: i64,
+}
+
+impl From<FleetRow> for FleetView {
+    fn from(f: FleetRow) -> Self {
+        Self {
+            id: f.id,
+            name: f.name,
+            created_at: f.created_at,
+            agent_count: f.agent_count,
+        }
+    }
+}
+
+/// An agent as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentView {
+    pub id: String,
+    pub name: String,
+    pub fleet_id: Option<String>,
+    pub policy_profile: String,
+    pub gateway_url: Option<String>,
+    /// `pending` (never seen), `healthy`, `idle`, `error` or `offline`.
+    pub status: String,
+    pub last_seen: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    pub metrics: Option<Value>,
+    pub version: Option<String>,
+    pub error: Option<String>,
+    pub heartbeat_interval: i64,
+    pub config_version: i64,
+    pub config_version_applied: Option<i64>,
+    pub secret_last_used_at: Option<i64>,
+    pub plaintext_secret_seen_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// The effective status: offline after three missed heartbeat intervals.
+pub fn effective_status(row: &AgentRow, now: i64) -> String {
+    match row.last_seen {
+        None => "pending".into(),
+        Some(seen) if seen + 3 * row.heartbeat_interval < now => "offline".into(),
+        Some(_) => row.status.clone().unwrap_or_else(|| "healthy".into()),
+    }
+}
+
+impl AgentView {
+    pub fn from_row(row: &AgentRow, now: i64) -> Self {
+        Self {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            fleet_id: row.fleet_id.clone(),
+            policy_profile: row.policy_profile.clone(),
+            gateway_url: row.gateway_url.clone(),
+            status: effective_status(row, now),
+            last_seen: row.last_seen,
+            metrics: row
+                .metrics
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok()),
+            version: row.agent_version.clone(),
+            error: row.last_error.clone(),
+            heartbeat_interval: row.heartbeat_interval,
+            config_version: row.config_version,
+            config_version_applied: row.config_version_applied,
+            secret_last_used_at: row.secret_last_used_at,
+            plaintext_secret_seen_at: row.plaintext_secret_seen_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// One agent with its end-to-end encrypted config and wrapped secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentDetail {
+    #[serde(flatten)]
+    pub agent: AgentView,
+    /// The browser's envelope (SPEC §4), exactly as stored.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// The ENCRYPTION_SECRET wrapped under the owner's master key (SPEC §5).
+    #[schema(value_type = Option<Object>)]
+    pub wrapped_secret: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentPage {
+    pub agents: Vec<AgentView>,
+    pub page: i64,
+    pub limit: i64,
+    pub total: i64,
+}
+
+/// The answer to agent creation and secret rotation: the secret is shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedAgent {
+    pub agent: AgentView,
+    pub agent_secret: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotatedSecret {
+    pub agent_secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MasterKeyView {
+    #[schema(value_type = Option<Object>)]
+    pub kdf: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub key_check: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MetricPointView {
+    pub ts: i64,
+    pub cpu_usage: Option<f64>,
+    pub memory_usage: Option<f64>,
+    pub disk_usage: Option<f64>,
+    pub latency_ms: Option<f64>,
+}

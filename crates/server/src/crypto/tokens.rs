@@ -1,0 +1,23 @@
+//! Bearer tokens (owner sessions `ocf_st_…`, agent sessions `ocf_at_…`): 32 random
+//! bytes, handed out once and stored only as their SHA-256, so a database reader
+//! cannot use them.
+
+use openclaw_fleet_protocol::b64u;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+pub const SESSION_PREFIX: &str = "ocf_st_";
+pub const AGENT_PREFIX: &str = "ocf_at_";
+
+/// A fresh token with the given prefix.
+pub fn generate(prefix: &str) -> Zeroizing<String> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(&mut bytes[..]);
+    Zeroizing::new(format!("{prefix}{}", b64u::encode(&bytes[..])))
+}
+
+/// The stored form of a token.
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}

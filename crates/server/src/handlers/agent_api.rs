@@ -1,0 +1,69 @@
+//! The host side (SPEC §2–3): signed handshake, heartbeats, config fetch and long-poll.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::Json;
+use openclaw_fleet_protocol::HandshakeResponse;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::IntoParams;
+
+use crate::access::{AgentSession, AppState};
+use crate::error::ApiResult;
+use crate::json::{ApiJson, ApiQuery};
+
+/// Exchanges a signed, single-use, time-windowed proof of the agent secret for a token.
+#[utoipa::path(post, path = "/api/agents/handshake", tag = "agent",
+    request_body(content = Object, description = "`{agent_id, timestamp, signature}` (SPEC §2)"),
+    responses((status = 200, body = Object, description = "token, policy and config envelope"),
+              (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
+              (status = 429, body = super::ErrorBody)))]
+pub async fn handshake(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<HandshakeResponse>> {
+    Ok(Json(state.public().handshake(&body, addr.ip()).await?))
+}
+
+/// Reports status and metrics; answers with the policy and the stored config version.
+#[utoipa::path(post, path = "/api/heartbeat", tag = "agent",
+    request_body(content = Object, description = "SPEC §3 heartbeat"),
+    responses((status = 200, body = Object), (status = 400, body = super::ErrorBody),
+              (status = 401, body = super::ErrorBody)),
+    security(("agent_token" = [])))]
+pub async fn heartbeat(
+    session: AgentSession,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(session.heartbeat(&body).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigQuery {
+    /// Wait for a version above this one.
+    pub after_version: Option<i64>,
+    /// Seconds to wait (≤ 60).
+    pub wait: Option<u64>,
+}
+
+/// The agent's config envelope, optionally long-polling for a newer version.
+#[utoipa::path(get, path = "/api/agents/{id}/config", tag = "agent",
+    params(("id" = String, Path), ConfigQuery),
+    responses((status = 200, body = Object), (status = 401, body = super::ErrorBody)),
+    security(("agent_token" = [])))]
+pub async fn config(
+    session: AgentSession,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ConfigQuery>,
+) -> ApiResult<Json<Value>> {
+    session.ensure_self(&id)?;
+    let wait = if q.after_version.is_some() {
+        q.wait.unwrap_or(0)
+    } else {
+        0
+    };
+    Ok(Json(session.config(q.after_version, wait).await?))
+}

@@ -1,0 +1,193 @@
+//! Agents as their owner manages them (SPEC §7): list, create, get, delete, wrapped
+//! secret, config, secret rotation, metrics history, and the built-in policies.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::Json;
+use openclaw_fleet_protocol::{builtin_policies, Policy};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::access::{AgentDetail, AgentPage, CreatedAgent, MetricPointView, Owner, RotatedSecret};
+use crate::error::{ApiError, ApiResult};
+use crate::json::{ApiJson, ApiQuery};
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub fleet_id: Option<String>,
+    /// pending, healthy, idle, error or offline.
+    pub status: Option<String>,
+    /// From 1.
+    pub page: Option<i64>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgent {
+    pub name: String,
+    pub fleet_id: Option<String>,
+    /// dev (default), ops or exec.
+    pub policy_profile: Option<String>,
+    pub gateway_url: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutWrappedSecret {
+    #[schema(value_type = Object)]
+    pub wrapped_secret: Value,
+    /// The account password; required to replace an existing wrapped secret.
+    pub password: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutConfig {
+    /// A SPEC §4 envelope; anything else is 422 `config_not_encrypted`.
+    #[schema(value_type = Object)]
+    pub config: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConfigSaved {
+    pub config_version: i64,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsQuery {
+    /// Unix seconds; default one hour ago.
+    pub since: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MetricsAnswer {
+    pub points: Vec<MetricPointView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PolicyList {
+    #[schema(value_type = Vec<Object>)]
+    pub policies: Vec<Policy>,
+}
+
+const STATUSES: [&str; 5] = ["pending", "healthy", "idle", "error", "offline"];
+
+#[utoipa::path(get, path = "/api/agents", tag = "agents", params(ListQuery),
+    responses((status = 200, body = AgentPage), (status = 400, body = super::ErrorBody)))]
+pub async fn list(owner: Owner, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<Json<AgentPage>> {
+    if let Some(s) = &q.status {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::invalid(
+                "status must be one of pending, healthy, idle, error, offline",
+            ));
+        }
+    }
+    let page = q.page.unwrap_or(1);
+    let limit = q.limit.unwrap_or(50);
+    if page < 1 || !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid(
+            "page must be ≥ 1 and limit between 1 and 200",
+        ));
+    }
+    Ok(Json(owner.agents(q.fleet_id, q.status, page, limit).await?))
+}
+
+/// Creates an agent. The answer holds its AGENT_SECRET: shown this once.
+#[utoipa::path(post, path = "/api/agents", tag = "agents", request_body = NewAgent,
+    responses((status = 201, body = CreatedAgent), (status = 400, body = super::ErrorBody)))]
+pub async fn create(
+    owner: Owner,
+    ApiJson(b): ApiJson<NewAgent>,
+) -> ApiResult<(StatusCode, Json<CreatedAgent>)> {
+    let created = owner
+        .create_agent(
+            &b.name,
+            b.fleet_id.as_deref(),
+            b.policy_profile.as_deref(),
+            b.gateway_url.as_deref(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[utoipa::path(get, path = "/api/agents/{id}", tag = "agents", params(("id" = String, Path)),
+    responses((status = 200, body = AgentDetail), (status = 404, body = super::ErrorBody)))]
+pub async fn get(owner: Owner, Path(id): Path<String>) -> ApiResult<Json<AgentDetail>> {
+    Ok(Json(owner.agent(&id).await?))
+}
+
+/// Deletes an agent; its tokens stop working at once.
+#[utoipa::path(delete, path = "/api/agents/{id}", tag = "agents", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = super::ErrorBody)))]
+pub async fn delete(owner: Owner, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    owner.delete_agent(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stores the ENCRYPTION_SECRET wrapped under the owner's master key.
+#[utoipa::path(put, path = "/api/agents/{id}/wrapped-secret", tag = "agents", params(("id" = String, Path)),
+    request_body = PutWrappedSecret,
+    responses((status = 200, body = AgentDetail), (status = 403, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub async fn put_wrapped_secret(
+    owner: Owner,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<PutWrappedSecret>,
+) -> ApiResult<Json<AgentDetail>> {
+    Ok(Json(
+        owner
+            .set_wrapped_secret(&id, &b.wrapped_secret, b.password.as_deref())
+            .await?,
+    ))
+}
+
+/// Stores a new config version: an envelope the server cannot read.
+#[utoipa::path(put, path = "/api/agents/{id}/config", tag = "agents", params(("id" = String, Path)),
+    request_body = PutConfig,
+    responses((status = 200, body = ConfigSaved), (status = 404, body = super::ErrorBody),
+              (status = 409, body = super::ErrorBody), (status = 413, body = super::ErrorBody),
+              (status = 422, body = super::ErrorBody)))]
+pub async fn put_config(
+    owner: Owner,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<PutConfig>,
+) -> ApiResult<Json<ConfigSaved>> {
+    Ok(Json(ConfigSaved {
+        config_version: owner.save_config(&id, &b.config).await?,
+    }))
+}
+
+/// A new AGENT_SECRET, shown once; every token of the agent is revoked.
+#[utoipa::path(post, path = "/api/agents/{id}/rotate-secret", tag = "agents", params(("id" = String, Path)),
+    responses((status = 200, body = RotatedSecret), (status = 404, body = super::ErrorBody)))]
+pub async fn rotate_secret(owner: Owner, Path(id): Path<String>) -> ApiResult<Json<RotatedSecret>> {
+    Ok(Json(owner.rotate_secret(&id).await?))
+}
+
+/// Heartbeat history for charts, averaged into at most a few hundred points.
+#[utoipa::path(get, path = "/api/agents/{id}/metrics", tag = "agents",
+    params(("id" = String, Path), MetricsQuery),
+    responses((status = 200, body = MetricsAnswer), (status = 404, body = super::ErrorBody)))]
+pub async fn metrics(
+    owner: Owner,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<MetricsQuery>,
+) -> ApiResult<Json<MetricsAnswer>> {
+    Ok(Json(MetricsAnswer {
+        points: owner.metrics(&id, q.since).await?,
+    }))
+}
+
+/// The built-in policy profiles.
+#[utoipa::path(get, path = "/api/policies", tag = "agents",
+    responses((status = 200, body = PolicyList), (status = 401, body = super::ErrorBody)))]
+pub async fn policies(_owner: Owner) -> Json<PolicyList> {
+    Json(PolicyList {
+        policies: builtin_policies(),
+    })
+}

@@ -1,0 +1,137 @@
+//! Accounts: status, register, login, logout, me (SPEC §7).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::access::{AppState, Owner, UserView};
+use crate::auth::SESSION_COOKIE;
+use crate::error::ApiResult;
+use crate::json::ApiJson;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub email: String,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuthStatus {
+    pub has_users: bool,
+    pub registration_open: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Registered {
+    pub user: UserView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoggedIn {
+    /// Session token; also usable as `Authorization: Bearer`.
+    pub token: String,
+    pub user: UserView,
+}
+
+/// Whether an account exists and whether registration is open.
+#[utoipa::path(get, path = "/api/auth/status", tag = "auth", responses((status = 200, body = AuthStatus)))]
+pub async fn status(State(state): State<AppState>) -> ApiResult<Json<AuthStatus>> {
+    let (has_users, registration_open) = state.public().status().await?;
+    Ok(Json(AuthStatus {
+        has_users,
+        registration_open,
+    }))
+}
+
+/// Creates an account: the first one while none exists, later ones only when open.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials,
+    responses((status = 201, body = Registered), (status = 400, body = super::ErrorBody),
+              (status = 403, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> ApiResult<(StatusCode, Json<Registered>)> {
+    let user = state
+        .public()
+        .register(&body.email, &body.password, false)
+        .await?;
+    Ok((StatusCode::CREATED, Json(Registered { user })))
+}
+
+/// Logs in: a session token and an HttpOnly, SameSite=Strict cookie.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials,
+    responses((status = 200, body = LoggedIn), (status = 401, body = super::ErrorBody),
+              (status = 429, body = super::ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Credentials>,
+) -> ApiResult<Response> {
+    let session = state
+        .public()
+        .login(&body.email, &body.password, addr.ip())
+        .await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        session.token.as_str(),
+        session.max_age,
+        if secure(&state, &headers) {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    let mut response = Json(LoggedIn {
+        token: session.token.to_string(),
+        user: session.user,
+    })
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Whether the client reached us over TLS (directly or through a proxy that says so).
+fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+    state
+        .settings()
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// Ends the session and clears the cookie.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 204, description = "logged out"), (status = 401, body = super::ErrorBody)))]
+pub async fn logout(owner: Owner) -> ApiResult<Response> {
+    owner.logout().await?;
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// The logged-in account.
+#[utoipa::path(get, path = "/api/me", tag = "auth",
+    responses((status = 200, body = UserView), (status = 401, body = super::ErrorBody)))]
+pub async fn me(owner: Owner) -> Json<UserView> {
+    Json(owner.user())
+}

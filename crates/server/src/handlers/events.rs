@@ -1,0 +1,47 @@
+//! Live updates for the dashboard: server-sent events of the caller's agent changes.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::stream::{self, Stream};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::access::{AppState, Owner};
+
+/// `event: agent` with the agent's JSON on every change; `event: agent_deleted` with
+/// `{id}`; `event: resync` when the client fell behind and should reload its list.
+#[utoipa::path(get, path = "/api/events", tag = "agents",
+    responses((status = 200, description = "text/event-stream"), (status = 401, body = super::ErrorBody)))]
+pub async fn stream(
+    State(state): State<AppState>,
+    owner: Owner,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = state.subscribe_changes();
+    let owner_id = owner.user().id;
+    let events = stream::unfold(
+        (owner, owner_id, rx),
+        |(owner, owner_id, mut rx)| async move {
+            loop {
+                let event = match rx.recv().await {
+                    Ok(change) if change.owner_id != owner_id => continue,
+                    Ok(change) if change.deleted => Event::default()
+                        .event("agent_deleted")
+                        .data(json!({ "id": change.agent_id }).to_string()),
+                    Ok(change) => match owner.agent_view(&change.agent_id).await {
+                        Ok(view) => Event::default()
+                            .event("agent")
+                            .data(serde_json::to_string(&view).unwrap_or_default()),
+                        Err(_) => continue,
+                    },
+                    Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
+                    Err(RecvError::Closed) => return None,
+                };
+                return Some((Ok(event), (owner, owner_id, rx)));
+            }
+        },
+    );
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

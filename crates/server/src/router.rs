@@ -1,0 +1,104 @@
+//! Every route of the server, in one list, with its OpenAPI description collected from
+//! the handlers' annotations.
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::access::AppState;
+use crate::error::ApiError;
+use crate::handlers::{agent_api, agents, auth, events, fleets, health, master_key, ErrorBody};
+use crate::web;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "OpenClaw Fleet API", description = "Zero-knowledge control plane for OpenClaw hosts. \
+        Owner calls use the session cookie or `Authorization: Bearer <session token>`; agent calls use \
+        the agent token from the signed handshake."),
+    components(schemas(ErrorBody)),
+    modifiers(&Security),
+    security(("session" = []))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        for name in ["session", "agent_token"] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+/// The complete application.
+pub fn build(state: AppState) -> Router {
+    let (api_routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(auth::status))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(master_key::get, master_key::put))
+        .routes(routes!(fleets::list, fleets::create))
+        .routes(routes!(fleets::get, fleets::delete))
+        .routes(routes!(agents::list, agents::create))
+        .routes(routes!(agents::get, agents::delete))
+        .routes(routes!(agents::put_wrapped_secret))
+        .routes(routes!(agents::put_config))
+        .routes(routes!(agents::rotate_secret))
+        .routes(routes!(agents::metrics))
+        .routes(routes!(agents::policies))
+        .routes(routes!(events::stream))
+        .routes(routes!(agent_api::handshake))
+        .routes(routes!(agent_api::heartbeat))
+        .routes(routes!(agent_api::config))
+        .split_for_parts();
+    let openapi_json = openapi.to_json().unwrap_or_else(|_| "{}".into());
+
+    let api = api_routes
+        .route(
+            "/api/openapi.json",
+            get(
+                move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json) },
+            ),
+        )
+        .route("/api", axum::routing::any(api_not_found))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    let body_limit = state.settings().max_body_bytes;
+    api.fallback(web::static_file)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(web::security_headers))
+        .with_state(state)
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> (axum::http::StatusCode, Json<serde_json::Value>) {
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        Json(
+            serde_json::json!({"error": "method_not_allowed", "message": "method not allowed on this route"}),
+        ),
+    )
+}

@@ -1,0 +1,130 @@
+//! Server settings: defaults, then an optional TOML file, then `OPENCLAW_FLEET_*`
+//! environment variables, then command-line flags (figment). No secret lives here:
+//! the internal key is resolved by `crypto::internal_key` and never enters this struct.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the SQLite database and the generated key file live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: `<data_dir>/fleet.db`.
+    pub database_url: Option<String>,
+    /// A file holding INTERNAL_ENCRYPTION_KEY (64 hex characters).
+    pub internal_encryption_key_file: Option<PathBuf>,
+    /// Allow registration after the first account exists.
+    pub open_registration: bool,
+    /// The public URL (e.g. `https://fleet.example.com`); sets the `Secure` cookie flag
+    /// and the allowed `Origin` for cookie writes.
+    pub public_url: Option<String>,
+    /// Handshake timestamp window, seconds (SPEC §2).
+    pub handshake_window_secs: i64,
+    /// Agent token lifetime, seconds.
+    pub agent_token_ttl_secs: i64,
+    /// Owner session lifetime, seconds.
+    pub session_ttl_secs: i64,
+    /// How long heartbeat history is kept, days.
+    pub heartbeat_retention_days: i64,
+    /// Largest request body, bytes (configs are capped at 64 KiB regardless).
+    pub max_body_bytes: usize,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            internal_encryption_key_file: None,
+            open_registration: false,
+            public_url: None,
+            handshake_window_secs: 60,
+            agent_token_ttl_secs: 3600,
+            session_ttl_secs: 12 * 3600,
+            heartbeat_retention_days: 30,
+            max_body_bytes: 1024 * 1024,
+            log_format: "text".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Layers the sources; `overrides` are the flags that were given.
+    pub fn load(config_file: Option<&Path>, overrides: impl Serialize) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config_file {
+            if !path.exists() {
+                anyhow::bail!("config file {} does not exist", path.display());
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        let settings: Settings = fig
+            .merge(Env::prefixed("OPENCLAW_FLEET_").only(&Self::ENV_KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    const ENV_KEYS: [&'static str; 12] = [
+        "listen",
+        "data_dir",
+        "database_url",
+        "internal_encryption_key_file",
+        "open_registration",
+        "public_url",
+        "handshake_window_secs",
+        "agent_token_ttl_secs",
+        "session_ttl_secs",
+        "heartbeat_retention_days",
+        "max_body_bytes",
+        "log_format",
+    ];
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (5..=3600).contains(&self.handshake_window_secs),
+            "handshake_window_secs must be between 5 and 3600"
+        );
+        anyhow::ensure!(
+            (60..=7 * 86400).contains(&self.agent_token_ttl_secs),
+            "agent_token_ttl_secs must be between 60 and 604800"
+        );
+        anyhow::ensure!(
+            self.session_ttl_secs >= 60,
+            "session_ttl_secs must be at least 60"
+        );
+        anyhow::ensure!(
+            self.heartbeat_retention_days >= 1,
+            "heartbeat_retention_days must be ≥ 1"
+        );
+        anyhow::ensure!(
+            self.max_body_bytes >= 64 * 1024,
+            "max_body_bytes must be ≥ 65536"
+        );
+        if let Some(url) = &self.public_url {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "public_url must start with http:// or https://"
+            );
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| crate::store::default_url(&self.data_dir))
+    }
+}

@@ -1,0 +1,131 @@
+//! Building and running the server: open storage (with the internal key rules), bind,
+//! serve until SIGTERM or Ctrl-C, and run the housekeeping task.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::access::AppState;
+use crate::clock::{SharedClock, SystemClock};
+use crate::crypto::{internal_key, AtRest};
+use crate::settings::Settings;
+use crate::store::{self, SharedStore};
+
+/// Opens the database named by the settings and the key that seals its secrets.
+pub async fn open_storage(settings: &Settings) -> anyhow::Result<(SharedStore, AtRest)> {
+    create_private_dir(&settings.data_dir)?;
+    let url = settings.database_url();
+    let store = store::connect(&url).await?;
+    let stored_id = store.meta("key_id").await?;
+    let (key, origin) = internal_key::resolve(
+        &settings.data_dir,
+        settings.internal_encryption_key_file.as_deref(),
+        stored_id.as_deref(),
+    )?;
+    if stored_id.is_none() {
+        store.set_meta("key_id", key.id()).await?;
+    }
+    tracing::info!(key_id = key.id(), "internal key from {origin}");
+    tracing::info!(database = %store::redact_url(&url), "database ready");
+    Ok((store, AtRest::new(key, Vec::new())))
+}
+
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// A bound, ready-to-run server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Opens storage and binds the listener. `clock` replaces the wall clock in tests.
+    pub async fn build(settings: Settings, clock: Option<SharedClock>) -> anyhow::Result<Self> {
+        let (store, at_rest) = open_storage(&settings).await?;
+        let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let state = AppState::new(store, at_rest, clock, settings);
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then drains open requests.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let app = crate::router::build(self.state.clone());
+        let result = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        housekeeping.abort();
+        result.context("server error")
+    }
+}
+
+/// Every few seconds: announce agents that went offline; every ten minutes: prune.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut prev = state.now();
+    let mut last_prune: Option<i64> = None;
+    loop {
+        tick.tick().await;
+        let now = state.now();
+        let prune = last_prune.is_none_or(|t| now - t >= 600);
+        match state.maintain(prev, prune).await {
+            Ok(()) => {
+                prev = now;
+                if prune {
+                    last_prune = Some(now);
+                }
+            }
+            Err(e) => tracing::warn!(error = e.status().1, "housekeeping failed; will retry"),
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,422 @@
+//! Agents: their owner-facing record, sealed secret and config, host-side tokens,
+//! used handshake signatures and heartbeat history.
+
+use async_trait::async_trait;
+
+use super::{
+    AgentFilter, AgentRef, AgentRow, HeartbeatRecord, MetricPoint, NewAgent, SaveOutcome,
+    StoreError,
+};
+
+/// The effective status, computed in SQL so filters and pages agree with what is shown.
+pub(crate) const EFFECTIVE_STATUS: &str = "CASE WHEN last_seen IS NULL THEN 'pending' \
+     WHEN last_seen + 3 * heartbeat_interval < $1 THEN 'offline' ELSE status END";
+
+#[async_trait]
+pub trait AgentStore {
+    async fn create_agent(&self, agent: &NewAgent) -> Result<(), StoreError>;
+    async fn list_agents(
+        &self,
+        owner: &str,
+        filter: &AgentFilter,
+    ) -> Result<(Vec<AgentRow>, i64), StoreError>;
+    async fn get_agent(&self, owner: &str, id: &str) -> Result<Option<AgentRow>, StoreError>;
+    /// Host-side lookup, not owner-scoped: only the handshake and agent-token paths use it.
+    async fn agent_by_id(&self, id: &str) -> Result<Option<AgentRow>, StoreError>;
+    async fn delete_agent(&self, owner: &str, id: &str) -> Result<bool, StoreError>;
+    async fn set_wrapped_secret(
+        &self,
+        owner: &str,
+        id: &str,
+        wrapped: &str,
+    ) -> Result<bool, StoreError>;
+    /// Stores a new config iff the stored version is `expected`.
+    async fn save_config(
+        &self,
+        owner: &str,
+        id: &str,
+        expected: i64,
+        sealed: &str,
+        now: i64,
+    ) -> Result<SaveOutcome, StoreError>;
+    /// Replaces the agent secret and revokes every token of the agent.
+    async fn rotate_secret(&self, owner: &str, id: &str, sealed: &str) -> Result<bool, StoreError>;
+    async fn mark_plaintext_secret(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Records a used signature and issues a token in one transaction; `false` when the
+    /// signature was used before (nothing is written then).
+    async fn accept_handshake(
+        &self,
+        agent_id: &str,
+        signature: &str,
+        token_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
+    async fn insert_agent_token(
+        &self,
+        agent_id: &str,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// The agent id and expiry behind an unexpired token.
+    async fn agent_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<(String, i64)>, StoreError>;
+    async fn record_heartbeat(&self, hb: &HeartbeatRecord) -> Result<(), StoreError>;
+    async fn metrics(
+        &self,
+        owner: &str,
+        id: &str,
+        since: i64,
+        bucket: i64,
+    ) -> Result<Vec<MetricPoint>, StoreError>;
+    /// The sealed config and version of the agent behind an unexpired token.
+    async fn agent_config_for_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<(Option<String>, i64)>, StoreError>;
+    /// Agents whose offline deadline fell in `(prev, now]`.
+    async fn newly_offline(&self, prev: i64, now: i64) -> Result<Vec<AgentRef>, StoreError>;
+}
+
+macro_rules! impl_agent_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::AgentStore for $store {
+            async fn create_agent(&self, a: &NewAgent) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO agents (id, owner_id, fleet_id, name, policy_profile, gateway_url, \
+                     heartbeat_interval, secret_sealed, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&a.id)
+                .bind(&a.owner_id)
+                .bind(&a.fleet_id)
+                .bind(&a.name)
+                .bind(&a.policy_profile)
+                .bind(&a.gateway_url)
+                .bind(a.heartbeat_interval)
+                .bind(&a.secret_sealed)
+                .bind(a.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::from_insert)?;
+                Ok(())
+            }
+
+            async fn list_agents(
+                &self,
+                owner: &str,
+                f: &AgentFilter,
+            ) -> Result<(Vec<AgentRow>, i64), StoreError> {
+                let cond = format!(
+                    "owner_id = $2 AND ($3 IS NULL OR fleet_id = $3) \
+                     AND ($4 IS NULL OR ({}) = $4)",
+                    $crate::store::agents::EFFECTIVE_STATUS
+                );
+                let total: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM agents WHERE {cond}"
+                ))
+                .bind(f.now)
+                .bind(owner)
+                .bind(&f.fleet_id)
+                .bind(&f.status)
+                .fetch_one(&self.pool)
+                .await?;
+                let rows = sqlx::query_as(&format!(
+                    "SELECT * FROM agents WHERE {cond} ORDER BY created_at, id LIMIT $5 OFFSET $6"
+                ))
+                .bind(f.now)
+                .bind(owner)
+                .bind(&f.fleet_id)
+                .bind(&f.status)
+                .bind(f.limit)
+                .bind(f.offset)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok((rows, total))
+            }
+
+            async fn get_agent(&self, owner: &str, id: &str) -> Result<Option<AgentRow>, StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM agents WHERE owner_id = $1 AND id = $2")
+                    .bind(owner)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn agent_by_id(&self, id: &str) -> Result<Option<AgentRow>, StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM agents WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn delete_agent(&self, owner: &str, id: &str) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("DELETE FROM agents WHERE owner_id = $1 AND id = $2")
+                    .bind(owner)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("DELETE FROM used_signatures WHERE agent_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done == 1)
+            }
+
+            async fn set_wrapped_secret(
+                &self,
+                owner: &str,
+                id: &str,
+                wrapped: &str,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE agents SET wrapped_secret = $1 WHERE owner_id = $2 AND id = $3",
+                )
+                .bind(wrapped)
+                .bind(owner)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn save_config(
+                &self,
+                owner: &str,
+                id: &str,
+                expected: i64,
+                sealed: &str,
+                now: i64,
+            ) -> Result<SaveOutcome, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE agents SET config_sealed = $1, config_version = $2, config_saved_at = $3 \
+                     WHERE owner_id = $4 AND id = $5 AND config_version = $6",
+                )
+                .bind(sealed)
+                .bind(expected + 1)
+                .bind(now)
+                .bind(owner)
+                .bind(id)
+                .bind(expected)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if done == 1 {
+                    return Ok(SaveOutcome::Saved);
+                }
+                let stored: Option<i64> = sqlx::query_scalar(
+                    "SELECT config_version FROM agents WHERE owner_id = $1 AND id = $2",
+                )
+                .bind(owner)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(match stored {
+                    None => SaveOutcome::NotFound,
+                    Some(stored_version) => SaveOutcome::Conflict { stored_version },
+                })
+            }
+
+            async fn rotate_secret(
+                &self,
+                owner: &str,
+                id: &str,
+                sealed: &str,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE agents SET secret_sealed = $1, plaintext_secret_seen_at = NULL, \
+                     secret_last_used_at = NULL WHERE owner_id = $2 AND id = $3",
+                )
+                .bind(sealed)
+                .bind(owner)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if done != 1 {
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM agent_tokens WHERE agent_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn mark_plaintext_secret(&self, id: &str, now: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE agents SET plaintext_secret_seen_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn accept_handshake(
+                &self,
+                agent_id: &str,
+                signature: &str,
+                token_hash: &str,
+                now: i64,
+                expires_at: i64,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let fresh = sqlx::query(
+                    "INSERT INTO used_signatures (agent_id, signature, seen_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (agent_id, signature) DO NOTHING",
+                )
+                .bind(agent_id)
+                .bind(signature)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if fresh != 1 {
+                    return Ok(false);
+                }
+                sqlx::query("INSERT INTO agent_tokens (token_hash, agent_id, expires_at) VALUES ($1, $2, $3)")
+                    .bind(token_hash)
+                    .bind(agent_id)
+                    .bind(expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE agents SET secret_last_used_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(agent_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn insert_agent_token(
+                &self,
+                agent_id: &str,
+                token_hash: &str,
+                expires_at: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO agent_tokens (token_hash, agent_id, expires_at) VALUES ($1, $2, $3)")
+                    .bind(token_hash)
+                    .bind(agent_id)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn agent_token(
+                &self,
+                token_hash: &str,
+                now: i64,
+            ) -> Result<Option<(String, i64)>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT agent_id, expires_at FROM agent_tokens WHERE token_hash = $1 AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn record_heartbeat(&self, hb: &HeartbeatRecord) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "UPDATE agents SET status = $1, last_seen = $2, metrics = $3, \
+                     agent_version = COALESCE($4, agent_version), \
+                     config_version_applied = COALESCE($5, config_version_applied), \
+                     last_error = $6, machine_id = COALESCE($7, machine_id), \
+                     location = COALESCE($8, location), model = COALESCE($9, model) WHERE id = $10",
+                )
+                .bind(&hb.status)
+                .bind(hb.ts)
+                .bind(&hb.metrics_json)
+                .bind(&hb.agent_version)
+                .bind(hb.config_version_applied)
+                .bind(&hb.error)
+                .bind(&hb.machine_id)
+                .bind(&hb.location)
+                .bind(&hb.model)
+                .bind(&hb.agent_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO heartbeats (agent_id, ts, status, cpu_usage, memory_usage, disk_usage, latency_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&hb.agent_id)
+                .bind(hb.ts)
+                .bind(&hb.status)
+                .bind(hb.cpu_usage)
+                .bind(hb.memory_usage)
+                .bind(hb.disk_usage)
+                .bind(hb.latency_ms)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn metrics(
+                &self,
+                owner: &str,
+                id: &str,
+                since: i64,
+                bucket: i64,
+            ) -> Result<Vec<MetricPoint>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT b * $3 AS ts, AVG(cpu_usage) AS cpu_usage, AVG(memory_usage) AS memory_usage, \
+                     AVG(disk_usage) AS disk_usage, AVG(latency_ms) AS latency_ms FROM \
+                     (SELECT ts / $3 AS b, cpu_usage, memory_usage, disk_usage, latency_ms FROM heartbeats \
+                      WHERE agent_id = $1 AND ts >= $2 \
+                      AND agent_id IN (SELECT id FROM agents WHERE owner_id = $4)) x \
+                     GROUP BY b ORDER BY b",
+                )
+                .bind(id)
+                .bind(since)
+                .bind(bucket)
+                .bind(owner)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn agent_config_for_token(
+                &self,
+                token_hash: &str,
+                now: i64,
+            ) -> Result<Option<(Option<String>, i64)>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT a.config_sealed, a.config_version FROM agent_tokens t \
+                     JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = $1 AND t.expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn newly_offline(&self, prev: i64, now: i64) -> Result<Vec<AgentRef>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT id, owner_id FROM agents WHERE last_seen IS NOT NULL \
+                     AND last_seen + 3 * heartbeat_interval < $2 \
+                     AND last_seen + 3 * heartbeat_interval >= $1",
+                )
+                .bind(prev)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+pub(crate) use impl_agent_store;

@@ -1,0 +1,86 @@
+//! Fleets: named groups of an owner's agents.
+
+use async_trait::async_trait;
+
+use super::{FleetRow, StoreError};
+
+#[async_trait]
+pub trait FleetStore {
+    async fn list_fleets(&self, owner: &str) -> Result<Vec<FleetRow>, StoreError>;
+    async fn create_fleet(&self, fleet: &FleetRow) -> Result<(), StoreError>;
+    async fn get_fleet(&self, owner: &str, id: &str) -> Result<Option<FleetRow>, StoreError>;
+    /// `Ok(None)` when not found, `Ok(Some(false))` when it still holds agents.
+    async fn delete_fleet(&self, owner: &str, id: &str) -> Result<Option<bool>, StoreError>;
+}
+
+macro_rules! impl_fleet_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::FleetStore for $store {
+            async fn list_fleets(&self, owner: &str) -> Result<Vec<FleetRow>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT f.id, f.owner_id, f.name, f.created_at, \
+                     (SELECT COUNT(*) FROM agents a WHERE a.fleet_id = f.id) AS agent_count \
+                     FROM fleets f WHERE f.owner_id = $1 ORDER BY f.name",
+                )
+                .bind(owner)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn create_fleet(&self, f: &FleetRow) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO fleets (id, owner_id, name, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&f.id)
+                .bind(&f.owner_id)
+                .bind(&f.name)
+                .bind(f.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::from_insert)?;
+                Ok(())
+            }
+
+            async fn get_fleet(&self, owner: &str, id: &str) -> Result<Option<FleetRow>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT f.id, f.owner_id, f.name, f.created_at, \
+                     (SELECT COUNT(*) FROM agents a WHERE a.fleet_id = f.id) AS agent_count \
+                     FROM fleets f WHERE f.owner_id = $1 AND f.id = $2",
+                )
+                .bind(owner)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn delete_fleet(&self, owner: &str, id: &str) -> Result<Option<bool>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let exists: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM fleets WHERE owner_id = $1 AND id = $2")
+                        .bind(owner)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_none() {
+                    return Ok(None);
+                }
+                let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE fleet_id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if held > 0 {
+                    return Ok(Some(false));
+                }
+                sqlx::query("DELETE FROM fleets WHERE owner_id = $1 AND id = $2")
+                    .bind(owner)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(true))
+            }
+        }
+    };
+}
+pub(crate) use impl_fleet_store;

@@ -1,0 +1,105 @@
+//! Storage: one narrow async interface ([`Store`]), two backends.
+//!
+//! The SQL is written once, in the `impl_*` macros of the submodules, and expanded for
+//! each backend's own pool type ([`sqlite::SqliteStore`], [`postgres::PostgresStore`]):
+//! two statically typed implementations, no dialect drift. The backend is chosen once,
+//! from the database URL's scheme. Owner-scoped methods take the owner's id and filter
+//! on it in SQL; only the access layer (`crate::access`) calls them.
+
+mod agents;
+mod fleets;
+mod maintenance;
+pub mod models;
+pub mod postgres;
+pub mod sqlite;
+mod users;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use agents::AgentStore;
+pub use fleets::FleetStore;
+pub use maintenance::MaintenanceStore;
+pub use models::*;
+pub use users::UserStore;
+
+/// Everything the server needs from its database.
+pub trait Store: UserStore + FleetStore + AgentStore + MaintenanceStore + Send + Sync {}
+impl<T: UserStore + FleetStore + AgentStore + MaintenanceStore + Send + Sync> Store for T {}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Storage failures the API distinguishes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists")]
+    Conflict,
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    fn from_insert(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Db(err),
+        }
+    }
+}
+
+impl From<StoreError> for crate::error::ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict => crate::error::ApiError::Conflict("already exists".into()),
+            StoreError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => anyhow::bail!(
+                "unsupported database URL scheme {scheme:?}: use sqlite://PATH (the default, \
+                 a file in the data dir) or postgres://USER@HOST:PORT/DB"
+            ),
+        }
+    }
+}
+
+/// The default database URL: a SQLite file in the data dir.
+pub fn default_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("fleet.db").display())
+}
+
+/// Connects to the database the URL names and runs its migrations.
+pub async fn connect(url: &str) -> anyhow::Result<SharedStore> {
+    Ok(match Backend::from_url(url)? {
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url).await?),
+        Backend::Postgres => Arc::new(postgres::PostgresStore::connect(url).await?),
+    })
+}
+
+/// Hides the password of a database URL, for log lines and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,122 @@
+//! Rows as the database holds them. Sealed columns stay sealed here: opening them is the
+//! access layer's job, with the at-rest key.
+
+use sqlx::FromRow;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub kdf: Option<String>,
+    pub key_check: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct FleetRow {
+    pub id: String,
+    pub owner_id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub agent_count: i64,
+}
+
+/// An agent row. `secret_sealed` and `config_sealed` are at-rest ciphertexts.
+#[derive(Debug, Clone, FromRow)]
+pub struct AgentRow {
+    pub id: String,
+    pub owner_id: String,
+    pub fleet_id: Option<String>,
+    pub name: String,
+    pub policy_profile: String,
+    pub gateway_url: Option<String>,
+    pub heartbeat_interval: i64,
+    pub secret_sealed: String,
+    pub secret_last_used_at: Option<i64>,
+    pub plaintext_secret_seen_at: Option<i64>,
+    pub wrapped_secret: Option<String>,
+    pub config_sealed: Option<String>,
+    pub config_version: i64,
+    pub status: Option<String>,
+    pub last_seen: Option<i64>,
+    pub metrics: Option<String>,
+    pub agent_version: Option<String>,
+    pub config_version_applied: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}
+
+/// What a new agent is created with.
+pub struct NewAgent {
+    pub id: String,
+    pub owner_id: String,
+    pub fleet_id: Option<String>,
+    pub name: String,
+    pub policy_profile: String,
+    pub gateway_url: Option<String>,
+    pub heartbeat_interval: i64,
+    pub secret_sealed: String,
+    pub created_at: i64,
+}
+
+/// Filters of the agent list. `now` decides who is offline.
+#[derive(Debug, Clone, Default)]
+pub struct AgentFilter {
+    pub fleet_id: Option<String>,
+    pub status: Option<String>,
+    pub now: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One heartbeat as stored.
+#[derive(Debug, Clone)]
+pub struct HeartbeatRecord {
+    pub agent_id: String,
+    pub ts: i64,
+    pub status: String,
+    pub metrics_json: String,
+    pub cpu_usage: Option<f64>,
+    pub memory_usage: Option<f64>,
+    pub disk_usage: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub agent_version: Option<String>,
+    pub config_version_applied: Option<i64>,
+    pub error: Option<String>,
+    pub machine_id: Option<String>,
+    pub location: Option<String>,
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct MetricPoint {
+    pub ts: i64,
+    pub cpu_usage: Option<f64>,
+    pub memory_usage: Option<f64>,
+    pub disk_usage: Option<f64>,
+    pub latency_ms: Option<f64>,
+}
+
+/// Result of a compare-and-swap config save.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveOutcome {
+    Saved,
+    NotFound,
+    Conflict { stored_version: i64 },
+}
+
+/// Result of an atomic master-key change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeyOutcome {
+    Saved,
+    /// The re-wrapped set differs from the agents that hold a wrapped secret.
+    SetMismatch,
+}
+
+/// An agent that went offline between two sweeps.
+#[derive(Debug, Clone, FromRow)]
+pub struct AgentRef {
+    pub id: String,
+    pub owner_id: String,
+}

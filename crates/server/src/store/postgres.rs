@@ -1,0 +1,37 @@
+//! The PostgreSQL backend, for when one machine is not enough: several server replicas
+//! share one database (and so share used signatures and token revocations).
+
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+use super::agents::impl_agent_store;
+use super::fleets::impl_fleet_store;
+use super::maintenance::impl_maintenance_store;
+use super::users::impl_user_store;
+use super::*;
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(url))
+            })?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+impl_user_store!(PostgresStore);
+impl_fleet_store!(PostgresStore);
+impl_agent_store!(PostgresStore);
+impl_maintenance_store!(PostgresStore);

@@ -1,0 +1,160 @@
+//! Accounts, owner sessions and the per-user master-key parameters (SPEC §5, §7).
+
+use async_trait::async_trait;
+
+use super::{MasterKeyOutcome, StoreError, UserRow};
+
+#[async_trait]
+pub trait UserStore {
+    async fn count_users(&self) -> Result<i64, StoreError>;
+    async fn create_user(&self, user: &UserRow) -> Result<(), StoreError>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError>;
+    async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// The user behind an unexpired session.
+    async fn session_user(&self, token_hash: &str, now: i64)
+        -> Result<Option<UserRow>, StoreError>;
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Sets the master-key parameters; with `rewrapped`, also replaces every wrapped
+    /// secret, all in one transaction, refusing unless `rewrapped` names exactly the
+    /// owner's agents that hold a wrapped secret.
+    async fn set_master_key(
+        &self,
+        user_id: &str,
+        kdf: &str,
+        key_check: &str,
+        rewrapped: Option<&[(String, String)]>,
+    ) -> Result<MasterKeyOutcome, StoreError>;
+}
+
+macro_rules! impl_user_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::UserStore for $store {
+            async fn count_users(&self) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn create_user(&self, u: &UserRow) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&u.id)
+                .bind(&u.email)
+                .bind(&u.password_hash)
+                .bind(u.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::from_insert)?;
+                Ok(())
+            }
+
+            async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
+                Ok(sqlx::query_as("SELECT * FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &str,
+                user_id: &str,
+                now: i64,
+                expires_at: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(user_id)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session_user(
+                &self,
+                token_hash: &str,
+                now: i64,
+            ) -> Result<Option<UserRow>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.token_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn set_master_key(
+                &self,
+                user_id: &str,
+                kdf: &str,
+                key_check: &str,
+                rewrapped: Option<&[(String, String)]>,
+            ) -> Result<MasterKeyOutcome, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                if let Some(items) = rewrapped {
+                    let mut held: Vec<String> = sqlx::query_scalar(
+                        "SELECT id FROM agents WHERE owner_id = $1 AND wrapped_secret IS NOT NULL",
+                    )
+                    .bind(user_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut given: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
+                    held.sort();
+                    given.sort();
+                    if held != given {
+                        return Ok(MasterKeyOutcome::SetMismatch);
+                    }
+                    for (agent_id, wrapped) in items {
+                        sqlx::query(
+                            "UPDATE agents SET wrapped_secret = $1 WHERE id = $2 AND owner_id = $3",
+                        )
+                        .bind(wrapped)
+                        .bind(agent_id)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                sqlx::query("UPDATE users SET kdf = $1, key_check = $2 WHERE id = $3")
+                    .bind(kdf)
+                    .bind(key_check)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(MasterKeyOutcome::Saved)
+            }
+        }
+    };
+}
+pub(crate) use impl_user_store;
