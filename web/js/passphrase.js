@@ -23,7 +23,7 @@ function hasRun(p) {
 export function strength(p) {
   const chars = [...p.normalize('NFC')];
   const n = chars.length;
-  if (n === 0) return { score: 0, label: '', hint: `At least ${MIN_PASSPHRASE_LENGTH} characters. Four or more random words work well.` };
+  if (n === 0) return { score: 0, label: '', hint: `At least ${MIN_PASSPHRASE_LENGTH} characters. Five or more random words work well.` };
   if (n < MIN_PASSPHRASE_LENGTH) {
     const left = MIN_PASSPHRASE_LENGTH - n;
     return { score: 0, label: 'Too short', hint: `${left} more character${left === 1 ? '' : 's'} needed.` };
@@ -41,11 +41,12 @@ export function strength(p) {
   const lower = p.toLowerCase();
   if (COMMON.some((w) => lower.includes(w))) bits *= 0.6;
   const words = p.split(/[\s\-_.,]+/).filter((w) => w.length >= 3);
-  if (words.length >= 4) bits = Math.max(bits, words.length * 12);
-  if (bits < 50) return { score: 1, label: 'Weak', hint: 'Easy to guess. Add more words or characters.' };
-  if (bits < 70) return { score: 2, label: 'Fair', hint: 'Could be stronger: every extra word helps a lot.' };
-  if (bits < 90) return { score: 3, label: 'Good', hint: 'Good. Longer is still better.' };
-  return { score: 4, label: 'Strong', hint: 'Strong.' };
+  // Words from a dictionary are far easier to guess than their letters suggest.
+  if (words.length >= 2 && /^[A-Za-z]+(?:[\s\-_.,]+[A-Za-z]+)+$/.test(p.trim())) bits = Math.min(bits, words.length * 12.5);
+  if (bits < 45) return { score: 1, label: 'Weak', hint: 'Easy to guess: add more words or characters.' };
+  if (bits < 60) return { score: 2, label: 'Fair', hint: 'Each extra random word adds a lot.' };
+  if (bits < 80) return { score: 3, label: 'Good', hint: 'Longer is still better.' };
+  return { score: 4, label: 'Strong', hint: 'Hard to guess.' };
 }
 
 /** A meter element that follows an input; returns the element. */

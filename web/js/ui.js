@@ -190,8 +190,9 @@ export function secretField(label, value, hint) {
   });
   input.addEventListener('focus', () => input.select());
   const f = field({ label, input, hint });
-  const row = h('div', { class: 'input-row' }, input, copyButton(() => input.value, 'Copy', `Copy ${label.toLowerCase()}`));
+  const row = h('div', { class: 'input-row' });
   f.replaceChild(row, input);
+  row.append(input, copyButton(() => input.value, 'Copy', `Copy ${label.toLowerCase()}`));
   return f;
 }
 

@@ -29,9 +29,11 @@ export function configSection(initial, ctx) {
     const stored = a.config_version ?? 0;
     const state = stored === 0 ? 'No config stored yet.'
       : `Stored version ${stored} · agent applied ${applied ? `version ${applied}` : 'none yet'}`;
-    versions.replaceChildren(state, stored > 0 && applied !== stored
-      ? h('span', { class: 'tag tag-warn' }, 'not applied yet')
-      : stored > 0 ? h('span', { class: 'tag tag-ok' }, 'up to date') : null);
+    let tag = '';
+    if (stored > 0) {
+      tag = applied === stored ? h('span', { class: 'tag tag-ok' }, 'up to date') : h('span', { class: 'tag tag-warn' }, 'not applied yet');
+    }
+    versions.replaceChildren(state, tag);
   }
 
   const next = () => encodeURIComponent(`/agents/${detail.id}`);

@@ -31,8 +31,8 @@ export async function renderAgent(view, ctx) {
 
   const title = h('h1', { tabindex: '-1' });
   const badge = h('span');
-  const warning = h('div');
-  const errorLine = h('div');
+  const warning = h('div', { class: 'slot' });
+  const errorLine = h('div', { class: 'slot' });
   const facts = h('dl', { class: 'facts' });
   const actionErr = errorBox();
 

@@ -32,7 +32,7 @@ export function configEditor({ agent, secret, doc, version, userReload, onSaved 
       const shown = n.value.trim() || `variable ${rows.indexOf(row) + 1}`;
       n.setAttribute('aria-label', `Name of ${shown}`);
       v.setAttribute('aria-label', `Value of ${shown}`);
-      reveal.setAttribute('aria-label', `Show value of ${shown}`);
+      reveal.setAttribute('aria-label', `Show ${shown}`);
       remove.setAttribute('aria-label', `Remove ${shown}`);
     };
     n.addEventListener('input', () => { label(); checkNames(); markDirty(); });

@@ -5,7 +5,7 @@
 import * as api from '../api.js';
 import * as keystore from '../keystore.js';
 import { unwrapSecret, wrapSecret } from '../crypto.js';
-import { h, field, button, busy, errorBox, toast, pageHeader, callout } from '../ui.js';
+import { h, field, button, busy, errorBox, toast, pageHeader } from '../ui.js';
 import { MIN_PASSPHRASE_LENGTH, strengthMeter, printRecoverySheet } from '../passphrase.js';
 import { showKeyError } from './masterkey.js';
 
@@ -23,7 +23,7 @@ function changeKeyForm(app) {
   freshField.append(strengthMeter(fresh));
   const againField = field({ label: 'Type the new key again', input: again });
   const passwordField = field({ label: 'Account password', input: password, hint: 'Required so that a stolen session alone cannot replace your key.' });
-  const progress = h('p', { class: 'muted', role: 'status' });
+  const progress = h('p', { class: 'muted slot', role: 'status' });
   const err = errorBox();
   const submit = button('Change master key', { variant: 'primary', type: 'submit', iconName: 'key' });
   const form = h('form', { class: 'stack', novalidate: true },
@@ -88,10 +88,12 @@ function changeKeyForm(app) {
 }
 
 function autolockForm() {
-  const minutes = h('input', { type: 'number', min: '1', max: String(keystore.MAX_AUTOLOCK_MINUTES), step: '1', required: true, inputmode: 'numeric', value: String(keystore.autolockMinutes()) });
+  const minutes = h('input', {
+    type: 'number', class: 'short', min: '1', max: String(keystore.MAX_AUTOLOCK_MINUTES), step: '1', required: true,
+    inputmode: 'numeric', value: String(keystore.autolockMinutes()),
+  });
   const f = field({ label: 'Lock after this many idle minutes', input: minutes, hint: `Default ${keystore.DEFAULT_AUTOLOCK_MINUTES}. Applies to this browser.` });
-  const save = button('Save', { type: 'submit' });
-  const form = h('form', { class: 'inline-form', novalidate: true }, f, save);
+  const form = h('form', { novalidate: true }, f, h('div', { class: 'actions' }, button('Save', { type: 'submit' })));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const n = Number(minutes.value);
@@ -105,24 +107,29 @@ function autolockForm() {
   return form;
 }
 
+function section(id, title, intro, ...body) {
+  return h('section', { class: 'card settings-section', 'aria-labelledby': id },
+    h('div', { class: 'intro' }, h('h2', { id }, title), ...intro.map((t) => h('p', { class: 'muted' }, t))),
+    h('div', { class: 'body' }, ...body));
+}
+
 export async function renderSettings(view, ctx) {
   const { app } = ctx;
   await app.reloadMasterKey();
   const state = app.keyState();
   const email = app.session.user.email;
   const keySection = state === 'none'
-    ? [callout('info', 'No master key yet', h('p', {}, 'Set one up to store encrypted configs for your agents.')),
-      h('a', { class: 'btn btn-primary', href: '#/master-key?next=%2Fsettings' }, 'Set up master key')]
-    : [h('p', { class: 'muted' }, 'Every agent’s encryption secret is re-wrapped in this browser under the new key and replaced in one step. '
-        + 'Agents and their configs are not affected.'), changeKeyForm(app)];
+    ? section('mk-h', 'Encryption master key', ['Set one up to store encrypted configs for your agents.'],
+      h('div', { class: 'actions' }, h('a', { class: 'btn btn-primary', href: '#/master-key?next=%2Fsettings' }, 'Set up master key')))
+    : section('mk-h', 'Change master key', [
+      'Every agent’s encryption secret is re-wrapped in this browser under the new key and replaced in one step.',
+      'Agents and their configs are not affected.'], changeKeyForm(app));
 
   view.append(
     pageHeader('Settings'),
-    h('section', { class: 'card', 'aria-labelledby': 'mk-h' }, h('h2', { id: 'mk-h' }, state === 'none' ? 'Encryption master key' : 'Change master key'), ...keySection),
-    h('section', { class: 'card', 'aria-labelledby': 'al-h' }, h('h2', { id: 'al-h' }, 'Auto-lock'),
-      h('p', { class: 'muted' }, 'The unlocked master key is forgotten after this much time without activity in the tab.'),
-      autolockForm()),
-    h('section', { class: 'card', 'aria-labelledby': 'acct-h' }, h('h2', { id: 'acct-h' }, 'Account'),
+    keySection,
+    section('al-h', 'Auto-lock', ['The unlocked master key is forgotten after this much time without activity in the tab.'], autolockForm()),
+    section('acct-h', 'Account', ['The owner account of the agents and fleets shown here.'],
       h('dl', { class: 'facts' }, h('dt', {}, 'Signed in as'), h('dd', {}, email)),
       h('div', { class: 'actions' },
         state !== 'none' ? button('Print a recovery sheet', { iconName: 'print', onclick: () => printRecoverySheet(email) }) : null,
