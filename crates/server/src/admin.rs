@@ -95,7 +95,18 @@ pub async fn agent_create(
     Ok(())
 }
 
-/// `openclaw-fleet audit` (implemented in `crate::audit`).
-pub async fn audit(_settings: Settings, _json: bool) -> anyhow::Result<()> {
-    bail!("audit is not implemented yet")
+/// `openclaw-fleet audit`: returns whether the database is clean.
+pub async fn audit(settings: Settings, as_json: bool) -> anyhow::Result<bool> {
+    let (store, at_rest) = open_storage(&settings).await?;
+    let cells = store.text_cells().await?;
+    let findings = crate::audit::audit(&cells, &at_rest);
+    if as_json {
+        println!(
+            "{}",
+            json!({ "cells_checked": cells.len(), "findings": findings, "clean": findings.is_empty() })
+        );
+    } else {
+        print!("{}", crate::audit::render_table(&findings, cells.len()));
+    }
+    Ok(findings.is_empty())
 }

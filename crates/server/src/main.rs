@@ -5,9 +5,9 @@ use openclaw_fleet::cli::{AgentCommand, Cli, Command, UserCommand};
 use openclaw_fleet::{admin, startup, Server, Settings};
 use tracing_subscriber::EnvFilter;
 
-fn init_logging(format: &str) {
+fn init_logging(format: &str, default_filter: &str) {
     let filter = EnvFilter::try_from_env("OPENCLAW_FLEET_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+        .unwrap_or_else(|_| EnvFilter::new(default_filter));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -34,7 +34,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let settings = Settings::load(config, &args)?;
-            init_logging(&settings.log_format);
+            init_logging(&settings.log_format, "info,sqlx=warn,tower_http=warn");
             let server = Server::build(settings, None).await?;
             let addr = server.local_addr();
             tracing::info!("listening on http://{addr}");
@@ -47,7 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             storage,
         }) => {
             let settings = Settings::load(config, &storage)?;
-            init_logging("text");
+            init_logging("text", "warn");
             admin::user_create(settings, &email, &password_file).await
         }
         Command::Agent(AgentCommand::Create {
@@ -58,13 +58,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             storage,
         }) => {
             let settings = Settings::load(config, &storage)?;
-            init_logging("text");
+            init_logging("text", "warn");
             admin::agent_create(settings, &owner, &name, fleet.as_deref(), &policy).await
         }
         Command::Audit(args) => {
             let settings = Settings::load(config, &args.storage)?;
-            init_logging("text");
-            openclaw_fleet::admin::audit(settings, args.json).await
+            init_logging("text", "warn");
+            if !admin::audit(settings, args.json).await? {
+                std::process::exit(1);
+            }
+            Ok(())
         }
     }
 }

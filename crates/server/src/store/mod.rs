@@ -8,7 +8,7 @@
 
 mod agents;
 mod fleets;
-mod maintenance;
+pub mod maintenance;
 pub mod models;
 pub mod postgres;
 pub mod sqlite;

@@ -1,0 +1,169 @@
+//! `openclaw-fleet audit`: reads every text cell of the database and reports anything a
+//! database thief could use. Sealed columns must hold values that open under the
+//! internal key (and, for configs, hold a browser envelope for that very agent); token
+//! columns must hold hashes; every other column must be free of secret-looking text.
+//! Findings name the table, column and row, and what was wrong — never the value.
+
+use openclaw_fleet_protocol::{AgentSecret, Envelope, Kdf, Sealed};
+use serde::Serialize;
+
+use crate::crypto::at_rest::{AtRest, Slot};
+use crate::store::maintenance::Cell;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    pub table: String,
+    pub column: String,
+    pub row: String,
+    pub problem: String,
+}
+
+/// Checks one cell; `None` when it is as it must be.
+pub fn check_cell(cell: &Cell, at_rest: &AtRest) -> Option<String> {
+    let slot = Slot {
+        table: cell.table,
+        column: cell.column,
+        row: &cell.row,
+    };
+    let v = cell.value.as_str();
+    match (cell.table, cell.column) {
+        ("agents", "secret_sealed") => match at_rest.open(slot, v) {
+            Err(e) => Some(format!("agent secret not under the at-rest layer: {e}")),
+            Ok(plain) => match std::str::from_utf8(&plain)
+                .ok()
+                .map(|s| AgentSecret::from_opaque(s.into()))
+            {
+                Some(Ok(_)) => None,
+                _ => Some("sealed agent secret does not hold a secret".into()),
+            },
+        },
+        ("agents", "config_sealed") => match at_rest.open(slot, v) {
+            Err(e) => Some(format!("config not under the at-rest layer: {e}")),
+            Ok(plain) => {
+                let envelope = serde_json::from_slice(&plain)
+                    .ok()
+                    .and_then(|j| Envelope::parse(&j).ok());
+                match envelope {
+                    Some(env) if env.agent_id.to_string() == cell.row => None,
+                    Some(_) => Some("config envelope names another agent".into()),
+                    None => Some("config is not an end-to-end encrypted envelope".into()),
+                }
+            }
+        },
+        ("agents", "wrapped_secret") | ("users", "key_check") => {
+            let ok = serde_json::from_str(v)
+                .ok()
+                .is_some_and(|j| Sealed::parse(&j).is_ok());
+            (!ok).then(|| "not a well-formed {v, alg, iv, ct} object".into())
+        }
+        ("users", "kdf") => {
+            let ok = serde_json::from_str(v)
+                .ok()
+                .is_some_and(|j| Kdf::parse(&j).is_ok());
+            (!ok).then(|| "not well-formed KDF parameters".into())
+        }
+        ("users", "password_hash") => {
+            (!v.starts_with("$argon2id$")).then(|| "password is not an Argon2id hash".into())
+        }
+        ("sessions" | "agent_tokens", "token_hash") | ("used_signatures", "signature") => {
+            let ok = v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            (!ok).then(|| "expected a 64-character hex digest".into())
+        }
+        ("agents", "metrics") => {
+            let ok = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(v)
+                .is_ok_and(|m| m.values().all(serde_json::Value::is_number));
+            if ok {
+                None
+            } else {
+                Some("metrics hold something other than numbers".into())
+            }
+        }
+        _ => secret_pattern(v).map(|p| format!("looks like a secret ({p}) in a plaintext column")),
+    }
+}
+
+/// The kind of secret-looking text in `text`, if any.
+pub fn secret_pattern(text: &str) -> Option<&'static str> {
+    const PREFIXES: [(&str, &str); 5] = [
+        ("ocf_as_", "agent secret"),
+        ("ocf_es_", "encryption secret"),
+        ("ocf_st_", "session token"),
+        ("ocf_at_", "agent token"),
+        ("-----BEGIN", "PEM key"),
+    ];
+    if let Some((_, kind)) = PREFIXES.iter().find(|(p, _)| text.contains(p)) {
+        return Some(kind);
+    }
+    if provider_key(text) {
+        return Some("provider API key (sk-…)");
+    }
+    let hexish = |c: char| c.is_ascii_hexdigit();
+    let b64ish = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_' | '=');
+    if longest_run(text, hexish) >= 40 {
+        return Some("long hex run");
+    }
+    if longest_run(text, b64ish) >= 40 {
+        return Some("long base64 run");
+    }
+    None
+}
+
+/// `sk-` at a word start followed by at least 8 key characters.
+fn provider_key(text: &str) -> bool {
+    text.match_indices("sk-").any(|(i, _)| {
+        let starts_word = text[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        let body = text[i + 3..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_');
+        starts_word && body.count() >= 8
+    })
+}
+
+fn longest_run(text: &str, class: impl Fn(char) -> bool) -> usize {
+    let (mut best, mut cur) = (0, 0);
+    for c in text.chars() {
+        cur = if class(c) { cur + 1 } else { 0 };
+        best = best.max(cur);
+    }
+    best
+}
+
+/// Audits every cell.
+pub fn audit(cells: &[Cell], at_rest: &AtRest) -> Vec<Finding> {
+    cells
+        .iter()
+        .filter_map(|c| {
+            check_cell(c, at_rest).map(|problem| Finding {
+                table: c.table.into(),
+                column: c.column.into(),
+                row: c.row.clone(),
+                problem,
+            })
+        })
+        .collect()
+}
+
+/// A readable table of findings.
+pub fn render_table(findings: &[Finding], cells: usize) -> String {
+    if findings.is_empty() {
+        return format!("audit: {cells} cells checked, no findings\n");
+    }
+    let mut out = format!("{:<16} {:<16} {:<38} PROBLEM\n", "TABLE", "COLUMN", "ROW");
+    for f in findings {
+        out.push_str(&format!(
+            "{:<16} {:<16} {:<38} {}\n",
+            f.table, f.column, f.row, f.problem
+        ));
+    }
+    out.push_str(&format!(
+        "audit: {cells} cells checked, {} findings\n",
+        findings.len()
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+use super::*;
+use crate::crypto::InternalKey;
+
+fn at_rest() -> AtRest {
+    AtRest::new(InternalKey::from_bytes([3u8; 32]), vec![])
+}
+
+fn cell(table: &'static str, column: &'static str, row: &str, value: &str) -> Cell {
+    Cell {
+        table,
+        column,
+        row: row.into(),
+        value: value.into(),
+    }
+}
+
+#[test]
+fn patterns_are_found_and_names_are_not() {
+    assert_eq!(secret_pattern("ocf_as_abc"), Some("agent secret"));
+    assert_eq!(
+        secret_pattern("key sk-ant-api03-abcdefgh"),
+        Some("provider API key (sk-…)")
+    );
+    assert_eq!(
+        secret_pattern("-----BEGIN PRIVATE KEY-----"),
+        Some("PEM key")
+    );
+    assert_eq!(secret_pattern(&"ab".repeat(20)), Some("long hex run"));
+    assert_eq!(secret_pattern(&"Zm9v".repeat(10)), Some("long base64 run"));
+    assert_eq!(secret_pattern("disk-1 in rack sk-2"), None);
+    assert_eq!(secret_pattern("5ceb2a62-fab6-4ac6-a018-379c742206d9"), None);
+    assert_eq!(secret_pattern("prod-eu-west"), None);
+}
+
+#[test]
+fn plaintext_secret_in_a_sealed_column_is_a_finding() {
+    let r = at_rest();
+    let c = cell(
+        "agents",
+        "secret_sealed",
+        "a",
+        "ocf_as_4tutxVTTIDY24cGqBgzNiAKVbFRQR3sqF9V11pYHE2g",
+    );
+    assert!(check_cell(&c, &r)
+        .unwrap()
+        .contains("not under the at-rest layer"));
+    let sealed = r.seal(
+        Slot {
+            table: "agents",
+            column: "secret_sealed",
+            row: "a",
+        },
+        b"ocf_as_x",
+    );
+    assert_eq!(
+        check_cell(&cell("agents", "secret_sealed", "a", &sealed), &r),
+        None
+    );
+    // Moved to another row: no longer opens.
+    assert!(check_cell(&cell("agents", "secret_sealed", "b", &sealed), &r).is_some());
+}
+
+#[test]
+fn config_must_hold_an_envelope_inside_the_server_layer() {
+    let r = at_rest();
+    let id = "5ceb2a62-fab6-4ac6-a018-379c742206d9";
+    let slot = Slot {
+        table: "agents",
+        column: "config_sealed",
+        row: id,
+    };
+    let plain = r.seal(slot, br#"{"schema":1,"env":{"K":"v"}}"#);
+    assert!(check_cell(&cell("agents", "config_sealed", id, &plain), &r)
+        .unwrap()
+        .contains("not an end-to-end"));
+    let env = serde_json::json!({"v":1,"alg":"A256GCM","agent_id":id,"version":1,
+        "iv":"IqX-Hh_fVIJ-2NzV","ct":"IvXctLMPkSiebhANTv1LFMbuTyblvcKNDKFsm-9FatNGzVJBaBK66-_ki7ADbHvY4XTahRAeIkWN0smGrSdzB6_WPeHsXao6sx-qKFPIKt_wN3sqLwVxpvRwqBPkTiSRCP4l5eat"});
+    let good = r.seal(slot, env.to_string().as_bytes());
+    assert_eq!(
+        check_cell(&cell("agents", "config_sealed", id, &good), &r),
+        None
+    );
+}
+
+#[test]
+fn secret_in_a_name_is_a_finding_and_table_never_shows_values() {
+    let r = at_rest();
+    let cells = vec![
+        cell(
+            "agents",
+            "name",
+            "a",
+            "web ocf_es_uCnu8972yijA7PEJhfDsyAC978ckYREWkPjtWreD0ao",
+        ),
+        cell("agents", "name", "b", "web-1"),
+        cell("sessions", "token_hash", "u", &"0f".repeat(32)),
+    ];
+    let findings = audit(&cells, &r);
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].row, "a");
+    let table = render_table(&findings, cells.len());
+    assert!(!table.contains("uCnu8972"));
+    assert!(table.contains("encryption secret"));
+}
