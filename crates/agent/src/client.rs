@@ -1,0 +1,274 @@
+//! The HTTP client of the fleet API (SPEC §2–3), kept apart from the loop
+//! that drives it. It never follows redirects (a bearer token must not be
+//! carried elsewhere), caps every answer's size, and turns the server's
+//! `{"error": code}` answers into typed errors carrying only the code.
+
+use std::time::Duration;
+
+use openclaw_fleet_protocol::{
+    AgentId, ConfigResponse, HandshakeResponse, HeartbeatRequest, HeartbeatResponse,
+};
+use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+/// Largest answer read: configs are at most 64 KiB, everything else smaller.
+const MAX_ANSWER: usize = 1 << 20;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Server-side wait of a config long-poll (SPEC §3 allows up to 60 s).
+pub const LONG_POLL_WAIT: u64 = 30;
+
+/// An agent bearer token. No Debug, no Display.
+pub struct Token(Zeroizing<String>);
+
+impl Token {
+    pub fn new(token: String) -> Self {
+        Self(Zeroizing::new(token))
+    }
+
+    fn header(&self) -> Result<HeaderValue, ClientError> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0.as_str()))
+            .map_err(|_| ClientError::Protocol("the server issued an unusable token".into()))?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    pub fn same_as(&self, other: &Token) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Clone for Token {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No answer: connection refused, DNS, TLS, timeout.
+    #[error("server unreachable: {0}")]
+    Unreachable(String),
+    /// An error answer. `code` is the server's short code, sanitized.
+    #[error("server answered {status} {code}")]
+    Api {
+        status: u16,
+        code: String,
+        server_time: Option<u64>,
+        retry_after: Option<Duration>,
+    },
+    /// An answer that does not follow the API.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Self::Api { status: 401, .. })
+    }
+
+    /// Worth retrying soon: no answer, a 5xx, or rate limiting.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable(_) => true,
+            Self::Api { status, .. } => *status >= 500 || *status == 429,
+            Self::Protocol(_) => false,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+pub struct FleetClient {
+    http: reqwest::Client,
+    base: Url,
+}
+
+impl FleetClient {
+    pub fn new(base: Url) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("openclaw-fleet-agent/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| ClientError::Protocol(format!("HTTP client: {e}")))?;
+        Ok(Self { http, base })
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        url
+    }
+
+    pub async fn handshake(&self, body: &Value) -> Result<HandshakeResponse, ClientError> {
+        let req = self.http.post(self.url("/api/agents/handshake")).json(body);
+        send(req, REQUEST_TIMEOUT).await
+    }
+
+    pub async fn heartbeat(
+        &self,
+        token: &Token,
+        body: &HeartbeatRequest,
+    ) -> Result<HeartbeatResponse, ClientError> {
+        let req = self
+            .http
+            .post(self.url("/api/heartbeat"))
+            .header(AUTHORIZATION, token.header()?)
+            .json(body);
+        send(req, REQUEST_TIMEOUT).await
+    }
+
+    /// The stored config; with `wait`, long-polls until a version above
+    /// `after` is stored or `wait` seconds pass.
+    pub async fn config(
+        &self,
+        token: &Token,
+        agent: &AgentId,
+        after: u64,
+        wait: Option<u64>,
+    ) -> Result<ConfigResponse, ClientError> {
+        let mut url = self.url(&format!("/api/agents/{agent}/config"));
+        url.query_pairs_mut()
+            .append_pair("after_version", &after.to_string());
+        if let Some(wait) = wait {
+            url.query_pairs_mut().append_pair("wait", &wait.to_string());
+        }
+        let timeout = REQUEST_TIMEOUT + Duration::from_secs(wait.unwrap_or(0));
+        let req = self
+            .http
+            .request(Method::GET, url)
+            .header(AUTHORIZATION, token.header()?);
+        send(req, timeout).await
+    }
+}
+
+async fn send<T: DeserializeOwned>(
+    req: RequestBuilder,
+    timeout: Duration,
+) -> Result<T, ClientError> {
+    let mut resp = req
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| ClientError::Unreachable(describe(&e)))?;
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let mut body = Zeroizing::new(Vec::new());
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| ClientError::Unreachable(describe(&e)))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(ClientError::Protocol("answer larger than 1 MiB".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if status.is_success() {
+        return serde_json::from_slice(&body)
+            .map_err(|e| ClientError::Protocol(format!("{status} answer: {e}")));
+    }
+    Err(api_error(status, &body, retry_after))
+}
+
+fn api_error(status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> ClientError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |k: &str| parsed.as_ref().and_then(|v| v.get(k));
+    let code = field("error")
+        .and_then(Value::as_str)
+        .map(sanitize_code)
+        .unwrap_or_else(|| "no_error_code".to_owned());
+    ClientError::Api {
+        status: status.as_u16(),
+        code,
+        server_time: field("server_time").and_then(Value::as_u64),
+        retry_after,
+    }
+}
+
+/// Error codes are `[a-z0-9_]`; anything else a server sends is cut, so a
+/// hostile answer cannot smuggle text into the agent's log.
+fn sanitize_code(code: &str) -> String {
+    code.chars()
+        .take(64)
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+        .collect()
+}
+
+/// A short reason without the request's URL (which names the agent id only,
+/// but is noise in every log line).
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "connection broken while reading"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind} ({detail})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_sanitized_and_fields_read() {
+        let body = br#"{"error":"timestamp_out_of_window","message":"x","server_time":1764326401}"#;
+        match api_error(StatusCode::UNAUTHORIZED, body, None) {
+            ClientError::Api {
+                status,
+                code,
+                server_time,
+                ..
+            } => {
+                assert_eq!(
+                    (status, code.as_str(), server_time),
+                    (401, "timestamp_out_of_window", Some(1764326401))
+                );
+            }
+            other => panic!("{other}"),
+        }
+        assert_eq!(sanitize_code("bad\ncode Injected"), "badcodenjected");
+        let plain = api_error(StatusCode::BAD_GATEWAY, b"<html>", None);
+        assert!(plain.is_transient());
+        assert_eq!(plain.to_string(), "server answered 502 no_error_code");
+    }
+
+    #[test]
+    fn urls_keep_a_base_path() {
+        let c = FleetClient::new(Url::parse("https://h.example/fleet/").unwrap()).unwrap();
+        assert_eq!(
+            c.url("/api/heartbeat").as_str(),
+            "https://h.example/fleet/api/heartbeat"
+        );
+        let c = FleetClient::new(Url::parse("http://127.0.0.1:9").unwrap()).unwrap();
+        assert_eq!(c.url("/api/x").as_str(), "http://127.0.0.1:9/api/x");
+    }
+}

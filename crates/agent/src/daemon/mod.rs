@@ -1,0 +1,128 @@
+//! The running agent: one shared [`Agent`] driven by two loops on a
+//! single-threaded runtime, heartbeats at the policy's interval and a config
+//! long-poll, which share one session (token) and one report of what was
+//! applied or refused. `--once` drives the same pieces a single time.
+
+mod config;
+mod heartbeat;
+mod once;
+mod session;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::client::{ClientError, FleetClient};
+use crate::clock::Clock;
+use crate::metrics::{GatewayProbe, HostMetrics};
+use crate::settings::Settings;
+use crate::state::{AgentState, StateError};
+
+pub use once::{OnceError, OnceSummary};
+use session::Session;
+
+/// Shortest and longest heartbeat interval honoured, whatever a server says.
+const MIN_INTERVAL: u64 = 1;
+const MAX_INTERVAL: u64 = 3600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot set up HTTP: {0}")]
+    Http(String),
+}
+
+/// What the next heartbeat reports about configs.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// Version applied (persisted in the state file as well).
+    pub applied: u64,
+    /// Highest version seen, applied or refused: the long-poll waits for more.
+    pub seen: u64,
+    /// Short code and message of the last refusal, until a good config lands.
+    pub config_error: Option<(&'static str, String)>,
+}
+
+pub struct Agent {
+    settings: Arc<Settings>,
+    client: FleetClient,
+    probe: GatewayProbe,
+    clock: Clock,
+    session: tokio::sync::Mutex<Option<Session>>,
+    report: Mutex<Report>,
+    metrics: Mutex<HostMetrics>,
+    interval_secs: std::sync::atomic::AtomicU64,
+    last_signed: std::sync::atomic::AtomicU64,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl Agent {
+    pub fn new(settings: Settings, clock: Clock) -> Result<Self, StartError> {
+        let state = AgentState::load(&settings.state_dir)?;
+        let applied = state.applied_for(&settings.agent_id);
+        let client =
+            FleetClient::new(settings.url.clone()).map_err(|e| StartError::Http(e.to_string()))?;
+        let probe = GatewayProbe::new(settings.gateway_url.clone())
+            .map_err(|e| StartError::Http(e.to_string()))?;
+        Ok(Self {
+            metrics: Mutex::new(HostMetrics::new(&settings.state_dir)),
+            settings: Arc::new(settings),
+            client,
+            probe,
+            clock,
+            session: tokio::sync::Mutex::new(None),
+            report: Mutex::new(Report {
+                applied,
+                seen: applied,
+                config_error: None,
+            }),
+            interval_secs: 30.into(),
+            last_signed: 0.into(),
+            generation: 0.into(),
+        })
+    }
+
+    pub fn report(&self) -> Report {
+        self.report.lock().expect("report lock").clone()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(
+            self.interval_secs
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    fn set_interval(&self, secs: u64) {
+        let secs = secs.clamp(MIN_INTERVAL, MAX_INTERVAL);
+        self.interval_secs
+            .store(secs, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Runs the heartbeat and config loops until the process is stopped.
+    pub async fn run(&self) {
+        tracing::info!(
+            agent_id = %self.settings.agent_id,
+            version = env!("CARGO_PKG_VERSION"),
+            "agent starting"
+        );
+        tokio::join!(self.heartbeat_loop(), self.config_loop());
+    }
+
+    /// One handshake, config fetch and heartbeat; see [`OnceError`].
+    pub async fn run_once(&self) -> Result<OnceSummary, OnceError> {
+        once::run(self).await
+    }
+}
+
+/// Sleeps the backoff's next delay, or longer when the server asked.
+async fn pause(backoff: &mut crate::backoff::Backoff, err: &ClientError) {
+    let delay = backoff.next_delay(&mut rand::thread_rng());
+    let delay = err.retry_after().map_or(delay, |r| r.max(delay));
+    tracing::debug!(delay_ms = delay.as_millis() as u64, "retrying later");
+    tokio::time::sleep(delay).await;
+}

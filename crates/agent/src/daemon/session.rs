@@ -1,0 +1,139 @@
+//! The agent's session with the server: the signed handshake of SPEC §2
+//! (with one retry after correcting the clock from `server_time`), the
+//! bearer token it yields, renewal from heartbeat answers, and invalidation
+//! when the server refuses the token.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use openclaw_fleet_protocol::{handshake_body, HandshakeResponse};
+
+use super::Agent;
+use crate::backoff::Backoff;
+use crate::client::{ClientError, Token};
+
+/// How far ahead of the clock a timestamp may be bumped to avoid signing
+/// the same second twice (the server refuses a reused signature).
+const MAX_BUMP: u64 = 5;
+
+pub struct Session {
+    pub token: Token,
+    pub generation: u64,
+    pub expires_at: Instant,
+}
+
+impl Agent {
+    /// The current token, handshaking first when there is none, retrying
+    /// with backoff while the server is unreachable or refuses.
+    pub(super) async fn session(&self) -> (Token, u64) {
+        let mut guard = self.session.lock().await;
+        if guard
+            .as_ref()
+            .is_some_and(|s| s.expires_at <= Instant::now())
+        {
+            tracing::info!("token expired; handshaking again");
+            *guard = None;
+        }
+        let mut backoff = Backoff::default();
+        loop {
+            if let Some(s) = guard.as_ref() {
+                return (s.token.clone(), s.generation);
+            }
+            match self.handshake().await {
+                Ok(resp) => *guard = Some(self.adopt(resp).await),
+                Err(e) => {
+                    if e.is_transient() {
+                        tracing::warn!(error = %e, "handshake failed; will retry");
+                    } else {
+                        tracing::error!(error = %e, "handshake refused; will retry");
+                    }
+                    super::pause(&mut backoff, &e).await;
+                }
+            }
+        }
+    }
+
+    /// Forgets the session `generation` after the server refused its token;
+    /// a newer session (renewed meanwhile by the other loop) is kept.
+    pub(super) async fn invalidate(&self, generation: u64) {
+        let mut guard = self.session.lock().await;
+        if guard.as_ref().is_some_and(|s| s.generation == generation) {
+            tracing::info!("token refused; handshaking again");
+            *guard = None;
+        }
+    }
+
+    /// Switches to a token handed out in a heartbeat answer.
+    pub(super) async fn renew(&self, token: String, expires_in: u64) {
+        let mut guard = self.session.lock().await;
+        *guard = Some(self.new_session(Token::new(token), expires_in));
+        tracing::debug!("switched to a renewed token");
+    }
+
+    /// Signed handshake; on `timestamp_out_of_window` the clock adopts the
+    /// server's time and the handshake is tried once more.
+    pub(super) async fn handshake(&self) -> Result<HandshakeResponse, ClientError> {
+        match self.handshake_at(self.timestamp()).await {
+            Err(ClientError::Api {
+                status: 401,
+                code,
+                server_time: Some(server_time),
+                ..
+            }) if code == "timestamp_out_of_window" => {
+                let offset = self.clock.correct_to(server_time);
+                tracing::warn!(
+                    offset_seconds = offset,
+                    "local clock is off from the server's; correcting and retrying"
+                );
+                self.handshake_at(self.timestamp()).await
+            }
+            other => other,
+        }
+    }
+
+    async fn handshake_at(&self, ts: u64) -> Result<HandshakeResponse, ClientError> {
+        let s = &self.settings;
+        let body = handshake_body(&s.agent_id, ts, &s.agent_secret);
+        self.client.handshake(&body).await
+    }
+
+    /// Now, or one second past the last signed timestamp when that is now
+    /// or just ahead: two handshakes in one second would sign the same text.
+    fn timestamp(&self) -> u64 {
+        let now = self.clock.now_unix();
+        let last = self.last_signed.load(Ordering::Relaxed);
+        let ts = if last >= now && last - now < MAX_BUMP {
+            last + 1
+        } else {
+            now
+        };
+        self.last_signed.store(ts, Ordering::Relaxed);
+        ts
+    }
+
+    /// Takes a handshake answer: the token, the interval, and its config.
+    pub(super) async fn adopt(&self, resp: HandshakeResponse) -> Session {
+        tracing::info!(
+            agent_id = %self.settings.agent_id,
+            policy = %resp.policy.name,
+            heartbeat_interval = resp.heartbeat_interval,
+            config_version = resp.config_version,
+            "handshake accepted"
+        );
+        self.set_interval(resp.heartbeat_interval);
+        let session = self.new_session(Token::new(resp.token), resp.expires_in);
+        if let Some(envelope) = resp.config {
+            self.offer_config(envelope).await;
+        }
+        session
+    }
+
+    fn new_session(&self, token: Token, expires_in: u64) -> Session {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        Session {
+            token,
+            generation,
+            expires_at: Instant::now() + Duration::from_secs(expires_in.max(1)),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Layered settings: defaults, then the TOML file, then environment
+//! variables, then flags. Secrets come only from the environment or from
+//! files, are held in the protocol's secret types from the moment they are
+//! read, and the structs holding them implement neither Debug nor Clone.
+
+use std::path::{Path, PathBuf};
+
+use openclaw_fleet_protocol::{AgentId, AgentSecret, EncryptionSecret};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::cli::SettingsArgs;
+
+pub const DEFAULT_GATEWAY_URL: &str = "http://127.0.0.1:18789";
+pub const ENV_URL: &str = "OPENCLAW_FLEET_URL";
+pub const ENV_AGENT_ID: &str = "OPENCLAW_FLEET_AGENT_ID";
+pub const ENV_AGENT_SECRET: &str = "OPENCLAW_FLEET_AGENT_SECRET";
+pub const ENV_ENCRYPTION_SECRET: &str = "OPENCLAW_FLEET_ENCRYPTION_SECRET";
+pub const ENV_STATE_DIR: &str = "OPENCLAW_STATE_DIR";
+pub const ENV_GATEWAY_URL: &str = "OPENCLAW_GATEWAY_URL";
+pub const ENV_ON_CHANGE: &str = "OPENCLAW_FLEET_ON_CHANGE";
+pub const ENV_CONFIG: &str = "OPENCLAW_FLEET_CONFIG";
+
+/// Variables never passed on to a child process (validator, on-change hook).
+pub const SECRET_ENV_VARS: [&str; 4] = [
+    ENV_AGENT_SECRET,
+    "OPENCLAW_FLEET_AGENT_SECRET_FILE",
+    ENV_ENCRYPTION_SECRET,
+    "OPENCLAW_FLEET_ENCRYPTION_SECRET_FILE",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{0} is not set (see --help)")]
+    Missing(&'static str),
+    #[error("{what} is invalid: {reason}")]
+    Invalid { what: String, reason: String },
+    #[error("set only one of {0} and {0}_FILE")]
+    Ambiguous(&'static str),
+    #[error("cannot read {}: {reason}", .path.display())]
+    Read { path: PathBuf, reason: String },
+}
+
+fn invalid(what: impl Into<String>, reason: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        what: what.into(),
+        reason: reason.into(),
+    }
+}
+
+/// The keys of the TOML file. Secrets may only be named by file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    url: Option<String>,
+    agent_id: Option<String>,
+    state_dir: Option<PathBuf>,
+    gateway_url: Option<String>,
+    on_change: Option<String>,
+    agent_secret_file: Option<PathBuf>,
+    encryption_secret_file: Option<PathBuf>,
+}
+
+/// Where a secret comes from; install-service writes it on as it was given.
+pub enum SecretSource {
+    Value(Zeroizing<String>),
+    File(PathBuf),
+}
+
+impl SecretSource {
+    fn read(&self) -> Result<Zeroizing<String>, SettingsError> {
+        match self {
+            Self::Value(v) => Ok(v.clone()),
+            Self::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Read {
+                    path: path.clone(),
+                    reason: e.kind().to_string(),
+                })?;
+                let text = Zeroizing::new(text);
+                Ok(Zeroizing::new(text.trim().to_owned()))
+            }
+        }
+    }
+}
+
+/// All layers merged, before the secrets are read and parsed.
+pub struct Layered {
+    pub config_file: Option<PathBuf>,
+    pub url: Option<String>,
+    pub agent_id: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub gateway_url: String,
+    pub on_change: Option<String>,
+    pub agent_secret: Option<SecretSource>,
+    pub encryption_secret: Option<SecretSource>,
+}
+
+/// Everything `run` needs, parsed.
+pub struct Settings {
+    pub url: reqwest::Url,
+    pub agent_id: AgentId,
+    pub state_dir: PathBuf,
+    pub gateway_url: reqwest::Url,
+    pub on_change: Option<String>,
+    pub agent_secret: AgentSecret,
+    pub encryption_secret: EncryptionSecret,
+}
+
+impl Layered {
+    /// Merges the layers; `env` reads one environment variable.
+    pub fn gather(
+        args: &SettingsArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, SettingsError> {
+        let home = env("HOME").map(PathBuf::from);
+        let expand = |p: PathBuf| expand_home(p, home.as_deref());
+        let config_file = args
+            .config
+            .clone()
+            .or_else(|| env(ENV_CONFIG).map(PathBuf::from));
+        let file = match &config_file {
+            Some(path) => read_toml(&expand(path.clone()))?,
+            None => FileSettings::default(),
+        };
+        let secret = |name: &'static str, from_file: Option<PathBuf>| {
+            let file_var = format!("{name}_FILE");
+            match (env(name), env(&file_var)) {
+                (Some(_), Some(_)) => Err(SettingsError::Ambiguous(name)),
+                (Some(v), None) => Ok(Some(SecretSource::Value(Zeroizing::new(v)))),
+                (None, Some(p)) => Ok(Some(SecretSource::File(expand(p.into())))),
+                (None, None) => Ok(from_file.map(|p| SecretSource::File(expand(p)))),
+            }
+        };
+        Ok(Self {
+            url: args.url.clone().or(env(ENV_URL)).or(file.url),
+            agent_id: args
+                .agent_id
+                .clone()
+                .or(env(ENV_AGENT_ID))
+                .or(file.agent_id),
+            state_dir: args
+                .state_dir
+                .clone()
+                .or(env(ENV_STATE_DIR).map(PathBuf::from))
+                .or(file.state_dir)
+                .or(home.as_ref().map(|h| h.join(".openclaw")))
+                .map(expand),
+            gateway_url: args
+                .gateway_url
+                .clone()
+                .or(env(ENV_GATEWAY_URL))
+                .or(file.gateway_url)
+                .unwrap_or_else(|| DEFAULT_GATEWAY_URL.to_owned()),
+            on_change: args
+                .on_change
+                .clone()
+                .or(env(ENV_ON_CHANGE))
+                .or(file.on_change),
+            agent_secret: secret(ENV_AGENT_SECRET, file.agent_secret_file)?,
+            encryption_secret: secret(ENV_ENCRYPTION_SECRET, file.encryption_secret_file)?,
+            config_file,
+        })
+    }
+
+    /// Checks every setting and reads the secrets.
+    pub fn resolve(&self) -> Result<Settings, SettingsError> {
+        let url = parse_url(
+            ENV_URL,
+            self.url.as_deref().ok_or(SettingsError::Missing(ENV_URL))?,
+        )?;
+        let agent_id = self
+            .agent_id
+            .as_deref()
+            .ok_or(SettingsError::Missing(ENV_AGENT_ID))?;
+        let agent_id = AgentId::parse(agent_id.trim())
+            .map_err(|_| invalid(ENV_AGENT_ID, "expected a lowercase hyphenated UUID"))?;
+        let state_dir = self
+            .state_dir
+            .clone()
+            .ok_or(SettingsError::Missing(ENV_STATE_DIR))?;
+        let agent_secret = self
+            .agent_secret
+            .as_ref()
+            .ok_or(SettingsError::Missing(ENV_AGENT_SECRET))?
+            .read()?;
+        let agent_secret = AgentSecret::parse(&agent_secret)
+            .map_err(|e| invalid(ENV_AGENT_SECRET, e.to_string()))?;
+        let encryption_secret = self
+            .encryption_secret
+            .as_ref()
+            .ok_or(SettingsError::Missing(ENV_ENCRYPTION_SECRET))?
+            .read()?;
+        let encryption_secret = EncryptionSecret::parse(&encryption_secret)
+            .map_err(|e| invalid(ENV_ENCRYPTION_SECRET, e.to_string()))?;
+        Ok(Settings {
+            url,
+            agent_id,
+            state_dir,
+            gateway_url: parse_url(ENV_GATEWAY_URL, &self.gateway_url)?,
+            on_change: self.on_change.clone().filter(|c| !c.trim().is_empty()),
+            agent_secret,
+            encryption_secret,
+        })
+    }
+}
+
+fn parse_url(what: &str, text: &str) -> Result<reqwest::Url, SettingsError> {
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| invalid(what, e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(what, "expected an http:// or https:// URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(what, "credentials do not belong in the URL"));
+    }
+    Ok(url)
+}
+
+fn read_toml(path: &Path) -> Result<FileSettings, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Read {
+        path: path.to_path_buf(),
+        reason: e.kind().to_string(),
+    })?;
+    // The parser's Display quotes the offending line, which could be a
+    // secret pasted in by mistake: report only its message and line number.
+    toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map_or(0, |s| text[..s.start].matches('\n').count() + 1);
+        invalid(
+            path.display().to_string(),
+            format!("line {line}: {}", e.message()),
+        )
+    })
+}
+
+fn expand_home(path: PathBuf, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path,
+    }
+}
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;

@@ -1,0 +1,149 @@
+//! Layering and secret-handling tests for the settings module.
+
+use std::collections::HashMap;
+
+use super::*;
+
+const AS: &str = "ocf_as_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+const ES: &str = "ocf_es_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA";
+const ID: &str = "7f9c2f64-3b7e-4c1a-9d3e-2a6b8c0d1e2f";
+
+fn env_of(pairs: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+fn base_env(extra: &[(&str, String)]) -> Vec<(&'static str, String)> {
+    let mut v: Vec<(&'static str, String)> = vec![
+        ("HOME", "/home/me".into()),
+        (ENV_URL, "http://env.example:8080".into()),
+        (ENV_AGENT_ID, ID.into()),
+        (ENV_AGENT_SECRET, AS.into()),
+        (ENV_ENCRYPTION_SECRET, ES.into()),
+    ];
+    for (k, val) in extra {
+        v.retain(|(name, _)| name != k);
+        v.push((leak(k), val.clone()));
+    }
+    v
+}
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
+}
+
+#[test]
+fn flags_beat_env_which_beats_the_file_which_beats_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("agent.toml");
+    std::fs::write(
+        &toml,
+        "url = \"http://file.example\"\ngateway_url = \"http://127.0.0.1:1\"\non_change = \"true\"\n",
+    )
+    .unwrap();
+    let env = env_of(&base_env(&[]));
+    let mut args = SettingsArgs {
+        config: Some(toml),
+        ..Default::default()
+    };
+    let s = Layered::gather(&args, &env).unwrap().resolve().unwrap();
+    assert_eq!(s.url.as_str(), "http://env.example:8080/");
+    assert_eq!(s.gateway_url.as_str(), "http://127.0.0.1:1/");
+    assert_eq!(s.on_change.as_deref(), Some("true"));
+    assert_eq!(s.state_dir, PathBuf::from("/home/me/.openclaw"));
+    assert_eq!(s.agent_id.to_string(), ID);
+
+    args.url = Some("https://flag.example".into());
+    args.state_dir = Some("~/oc".into());
+    let s = Layered::gather(&args, &env).unwrap().resolve().unwrap();
+    assert_eq!(s.url.as_str(), "https://flag.example/");
+    assert_eq!(s.state_dir, PathBuf::from("/home/me/oc"));
+
+    let no_file = Layered::gather(&SettingsArgs::default(), &env).unwrap();
+    assert_eq!(no_file.gateway_url, DEFAULT_GATEWAY_URL);
+}
+
+#[test]
+fn secrets_come_from_files_and_never_from_two_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("es");
+    std::fs::write(&file, format!("{ES}\n")).unwrap();
+    let mut vars = base_env(&[]);
+    vars.retain(|(k, _)| *k != ENV_ENCRYPTION_SECRET);
+    vars.push((
+        "OPENCLAW_FLEET_ENCRYPTION_SECRET_FILE",
+        file.display().to_string(),
+    ));
+    let s = Layered::gather(&SettingsArgs::default(), &env_of(&vars))
+        .unwrap()
+        .resolve()
+        .unwrap();
+    assert_eq!(
+        s.encryption_secret.expose_bytes(),
+        EncryptionSecret::parse(ES).unwrap().expose_bytes()
+    );
+    vars.push((ENV_ENCRYPTION_SECRET, ES.into()));
+    let err = Layered::gather(&SettingsArgs::default(), &env_of(&vars))
+        .err()
+        .unwrap();
+    assert!(matches!(
+        err,
+        SettingsError::Ambiguous(ENV_ENCRYPTION_SECRET)
+    ));
+}
+
+#[test]
+fn errors_name_the_setting_and_never_the_secret() {
+    let bad = "ocf_as_not-a-valid-secret-value";
+    let env = env_of(&base_env(&[(ENV_AGENT_SECRET, bad.into())]));
+    let err = Layered::gather(&SettingsArgs::default(), &env)
+        .unwrap()
+        .resolve()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains(ENV_AGENT_SECRET), "{err}");
+    assert!(!err.contains("not-a-valid"), "{err}");
+
+    let mut vars = base_env(&[]);
+    vars.retain(|(k, _)| *k != ENV_AGENT_ID);
+    let err = Layered::gather(&SettingsArgs::default(), &env_of(&vars))
+        .unwrap()
+        .resolve()
+        .err()
+        .unwrap();
+    assert!(matches!(err, SettingsError::Missing(ENV_AGENT_ID)));
+}
+
+#[test]
+fn a_secret_pasted_into_the_toml_file_is_refused_without_being_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("agent.toml");
+    std::fs::write(
+        &toml,
+        format!("url = \"http://x\"\nagent_secret = \"{AS}\"\n"),
+    )
+    .unwrap();
+    let args = SettingsArgs {
+        config: Some(toml),
+        ..Default::default()
+    };
+    let err = Layered::gather(&args, &env_of(&base_env(&[])))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("line 2"), "{err}");
+    assert!(!err.contains(AS), "{err}");
+}
+
+#[test]
+fn urls_must_be_http_without_credentials() {
+    for bad in ["ftp://x", "not a url", "http://user:pw@host"] {
+        let env = env_of(&base_env(&[(ENV_URL, bad.into())]));
+        let layered = Layered::gather(&SettingsArgs::default(), &env).unwrap();
+        assert!(layered.resolve().is_err(), "{bad} accepted");
+    }
+}
