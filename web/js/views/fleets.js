@@ -29,7 +29,7 @@ export async function renderFleets(view, ctx) {
         h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'num' }, 'Agents'),
         h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
       h('tbody', {}, ...fleets.map((f) => h('tr', {},
-        h('td', { 'data-label': 'Name' }, h('a', { href: `#/agents?fleet=${encodeURIComponent(f.id)}` }, f.name)),
+        h('th', { scope: 'row', 'data-label': 'Name' }, h('a', { href: `#/agents?fleet=${encodeURIComponent(f.id)}` }, f.name)),
         h('td', { 'data-label': 'Agents', class: 'num' }, String(f.agent_count ?? 0)),
         h('td', { 'data-label': 'Created' }, timeEl(f.created_at)),
         h('td', { class: 'row-actions' }, button('Delete', {
