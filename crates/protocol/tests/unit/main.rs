@@ -1,0 +1,12 @@
+//! Unit tests of the public API, one module per source module. Kept in one
+//! test binary so the crate links once.
+
+mod b64u;
+mod document;
+mod envelope;
+mod handshake;
+mod ids;
+mod master_key;
+mod no_leaks;
+mod secrets;
+mod wire;
