@@ -2,6 +2,7 @@
 //! and runs the agent on a single-threaded runtime (one host, small
 //! footprint).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -107,6 +108,7 @@ fn init_logging() {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
                 .with_target(false),
         )
         .with(filter)

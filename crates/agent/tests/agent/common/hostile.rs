@@ -1,0 +1,169 @@
+//! A hostile fleet server for tests: a small axum app that speaks the agent
+//! API (verifying the agent's real handshake signature) but serves whatever
+//! envelope the test hands it: an older version, another agent's, a forgery.
+//! It records every heartbeat, can revoke tokens and hand out renewed ones.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use openclaw_fleet_protocol::{canonical_timestamp, verify, AgentSecret};
+use serde_json::{json, Value};
+
+#[derive(Default)]
+pub struct Recorded {
+    pub envelope: Option<Value>,
+    pub config_version: u64,
+    pub heartbeats: Vec<(String, Value)>,
+    pub handshakes: Vec<Value>,
+    pub config_polls: usize,
+    pub tokens: HashSet<String>,
+    pub renew_next: bool,
+    issued: usize,
+}
+
+#[derive(Clone)]
+pub struct Hostile {
+    pub addr: SocketAddr,
+    pub state: Arc<Mutex<Recorded>>,
+    secret: Arc<String>,
+}
+
+impl Hostile {
+    pub async fn spawn(agent_secret: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let this = Self {
+            addr: listener.local_addr().expect("addr"),
+            state: Arc::default(),
+            secret: Arc::new(agent_secret.to_string()),
+        };
+        let app = Router::new()
+            .route("/api/agents/handshake", post(handshake))
+            .route("/api/heartbeat", post(heartbeat))
+            .route("/api/agents/{id}/config", get(config))
+            .with_state(this.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        this
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn serve(&self, envelope: Value) {
+        let mut s = self.state.lock().unwrap();
+        s.config_version = envelope["version"].as_u64().unwrap_or(0);
+        s.envelope = Some(envelope);
+    }
+
+    pub fn heartbeats(&self) -> Vec<Value> {
+        let s = self.state.lock().unwrap();
+        s.heartbeats.iter().map(|(_, b)| b.clone()).collect()
+    }
+
+    pub fn last_heartbeat(&self) -> Option<(String, Value)> {
+        self.state.lock().unwrap().heartbeats.last().cloned()
+    }
+
+    pub fn handshake_count(&self) -> usize {
+        self.state.lock().unwrap().handshakes.len()
+    }
+
+    pub fn revoke_tokens(&self) {
+        self.state.lock().unwrap().tokens.clear();
+    }
+}
+
+fn unauthorized() -> Response {
+    let body = json!({"error": "unauthorized", "message": "no"});
+    (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn policy() -> Value {
+    json!({"name": "dev", "heartbeat_interval": 1, "skills": [], "tools": [], "guardrails": []})
+}
+
+async fn handshake(State(h): State<Hostile>, Json(body): Json<Value>) -> Response {
+    let secret = AgentSecret::parse(&h.secret).expect("agent secret");
+    let id = body["agent_id"].as_str().unwrap_or_default();
+    let signed = body["timestamp"].is_string()
+        && canonical_timestamp(&body["timestamp"]).is_ok_and(|(_, ts)| {
+            verify(id, &ts, &secret, body["signature"].as_str().unwrap_or(""))
+        });
+    if !signed {
+        return unauthorized();
+    }
+    let mut s = h.state.lock().unwrap();
+    s.handshakes.push(body.clone());
+    s.issued += 1;
+    let token = format!("token-{}", s.issued);
+    s.tokens.insert(token.clone());
+    Json(json!({
+        "token": token, "expires_in": 3600, "heartbeat_interval": 1, "policy": policy(),
+        "gateway_url": null, "config": s.envelope, "config_version": s.config_version,
+        "server_time": super::wall_clock(),
+    }))
+    .into_response()
+}
+
+async fn heartbeat(
+    State(h): State<Hostile>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let token = bearer(&headers);
+    let mut s = h.state.lock().unwrap();
+    if !s.tokens.contains(&token) {
+        return unauthorized();
+    }
+    s.heartbeats.push((token, body));
+    let mut answer = json!({
+        "message": "Heartbeat received", "status": "healthy", "policy": policy(),
+        "heartbeat_interval": 1, "config_version": s.config_version,
+    });
+    if std::mem::take(&mut s.renew_next) {
+        s.issued += 1;
+        let renewed = format!("renewed-{}", s.issued);
+        s.tokens.insert(renewed.clone());
+        answer["token"] = json!(renewed);
+        answer["expires_in"] = json!(3600);
+    }
+    Json(answer).into_response()
+}
+
+/// Answers at once with whatever it serves (no long-poll wait).
+async fn config(State(h): State<Hostile>, headers: HeaderMap) -> Response {
+    let mut s = h.state.lock().unwrap();
+    if !s.tokens.contains(&bearer(&headers)) {
+        return unauthorized();
+    }
+    s.config_polls += 1;
+    Json(json!({"config": s.envelope, "config_version": s.config_version})).into_response()
+}
+
+/// A stand-in for the local OpenClaw gateway: any GET answers 200.
+pub async fn spawn_gateway() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = Router::new().fallback(|| async { "ok" });
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    format!("http://{addr}/")
+}
