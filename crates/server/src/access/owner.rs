@@ -4,7 +4,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use openclaw_fleet_protocol::{policy, AgentId, AgentSecret, Envelope, Kdf, Sealed};
+use openclaw_fleet_protocol::{
+    policy, AgentId, AgentSecret, Envelope, Kdf, ProtocolError, Sealed,
+};
 use serde_json::Value;
 
 use super::*;
@@ -133,7 +135,10 @@ impl Owner {
         wrapped: Option<&[(String, Value)]>,
         password: Option<&str>,
     ) -> ApiResult<MasterKeyView> {
-        let kdf = Kdf::parse(kdf).map_err(|e| ApiError::invalid(format!("kdf: {e}")))?;
+        let kdf = Kdf::parse(kdf).map_err(|e| match e {
+            ProtocolError::WeakKdf { .. } => ApiError::WeakKdf(e.to_string()),
+            other => ApiError::invalid(format!("kdf: {other}")),
+        })?;
         kdf.check_policy()
             .map_err(|e| ApiError::WeakKdf(e.to_string()))?;
         let key_check =
