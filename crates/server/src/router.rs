@@ -1,10 +1,12 @@
 //! Every route of the server, in one list, with its OpenAPI description collected from
 //! the handlers' annotations.
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::response::IntoResponse;
+use axum::{Extension, Json, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -65,16 +67,12 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(agent_api::handshake))
         .routes(routes!(agent_api::heartbeat))
         .routes(routes!(agent_api::config))
+        .routes(routes!(openapi_json))
         .split_for_parts();
-    let openapi_json = openapi.to_json().unwrap_or_else(|_| "{}".into());
+    let document = OpenApiJson(openapi.to_json().unwrap_or_else(|_| "{}".into()).into());
 
     let api = api_routes
-        .route(
-            "/api/openapi.json",
-            get(
-                move || async move { ([(header::CONTENT_TYPE, "application/json")], openapi_json) },
-            ),
-        )
+        .layer(Extension(document))
         .route("/api", axum::routing::any(api_not_found))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)
@@ -88,6 +86,17 @@ pub fn build(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(web::security_headers))
         .with_state(state)
+}
+
+/// The OpenAPI document, rendered once at start.
+#[derive(Clone)]
+struct OpenApiJson(Arc<str>);
+
+/// This API's OpenAPI 3.1 description (this document).
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta", security(),
+    responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
+async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], doc.0.to_string())
 }
 
 async fn api_not_found() -> ApiError {
