@@ -2,10 +2,10 @@
 // whose secret is shown exactly once, live updates from a host that connects,
 // the plaintext-secret warning, rotation, deletion, logout and login.
 
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it as nodeIt } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, newPage, registerFirstAccount, login, createFleet, createAgent,
+  withScreenshots, startServer, launchBrowser, newPage, registerFirstAccount, login, createFleet, createAgent,
   storageDump, handshake, heartbeat, randomToken,
 } from './harness.js';
 
@@ -20,6 +20,7 @@ describe('dashboard foundation', () => {
   let agentId;
   let agentSecret;
   const secretsSeen = [];
+  const it = withScreenshots(nodeIt, () => [s?.page]);
 
   before(async () => {
     server = await startServer();

@@ -182,3 +182,22 @@ export async function heartbeat(url, token, agentId, metrics, extra = {}) {
   });
   return { status: res.status, body: await res.json() };
 }
+
+/**
+ * Wraps node:test's `it` so that a failing step leaves screenshots of the
+ * given pages (in a temp dir, named in the failure output) for diagnosis.
+ */
+export function withScreenshots(it, pages) {
+  return (name, fn) => it(name, async (t) => {
+    try {
+      await fn(t);
+    } catch (e) {
+      const dir = mkdtempSync(join(tmpdir(), 'ocf-e2e-failure-'));
+      for (const [i, p] of pages().filter(Boolean).entries()) {
+        await p.screenshot({ path: join(dir, `page-${i}.png`), fullPage: true }).catch(() => {});
+      }
+      e.message = `${e.message}\n(screenshots in ${dir})`;
+      throw e;
+    }
+  });
+}

@@ -150,7 +150,10 @@ async function boot() {
   startClock();
   keystore.onKeyChange((reason) => {
     if (!session.user) return;
-    if (reason === 'idle') toast(`Locked after ${keystore.autolockMinutes()} idle minutes.`);
+    if (reason === 'idle') {
+      const n = keystore.autolockMinutes();
+      toast(`Locked after ${n} idle minute${n === 1 ? '' : 's'}.`);
+    }
     if (reason !== 'unlock') route();
     else renderTopbar(document.getElementById('topbar'), app, ROUTES.find((r) => r.re.test(parse().path))?.nav);
   });

@@ -29,8 +29,9 @@ export function configEditor({ agent, secret, doc, version, userReload, onSaved 
     n.setAttribute('aria-describedby', msg.id);
     const row = { n, v, msg, tr: null };
     const label = () => {
-      const shown = n.value.trim() || `variable ${rows.indexOf(row) + 1}`;
-      n.setAttribute('aria-label', `Name of ${shown}`);
+      const index = `variable ${rows.indexOf(row) + 1}`;
+      const shown = n.value.trim() || index;
+      n.setAttribute('aria-label', `Name of ${index}`);
       v.setAttribute('aria-label', `Value of ${shown}`);
       reveal.setAttribute('aria-label', `Show ${shown}`);
       remove.setAttribute('aria-label', `Remove ${shown}`);
