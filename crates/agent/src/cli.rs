@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 Settings are read in this order, later ones winning: built-in defaults, the TOML
-file (--config or OPENCLAW_FLEET_CONFIG), environment variables, then flags.
+file (--config or OPENCLAW_FLEET_AGENT_CONFIG), environment variables, then flags.
 
 Environment:
   OPENCLAW_FLEET_URL                    fleet server, e.g. https://fleet.example.com

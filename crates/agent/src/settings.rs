@@ -19,7 +19,7 @@ pub const ENV_ENCRYPTION_SECRET: &str = "OPENCLAW_FLEET_ENCRYPTION_SECRET";
 pub const ENV_STATE_DIR: &str = "OPENCLAW_STATE_DIR";
 pub const ENV_GATEWAY_URL: &str = "OPENCLAW_GATEWAY_URL";
 pub const ENV_ON_CHANGE: &str = "OPENCLAW_FLEET_ON_CHANGE";
-pub const ENV_CONFIG: &str = "OPENCLAW_FLEET_CONFIG";
+pub const ENV_CONFIG: &str = "OPENCLAW_FLEET_AGENT_CONFIG";
 
 /// Variables never passed on to a child process (validator, on-change hook).
 pub const SECRET_ENV_VARS: [&str; 4] = [
@@ -72,6 +72,7 @@ impl SecretSource {
         match self {
             Self::Value(v) => Ok(v.clone()),
             Self::File(path) => {
+                warn_if_shared(path);
                 let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Read {
                     path: path.clone(),
                     reason: e.kind().to_string(),
@@ -201,6 +202,18 @@ impl Layered {
             agent_secret,
             encryption_secret,
         })
+    }
+}
+
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                "secret file is readable by other users; restrict it with chmod 600"
+            );
+        }
     }
 }
 

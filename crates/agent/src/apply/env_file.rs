@@ -51,26 +51,6 @@ pub fn render(
     Ok(out)
 }
 
-/// Names assigned inside the managed block of `existing`.
-pub fn managed_names(existing: &str) -> Result<Vec<String>, EnvFileError> {
-    let mut inside = false;
-    let mut names = Vec::new();
-    for line in existing.lines() {
-        match classify(line) {
-            Line::Begin => inside = true,
-            Line::End => inside = false,
-            Line::Other if inside => {
-                if let Some((name, _)) = line.split_once('=') {
-                    names.push(name.trim().to_owned());
-                }
-            }
-            Line::Other => {}
-        }
-    }
-    foreign_lines(existing)?;
-    Ok(names)
-}
-
 enum Line {
     Begin,
     End,
@@ -161,7 +141,6 @@ mod tests {
             second.as_str(),
             format!("A=1\nTAIL=2\n{BEGIN_MARKER}\nKEEP='z'\n{END_MARKER}\n")
         );
-        assert_eq!(managed_names(&second).unwrap(), vec!["KEEP".to_string()]);
     }
 
     #[test]

@@ -81,14 +81,36 @@ impl Agent {
         applied.is_some()
     }
 
-    /// Notes an apply's outcome in the report; returns the newly applied
-    /// version (if any) and whether it changed a file.
+    /// Notes an apply's outcome in the report, waking the heartbeat loop
+    /// when what it reports changed; returns the newly applied version (if
+    /// any) and whether it changed a file.
     fn record(
         &self,
         offered: Option<Envelope>,
         result: Result<Outcome, ApplyError>,
     ) -> (Option<u64>, bool) {
         let mut report = self.report.lock().expect("report lock");
+        let before = (
+            report.applied,
+            report.config_error.as_ref().map(|(c, _)| *c),
+        );
+        let outcome = self.record_locked(&mut report, offered, result);
+        if (
+            report.applied,
+            report.config_error.as_ref().map(|(c, _)| *c),
+        ) != before
+        {
+            self.wake.notify_one();
+        }
+        outcome
+    }
+
+    fn record_locked(
+        &self,
+        report: &mut super::Report,
+        offered: Option<Envelope>,
+        result: Result<Outcome, ApplyError>,
+    ) -> (Option<u64>, bool) {
         if let Some(env) = offered.filter(|e| e.agent_id == self.settings.agent_id) {
             report.seen = report.seen.max(env.version);
         }

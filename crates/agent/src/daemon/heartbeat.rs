@@ -2,12 +2,15 @@
 //! version and the last refusal's code, sent at the interval the server's
 //! policy sets; the answer may renew the token or change the interval.
 
+use std::time::{Duration, Instant};
+
 use openclaw_fleet_protocol::{AgentStatus, HeartbeatRequest, HeartbeatResponse};
 
 use super::Agent;
 use crate::backoff::Backoff;
 
 pub const GATEWAY_UNREACHABLE: &str = "gateway_unreachable";
+const MIN_SPACING: Duration = Duration::from_secs(1);
 
 impl Agent {
     pub(super) async fn heartbeat_loop(&self) {
@@ -24,7 +27,7 @@ impl Agent {
                     backoff.reset();
                     refusals = 0;
                     self.take_answer(resp).await;
-                    tokio::time::sleep(self.interval()).await;
+                    self.wait_for_next().await;
                 }
                 Err(e) if e.is_unauthorized() => {
                     self.invalidate(generation).await;
@@ -37,6 +40,19 @@ impl Agent {
                     tracing::warn!(error = %e, "heartbeat failed; keeping the last config");
                     super::pause(&mut backoff, &e).await;
                 }
+            }
+        }
+    }
+
+    /// Sleeps the policy interval, or less when a config was applied or
+    /// refused meanwhile, so the dashboard learns of it at once; never
+    /// sooner than `MIN_SPACING` after the last heartbeat.
+    async fn wait_for_next(&self) {
+        let sent = Instant::now();
+        tokio::select! {
+            () = tokio::time::sleep(self.interval()) => {}
+            () = self.wake.notified() => {
+                tokio::time::sleep_until((sent + MIN_SPACING).into()).await;
             }
         }
     }

@@ -52,6 +52,8 @@ pub struct Agent {
     report: Mutex<Report>,
     metrics: Mutex<HostMetrics>,
     interval_secs: std::sync::atomic::AtomicU64,
+    /// Wakes the heartbeat loop early when the config report changed.
+    wake: tokio::sync::Notify,
     last_signed: std::sync::atomic::AtomicU64,
     generation: std::sync::atomic::AtomicU64,
 }
@@ -77,6 +79,7 @@ impl Agent {
                 config_error: None,
             }),
             interval_secs: 30.into(),
+            wake: tokio::sync::Notify::new(),
             last_signed: 0.into(),
             generation: 0.into(),
         })

@@ -107,7 +107,12 @@ async fn a_skewed_host_clock_is_corrected_from_server_time() {
 async fn the_daemon_applies_a_saved_config_within_seconds() {
     let (_data, _server, owner, host) = setup(None).await;
     let id = host.agent_id.to_string();
-    let _daemon = host.spawn(&[]);
+    let hook_log = host.dir.path().join("hook.log");
+    let hook = format!(
+        "echo \"v$OPENCLAW_FLEET_CONFIG_VERSION\" >> '{0}'; env >> '{0}'",
+        hook_log.display()
+    );
+    let _daemon = host.spawn(&["--on-change", &hook]);
     wait_for("first heartbeat", Duration::from_secs(30), || async {
         owner.agent(&id).await["last_seen"].as_i64()
     })
@@ -129,6 +134,12 @@ async fn the_daemon_applies_a_saved_config_within_seconds() {
         "config took {took:?} to arrive"
     );
     assert_eq!(mode(&host.state_dir().join(".env")), 0o600);
+    wait_for(
+        "applied version on the dashboard",
+        Duration::from_secs(5),
+        || async { (owner.agent(&id).await["config_version_applied"] == 1).then_some(()) },
+    )
+    .await;
 
     let mut v2 = doc("sk-ant-second");
     v2["env"] = serde_json::json!({"OTHER": "x"});
