@@ -69,9 +69,10 @@ export function drawChart(plot, { title, unit, points, from, to, gap, fixedMax }
     svg.append(s('text', { x: PAD.l - 6, y: gy + 4, class: 'tick', 'text-anchor': 'end' }, fmt(top * frac, unit).replace(' ', '')));
   }
   const long = to - from > 6 * 3600;
-  for (let i = 0; i <= 3; i++) {
-    const t = from + ((to - from) * i) / 3;
-    const anchor = i === 0 ? 'start' : i === 3 ? 'end' : 'middle';
+  const steps = width < 420 ? 2 : 3;
+  for (let i = 0; i <= steps; i++) {
+    const t = from + ((to - from) * i) / steps;
+    const anchor = i === 0 ? 'start' : i === steps ? 'end' : 'middle';
     svg.append(s('text', { x: x(t), y: HEIGHT - 6, class: 'tick', 'text-anchor': anchor }, (long ? clockLong : clock).format(new Date(t * 1000))));
   }
 

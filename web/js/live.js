@@ -1,5 +1,6 @@
 // Live agent updates from the server-sent event stream GET /api/events
-// (`event: agent`, data = Agent JSON). One EventSource per tab, shared by the
+// (`event: agent` with the Agent JSON, `agent_deleted` with {id}, `resync`
+// when events were lost). One EventSource per tab, shared by the
 // views through subscribe(); its connection state drives the header's
 // "Live" indicator.
 
@@ -24,10 +25,23 @@ export function onLiveState(fn) {
   return () => stateListeners.delete(fn);
 }
 
-/** fn(agent) for every agent change; returns the unsubscribe function. */
-export function subscribe(fn) {
-  subscribers.add(fn);
-  return () => subscribers.delete(fn);
+/**
+ * onAgent(agent) for every agent change; optional onDeleted(id) when one is
+ * deleted, and onResync() when the stream lost events and lists should be
+ * reloaded. Returns the unsubscribe function.
+ */
+export function subscribe(onAgent, { onDeleted, onResync } = {}) {
+  const sub = { onAgent, onDeleted, onResync };
+  subscribers.add(sub);
+  return () => subscribers.delete(sub);
+}
+
+function parse(e) {
+  try {
+    return JSON.parse(e.data);
+  } catch {
+    return null;
+  }
 }
 
 export function startLive(onClosed) {
@@ -36,10 +50,17 @@ export function startLive(onClosed) {
   source = new EventSource('/api/events', { withCredentials: true });
   source.addEventListener('open', () => setState('live'));
   source.addEventListener('agent', (e) => {
-    let agent;
-    try { agent = JSON.parse(e.data); } catch { return; }
+    const agent = parse(e);
     if (!agent || typeof agent.id !== 'string') return;
-    for (const fn of subscribers) fn(agent);
+    for (const sub of subscribers) sub.onAgent(agent);
+  });
+  source.addEventListener('agent_deleted', (e) => {
+    const id = parse(e)?.id;
+    if (typeof id !== 'string') return;
+    for (const sub of subscribers) sub.onDeleted?.(id);
+  });
+  source.addEventListener('resync', () => {
+    for (const sub of subscribers) sub.onResync?.();
   });
   source.addEventListener('error', () => {
     if (source?.readyState === EventSource.CLOSED) {

@@ -84,6 +84,7 @@ export async function renderAgent(view, ctx) {
     });
   }
 
+  let deleting = false;
   async function remove(btn) {
     actionErr.hide();
     const ok = await confirmDialog({
@@ -93,12 +94,14 @@ export async function renderAgent(view, ctx) {
       danger: true,
     });
     if (!ok) return;
+    deleting = true;
     await busy(btn, async () => {
       try {
         await api.agents.remove(agent.id);
         toast(`Agent “${agent.name}” deleted.`);
         ctx.app.navigate('#/agents');
       } catch (e) {
+        deleting = false;
         actionErr.show(e);
       }
     });
@@ -119,12 +122,20 @@ export async function renderAgent(view, ctx) {
     metrics.el,
     config.el);
 
-  ctx.onCleanup(subscribe((a) => {
+  const onAgent = (a) => {
     if (a.id !== agent.id) return;
     agent = { ...agent, ...a };
     paint(agent);
     metrics.update(a);
     config.update(a);
+  };
+  ctx.onCleanup(subscribe(onAgent, {
+    onDeleted: (deleted) => {
+      if (deleted !== agent.id || deleting) return;
+      toast(`Agent “${agent.name}” was deleted.`);
+      ctx.app.navigate('#/agents');
+    },
+    onResync: () => api.agents.get(agent.id).then(onAgent).catch(() => {}),
   }));
   await Promise.all([metrics.load(), config.render()]);
 }

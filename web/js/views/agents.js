@@ -130,6 +130,9 @@ export async function renderAgents(view, ctx) {
     } else if (old || matches) {
       scheduleReload();
     }
+  }, {
+    onDeleted: (id) => { if (rows.has(id)) scheduleReload(); },
+    onResync: scheduleReload,
   }));
 
   view.append(
