@@ -157,6 +157,23 @@ describe('dashboard foundation', () => {
     await page.getByText('No agents yet').waitFor();
   });
 
+  it('follows agents created and deleted elsewhere, live', async () => {
+    const { page } = s;
+    const login = await fetch(`${server.url}/api/auth/login`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
+    });
+    const { token } = await login.json();
+    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const made = await fetch(`${server.url}/api/agents`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'made-elsewhere' }) });
+    assert.equal(made.status, 201);
+    const { agent } = await made.json();
+    await page.getByRole('link', { name: 'made-elsewhere' }).waitFor({ timeout: 10000 });
+    const gone = await fetch(`${server.url}/api/agents/${agent.id}`, { method: 'DELETE', headers: auth });
+    assert.equal(gone.status, 204);
+    await page.getByRole('link', { name: 'made-elsewhere' }).waitFor({ state: 'detached', timeout: 10000 });
+    await page.getByText('No agents yet').waitFor();
+  });
+
   it('deletes a fleet after confirmation', async () => {
     const { page } = s;
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Fleets' }).click();

@@ -187,6 +187,22 @@ describe('zero-knowledge master key and encrypted config', () => {
     await dlg.waitFor({ state: 'detached' });
   });
 
+  it('asks before leaving unsaved config changes', async () => {
+    const { page } = s;
+    const value = page.getByLabel('Value of ANTHROPIC_API_KEY');
+    await value.fill(`${MARKER2}-unsaved`);
+    const nav = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Agents' });
+    await nav.click();
+    const ask = page.getByRole('dialog', { name: 'Leave without saving?' });
+    await ask.getByRole('button', { name: 'Cancel' }).click();
+    await ask.waitFor({ state: 'detached' });
+    assert.equal(await value.inputValue(), `${MARKER2}-unsaved`, 'edits kept after staying');
+    assert.match(page.url(), new RegExp(`#/agents/${agentId}$`));
+    await nav.click();
+    await page.getByRole('dialog', { name: 'Leave without saving?' }).getByRole('button', { name: 'Leave without saving' }).click();
+    await page.getByRole('heading', { name: 'Agents', level: 1 }).waitFor();
+  });
+
   it('sets up encryption later for an agent created while locked', async () => {
     const { page } = s;
     await page.getByRole('button', { name: 'Lock' }).click();
@@ -237,10 +253,17 @@ describe('zero-knowledge master key and encrypted config', () => {
     await s3.page.getByLabel('Lock after this many idle minutes').fill('1');
     await s3.page.getByRole('button', { name: 'Save', exact: true }).click();
     await s3.page.getByText('Auto-lock set to 1 minute.').waitFor();
+    await s3.page.goto(`${server.url}/#/agents/${agentId}`);
+    await s3.page.getByRole('button', { name: 'Show encryption secret' }).click();
+    const dlg = s3.page.getByRole('dialog', { name: 'Encryption secret of “vault-01”' });
+    await dlg.waitFor();
     await s3.page.clock.fastForward('01:30');
     await s3.page.getByText('Locked after 1 idle minute.').waitFor();
+    await dlg.waitFor({ state: 'detached' });
+    await s3.page.getByText('Unlock to view and edit').waitFor();
+    assert.ok(!(await s3.page.content()).includes(secrets[1]), 'encryption secret gone from the page');
     assert.ok(!(await storageDump(s3.page)).includes('ocf.wrapKey'));
-    await s3.page.getByRole('link', { name: 'Unlock' }).waitFor();
+    await s3.page.getByRole('banner').getByRole('link', { name: 'Unlock' }).waitFor();
     await s3.context.close();
   });
 

@@ -7,6 +7,7 @@ import * as api from './api.js';
 import * as keystore from './keystore.js';
 import { startLive, stopLive } from './live.js';
 import { h, clear, startClock, toast, errorBox } from './ui.js';
+import { closeDialogs, confirmDialog } from './dialog.js';
 import { renderTopbar } from './topbar.js';
 import { renderLogin, renderFirstAccount } from './views/login.js';
 import { renderMasterKeySetup, renderUnlock } from './views/masterkey.js';
@@ -30,7 +31,9 @@ const session = { user: null, masterKey: null };
 
 export const app = {
   session,
-  navigate(hash) {
+  /** Goes to a route; `force` skips the unsaved-changes question. */
+  navigate(hash, { force = false } = {}) {
+    if (force) leaveGuard = null;
     if (location.hash === hash) route();
     else location.hash = hash;
   },
@@ -55,12 +58,13 @@ export const app = {
     else app.navigate(target);
   },
   async logout() {
+    closeDialogs();
     keystore.lock();
     stopLive();
     try { await api.auth.logout(); } catch { /* the session is dropped locally either way */ }
     session.user = null;
     session.masterKey = null;
-    app.navigate('#/login');
+    app.navigate('#/login', { force: true });
   },
   lock() {
     keystore.lock();
@@ -89,17 +93,34 @@ function sessionLost() {
   if (!session.user) return;
   session.user = null;
   session.masterKey = null;
+  closeDialogs();
   keystore.lock({ broadcast: false, reason: 'logout' });
   stopLive();
   toast('Your session has ended. Please sign in again.', 'error');
   const here = parse().path;
-  app.navigate(`#/login${here.startsWith('/login') ? '' : `?next=${encodeURIComponent(here)}`}`);
+  app.navigate(`#/login${here.startsWith('/login') ? '' : `?next=${encodeURIComponent(here)}`}`, { force: true });
 }
 
 let cleanups = [];
 let firstRender = true;
+let leaveGuard = null;
+let shownHash = '';
 
-async function route() {
+async function route({ force = false } = {}) {
+  if (!force && leaveGuard?.() && location.hash !== shownHash) {
+    const wanted = location.hash;
+    history.replaceState(null, '', shownHash);
+    const leave = await confirmDialog({
+      title: 'Leave without saving?',
+      message: 'The config has changes that are not saved. They will be lost.',
+      confirmLabel: 'Leave without saving',
+      danger: true,
+    });
+    if (!leave) return;
+    history.replaceState(null, '', wanted);
+  }
+  leaveGuard = null;
+  shownHash = location.hash;
   const { path, query } = parse();
   const match = ROUTES.map((r) => ({ r, m: path.match(r.re) })).find((x) => x.m);
   if (!match) return app.navigate(session.user ? '#/agents' : '#/login');
@@ -124,6 +145,8 @@ async function route() {
       else fn();
     },
     setTitle(t) { document.title = `${t} · OpenClaw Fleet`; },
+    /** fn() → true while leaving the view would lose work (asks first). */
+    setLeaveGuard(fn) { if (current) leaveGuard = fn; },
   };
 
   document.body.classList.toggle('bare', !!(r.public || r.bare));
@@ -154,7 +177,10 @@ async function boot() {
       const n = keystore.autolockMinutes();
       toast(`Locked after ${n} idle minute${n === 1 ? '' : 's'}.`);
     }
-    if (reason !== 'unlock') route();
+    if (reason !== 'unlock') {
+      closeDialogs({ sensitiveOnly: true });
+      route({ force: true });
+    }
     else renderTopbar(document.getElementById('topbar'), app, ROUTES.find((r) => r.re.test(parse().path))?.nav);
   });
   document.querySelector('.skip-link')?.addEventListener('click', (e) => {

@@ -5,10 +5,12 @@
 
 import { h, uid, button } from './ui.js';
 
-export function openDialog({ title, body = [], actions = [], wide = false, onClose }) {
+export function openDialog({ title, body = [], actions = [], wide = false, onClose, sensitive = false }) {
   const opener = document.activeElement;
   const titleId = uid('dlg');
-  const dialog = h('dialog', { class: `dialog${wide ? ' dialog-wide' : ''}`, 'aria-labelledby': titleId });
+  const dialog = h('dialog', {
+    class: `dialog${wide ? ' dialog-wide' : ''}`, 'aria-labelledby': titleId, dataset: sensitive ? { sensitive: 'true' } : null,
+  });
   const closeBtn = h('button', { type: 'button', class: 'dialog-close', 'aria-label': 'Close' }, '×');
   const footer = h('div', { class: 'dialog-actions' }, ...actions);
   dialog.append(
@@ -32,6 +34,14 @@ export function openDialog({ title, body = [], actions = [], wide = false, onClo
   const first = dialog.querySelector('[autofocus]') ?? dialog.querySelector('input, select, textarea');
   if (first) first.focus();
   return { dialog, close, footer };
+}
+
+/**
+ * Closes open dialogs: all of them, or only those showing material that the
+ * master key protects (when the key locks).
+ */
+export function closeDialogs({ sensitiveOnly = false } = {}) {
+  for (const d of document.querySelectorAll(sensitiveOnly ? 'dialog[data-sensitive]' : 'dialog')) d.close();
 }
 
 /** Asks before something irreversible; resolves true only on the confirm button. */

@@ -41,6 +41,7 @@ export function showCreatedAgent({ agent, agentSecret, encryptionSecret, encrypt
   const { close } = openDialog({
     title: `Agent “${agent.name}” created`,
     wide: true,
+    sensitive: !!encryptionSecret,
     body: [
       callout('warn', 'Copy the agent secret now', h('p', {}, ONCE_WARNING)),
       secretField('Agent secret', agentSecret),
@@ -77,6 +78,7 @@ export function showEncryptionSecret(agent, encryptionSecret, { fresh = false } 
   const { close } = openDialog({
     title: fresh ? `Encryption set up for “${agent.name}”` : `Encryption secret of “${agent.name}”`,
     wide: true,
+    sensitive: true,
     body: [
       fresh ? h('p', {}, 'Give this secret to the agent: set it on the host, then restart the agent.') : null,
       secretField('Encryption secret', encryptionSecret),

@@ -23,6 +23,7 @@ export function configSection(initial, ctx) {
     h('div', { class: 'card-head' }, h('div', {}, h('h2', { id: 'config-h' }, 'Encrypted config'), versions), headActions),
     body);
   ctx.onCleanup(() => editor?.destroy());
+  ctx.setLeaveGuard(() => !!editor?.isDirty());
 
   function showVersions(a) {
     const applied = a.config_version_applied;

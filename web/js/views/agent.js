@@ -99,7 +99,7 @@ export async function renderAgent(view, ctx) {
       try {
         await api.agents.remove(agent.id);
         toast(`Agent “${agent.name}” deleted.`);
-        ctx.app.navigate('#/agents');
+        ctx.app.navigate('#/agents', { force: true });
       } catch (e) {
         deleting = false;
         actionErr.show(e);
@@ -133,7 +133,7 @@ export async function renderAgent(view, ctx) {
     onDeleted: (deleted) => {
       if (deleted !== agent.id || deleting) return;
       toast(`Agent “${agent.name}” was deleted.`);
-      ctx.app.navigate('#/agents');
+      ctx.app.navigate('#/agents', { force: true });
     },
     onResync: () => api.agents.get(agent.id).then(onAgent).catch(() => {}),
   }));

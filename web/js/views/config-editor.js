@@ -167,6 +167,7 @@ export function configEditor({ agent, secret, doc, version, userReload, onSaved 
 
   return {
     el: form,
+    isDirty: () => dirty,
     destroy: () => window.removeEventListener('beforeunload', onBeforeUnload),
     /** The stored version moved elsewhere (live event). */
     newerStored(stored) {
