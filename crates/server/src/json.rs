@@ -70,23 +70,6 @@ pub fn redact_quoted(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn quoted_values_are_removed() {
-        let s = super::redact_quoted(
-            "name: invalid type: string \"ocf_as_SECRET\", expected u64 at line 1 column 9",
-        );
-        assert!(!s.contains("SECRET"));
-        assert!(s.contains("expected u64"));
-        assert_eq!(
-            super::redact_quoted("missing field `email`"),
-            "missing field `email`"
-        );
-        assert!(!super::redact_quoted("unknown field `ocf_as_x`").contains("ocf_as_x"));
-    }
-}
-
 /// Query strings with the same error shape as bodies.
 pub struct ApiQuery<T>(pub T);
 
@@ -107,5 +90,22 @@ where
             .map_err(|e| {
                 ApiError::invalid(format!("invalid query: {}", redact_quoted(&e.body_text())))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoted_values_are_removed() {
+        let s = super::redact_quoted(
+            "name: invalid type: string \"ocf_as_SECRET\", expected u64 at line 1 column 9",
+        );
+        assert!(!s.contains("SECRET"));
+        assert!(s.contains("expected u64"));
+        assert_eq!(
+            super::redact_quoted("missing field `email`"),
+            "missing field `email`"
+        );
+        assert!(!super::redact_quoted("unknown field `ocf_as_x`").contains("ocf_as_x"));
     }
 }

@@ -4,9 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use openclaw_fleet_protocol::{
-    policy, AgentId, AgentSecret, Envelope, Kdf, ProtocolError, Sealed,
-};
+use openclaw_fleet_protocol::{policy, AgentId, AgentSecret, Envelope, Kdf, ProtocolError, Sealed};
 use serde_json::Value;
 
 use super::*;
@@ -192,7 +190,7 @@ impl Owner {
         let fleets = self.fleets().await?;
         let by_id = fleets.iter().position(|f| f.id == key);
         let found = by_id.or_else(|| fleets.iter().position(|f| f.name == key));
-        Ok(found.map(|i| fleets.into_iter().nth(i)).flatten())
+        Ok(found.and_then(|i| fleets.into_iter().nth(i)))
     }
 
     pub async fn fleet(&self, id: &str) -> ApiResult<FleetView> {
