@@ -167,7 +167,13 @@ impl Owner {
             .state
             .0
             .store
-            .set_master_key(self.id(), &kdf_text, &check_text, rewrapped.as_deref())
+            .set_master_key(
+                self.id(),
+                &kdf_text,
+                &check_text,
+                rewrapped.as_deref(),
+                !existing,
+            )
             .await?
         {
             MasterKeyOutcome::Saved => Ok(MasterKeyView {
@@ -177,6 +183,8 @@ impl Owner {
             MasterKeyOutcome::SetMismatch => Err(ApiError::Conflict(
                 "wrapped_secrets must re-wrap exactly the agents that hold a wrapped secret".into(),
             )),
+            // Set up meanwhile by another request: this one is now a change.
+            MasterKeyOutcome::AlreadySet => Err(ApiError::PasswordRequired),
         }
     }
 
@@ -367,15 +375,22 @@ impl Owner {
         if self.user.kdf.is_none() {
             return Err(ApiError::Conflict("set up the master key first".into()));
         }
-        if row.wrapped_secret.is_some() {
+        let first = row.wrapped_secret.is_none();
+        if !first {
             self.require_password(password)?;
         }
         let text = wrapped.to_json().to_string();
-        self.state
+        let stored = self
+            .state
             .0
             .store
-            .set_wrapped_secret(self.id(), &row.id, &text)
+            .set_wrapped_secret(self.id(), &row.id, &text, first)
             .await?;
+        if !stored {
+            // Deleted meanwhile (404), or wrapped meanwhile: now a replacement.
+            self.row(&row.id).await?;
+            return Err(ApiError::PasswordRequired);
+        }
         self.agent(&row.id).await
     }
 

@@ -37,8 +37,10 @@ impl Public {
         if let Some(msg) = password::check_policy(pass) {
             return Err(ApiError::invalid(msg));
         }
-        let (has_users, open) = self.status().await?;
-        if has_users && !open && !operator {
+        let store = &self.0 .0.store;
+        let has_users = store.count_users().await? > 0;
+        let open = self.0.settings().open_registration || operator;
+        if has_users && !open {
             return Err(ApiError::RegistrationClosed);
         }
         let user = UserRow {
@@ -49,17 +51,21 @@ impl Public {
             key_check: None,
             created_at: self.0.now(),
         };
-        self.0
-             .0
-            .store
-            .create_user(&user)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::Conflict => {
-                    ApiError::Conflict("an account with this email already exists".into())
-                }
-                other => other.into(),
-            })?;
+        let conflict = |e| match e {
+            crate::store::StoreError::Conflict => {
+                ApiError::Conflict("an account with this email already exists".into())
+            }
+            other => other.into(),
+        };
+        // The count above may be stale: with none seen, claim the first account
+        // atomically; losing the claim means registration has just closed.
+        let first = !has_users && store.create_first_user(&user).await.map_err(conflict)?;
+        if !first {
+            if !open {
+                return Err(ApiError::RegistrationClosed);
+            }
+            store.create_user(&user).await.map_err(conflict)?;
+        }
         tracing::info!(user_id = %user.id, "account registered");
         Ok((&user).into())
     }

@@ -24,11 +24,14 @@ pub trait AgentStore {
     /// Host-side lookup, not owner-scoped: only the handshake and agent-token paths use it.
     async fn agent_by_id(&self, id: &str) -> Result<Option<AgentRow>, StoreError>;
     async fn delete_agent(&self, owner: &str, id: &str) -> Result<bool, StoreError>;
+    /// `first`: only while none is stored, so a first wrap (which needs no password)
+    /// cannot replace one stored concurrently.
     async fn set_wrapped_secret(
         &self,
         owner: &str,
         id: &str,
         wrapped: &str,
+        first: bool,
     ) -> Result<bool, StoreError>;
     /// Stores a new config iff the stored version is `expected`.
     async fn save_config(
@@ -176,13 +179,16 @@ macro_rules! impl_agent_store {
                 owner: &str,
                 id: &str,
                 wrapped: &str,
+                first: bool,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query(
-                    "UPDATE agents SET wrapped_secret = $1 WHERE owner_id = $2 AND id = $3",
+                    "UPDATE agents SET wrapped_secret = $1 WHERE owner_id = $2 AND id = $3 \
+                     AND ($4 = 0 OR wrapped_secret IS NULL)",
                 )
                 .bind(wrapped)
                 .bind(owner)
                 .bind(id)
+                .bind(i64::from(first))
                 .execute(&self.pool)
                 .await?
                 .rows_affected();

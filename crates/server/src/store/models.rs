@@ -112,6 +112,8 @@ pub enum MasterKeyOutcome {
     Saved,
     /// The re-wrapped set differs from the agents that hold a wrapped secret.
     SetMismatch,
+    /// A first set-up found a key already stored (set concurrently).
+    AlreadySet,
 }
 
 /// An agent that went offline between two sweeps.

@@ -8,6 +8,10 @@ use super::{MasterKeyOutcome, StoreError, UserRow};
 pub trait UserStore {
     async fn count_users(&self) -> Result<i64, StoreError>;
     async fn create_user(&self, user: &UserRow) -> Result<(), StoreError>;
+    /// Creates the first account. The claim is a `meta` row whose primary key admits
+    /// one writer, so concurrent first registrations (on any replica) create one
+    /// account; `false` when the claim was taken or an account already exists.
+    async fn create_first_user(&self, user: &UserRow) -> Result<bool, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError>;
     async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError>;
     async fn create_session(
@@ -23,13 +27,15 @@ pub trait UserStore {
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Sets the master-key parameters; with `rewrapped`, also replaces every wrapped
     /// secret, all in one transaction, refusing unless `rewrapped` names exactly the
-    /// owner's agents that hold a wrapped secret.
+    /// owner's agents that hold a wrapped secret. `first` (a set-up) applies only while
+    /// no key is stored, so a set-up cannot replace a key set concurrently.
     async fn set_master_key(
         &self,
         user_id: &str,
         kdf: &str,
         key_check: &str,
         rewrapped: Option<&[(String, String)]>,
+        first: bool,
     ) -> Result<MasterKeyOutcome, StoreError>;
 }
 
@@ -55,6 +61,36 @@ macro_rules! impl_user_store {
                 .await
                 .map_err(StoreError::from_insert)?;
                 Ok(())
+            }
+
+            async fn create_first_user(&self, u: &UserRow) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let claimed = sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ('first_user', $1) \
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(&u.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if claimed != 1 || existing > 0 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&u.id)
+                .bind(&u.email)
+                .bind(&u.password_hash)
+                .bind(u.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_insert)?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
@@ -119,8 +155,25 @@ macro_rules! impl_user_store {
                 kdf: &str,
                 key_check: &str,
                 rewrapped: Option<&[(String, String)]>,
+                first: bool,
             ) -> Result<MasterKeyOutcome, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                // Taking the user's row lock first orders a change after a concurrent
+                // set-up, and lets a set-up see that it lost.
+                let updated = sqlx::query(
+                    "UPDATE users SET kdf = $1, key_check = $2 WHERE id = $3 \
+                     AND ($4 = 0 OR kdf IS NULL)",
+                )
+                .bind(kdf)
+                .bind(key_check)
+                .bind(user_id)
+                .bind(i64::from(first))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated != 1 {
+                    return Ok(MasterKeyOutcome::AlreadySet);
+                }
                 if let Some(items) = rewrapped {
                     let mut held: Vec<String> = sqlx::query_scalar(
                         "SELECT id FROM agents WHERE owner_id = $1 AND wrapped_secret IS NOT NULL",
@@ -145,12 +198,6 @@ macro_rules! impl_user_store {
                         .await?;
                     }
                 }
-                sqlx::query("UPDATE users SET kdf = $1, key_check = $2 WHERE id = $3")
-                    .bind(kdf)
-                    .bind(key_check)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
                 tx.commit().await?;
                 Ok(MasterKeyOutcome::Saved)
             }
