@@ -1,0 +1,368 @@
+//! The signed handshake (SPEC §2), rule by rule: signature over the canonical
+//! timestamp, the window and its edges, unknown agent and wrong secret alike, single
+//! use, plaintext secrets refused and reported, malformed bodies, rate limits.
+
+use openclaw_fleet_protocol::{sign, AgentSecret};
+use serde_json::{json, Value};
+
+use crate::common::fixtures::{secret, signed};
+use crate::common::{Agent, Backend, Owner, TestApp, ANON};
+
+both_backends!(
+    valid_handshake_answers_token_policy_and_config,
+    timestamp_as_string_integer_and_with_leading_zeros,
+    window_edges_are_inclusive,
+    window_is_configurable,
+    unknown_agent_and_wrong_secret_answer_alike,
+    a_signature_is_single_use,
+    concurrent_replays_get_one_token,
+    plaintext_secret_is_refused_and_reported,
+    malformed_bodies_are_400,
+    rate_limited_per_agent,
+    rate_limited_per_address,
+);
+
+async fn setup(b: Backend) -> (TestApp, Owner, Agent) {
+    let app = TestApp::spawn(b).await;
+    let owner = app.first_owner().await;
+    let agent = app
+        .create_agent(
+            &owner,
+            json!({"name": "host", "gateway_url": "https://gw.example.com"}),
+        )
+        .await;
+    (app, owner, agent)
+}
+
+async fn valid_handshake_answers_token_policy_and_config(b: Backend) {
+    let (app, _, agent) = setup(b).await;
+    // Exactly what a one-line monitor does: the protocol crate's own body builder.
+    let id = openclaw_fleet_protocol::AgentId::parse(&agent.id).unwrap();
+    let body =
+        openclaw_fleet_protocol::handshake_body(&id, app.now() as u64, &secret(&agent.secret));
+    let r = app.handshake(&body).await.ok(200);
+    let token = r.json["token"].as_str().unwrap();
+    assert!(token.starts_with("ocf_at_") && token.len() > 40);
+    assert_eq!(r.json["expires_in"], 3600);
+    assert_eq!(r.json["heartbeat_interval"], 30);
+    assert_eq!(r.json["policy"]["name"], "dev");
+    assert_eq!(r.json["gateway_url"], "https://gw.example.com");
+    assert_eq!(r.json["config"], Value::Null);
+    assert_eq!(r.json["config_version"], 0);
+    assert_eq!(r.json["server_time"], app.now());
+    // The token is an agent credential, not an owner one.
+    app.get("/api/me", token).await.err(401, "unauthorized");
+    let hb = crate::common::fixtures::heartbeat(&agent.id, "healthy", json!({}));
+    app.heartbeat(token, &hb).await.ok(200);
+}
+
+async fn timestamp_as_string_integer_and_with_leading_zeros(b: Backend) {
+    let (app, _, agent) = setup(b).await;
+    let key = secret(&agent.secret);
+    let now = app.now();
+    let sig = sign(&agent.id, &now.to_string(), &key);
+    let as_int = json!({"agent_id": agent.id, "timestamp": now, "signature": sig});
+    app.handshake(&as_int).await.ok(200);
+
+    app.clock.advance(1);
+    let now = app.now();
+    let canonical_sig = sign(&agent.id, &now.to_string(), &key);
+    let padded = format!("000{now}");
+    let body = json!({"agent_id": agent.id, "timestamp": padded, "signature": canonical_sig});
+    app.handshake(&body).await.ok(200);
+    // A signature over the padded text is not a signature over the canonical one.
+    app.clock.advance(1);
+    let now = app.now();
+    let padded = format!("0{now}");
+    let wrong_sig = sign(&agent.id, &padded, &key);
+    app.handshake(&json!({"agent_id": agent.id, "timestamp": padded, "signature": wrong_sig}))
+        .await
+        .err(401, "unauthorized");
+}
+
+async fn window_edges_are_inclusive(b: Backend) {
+    let (app, _, agent) = setup(b).await;
+    let now = app.now();
+    for ts in [now - 60, now + 60] {
+        app.handshake(&signed(&agent.id, &agent.secret, ts))
+            .await
+            .ok(200);
+    }
+    for ts in [now - 61, now + 61, 0] {
+        let r = app.handshake(&signed(&agent.id, &agent.secret, ts)).await;
+        r.err(401, "timestamp_out_of_window");
+        assert_eq!(r.json["server_time"], now);
+    }
+    // An agent corrects its clock from server_time and gets in.
+    let skewed = app
+        .handshake(&signed(&agent.id, &agent.secret, now - 500))
+        .await;
+    let server_time = skewed.json["server_time"].as_i64().unwrap();
+    app.handshake(&signed(&agent.id, &agent.secret, server_time + 1))
+        .await
+        .ok(200);
+}
+
+async fn window_is_configurable(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| s.handshake_window_secs = 300).await;
+    let owner = app.first_owner().await;
+    let agent = app.agent(&owner, "host").await;
+    let now = app.now();
+    app.handshake(&signed(&agent.id, &agent.secret, now - 300))
+        .await
+        .ok(200);
+    app.handshake(&signed(&agent.id, &agent.secret, now + 300))
+        .await
+        .ok(200);
+    app.handshake(&signed(&agent.id, &agent.secret, now - 301))
+        .await
+        .err(401, "timestamp_out_of_window");
+}
+
+async fn unknown_agent_and_wrong_secret_answer_alike(b: Backend) {
+    let (app, _, agent) = setup(b).await;
+    let now = app.now();
+    let stranger = AgentSecret::generate();
+    let wrong_secret = json!({
+        "agent_id": agent.id, "timestamp": now.to_string(),
+        "signature": sign(&agent.id, &now.to_string(), &stranger),
+    });
+    let unknown_id = uuid::Uuid::new_v4().to_string();
+    let unknown = json!({
+        "agent_id": unknown_id, "timestamp": now.to_string(),
+        "signature": sign(&unknown_id, &now.to_string(), &stranger),
+    });
+    let r1 = app.handshake(&wrong_secret).await;
+    let r2 = app.handshake(&unknown).await;
+    r1.err(401, "unauthorized");
+    r2.err(401, "unauthorized");
+    assert_eq!(r1.text, r2.text);
+    // Signing another agent's id with this agent's secret does not work either.
+    let other = app
+        .handshake(&signed(&unknown_id, &agent.secret, now))
+        .await;
+    assert_eq!(other.text, r1.text);
+    // Failures did not burn the real signature.
+    app.handshake(&signed(&agent.id, &agent.secret, now))
+        .await
+        .ok(200);
+}
+
+async fn a_signature_is_single_use(b: Backend) {
+    let (app, _, agent) = setup(b).await;
+    let body = signed(&agent.id, &agent.secret, app.now());
+    app.handshake(&body).await.ok(200);
+    app.handshake(&body).await.err(401, "replayed");
+    app.clock.advance(30);
+    app.handshake(&body).await.err(401, "replayed");
+    // The same timestamp as an integer is the same signature, and still a replay.
+    let mut as_int = body.clone();
+    as_int["timestamp"] = json!(body["timestamp"].as_str().unwrap().parse::<i64>().unwrap());
+    app.handshake(&as_int).await.err(401, "replayed");
+    // A new timestamp is a new signature.
+    app.handshake(&signed(&agent.id, &agent.secret, app.now()))
+        .await
+        .ok(200);
+}
+
+async fn concurrent_replays_get_one_token(b: Backend) {
+    let (app, _, agent) = setup(b).await;
+    let body = signed(&agent.id, &agent.secret, app.now());
+    let attempts = (0..6).map(|i| {
+        let client = app.client_from(80 + i);
+        let (app, body) = (&app, &body);
+        async move {
+            app.send(client.post(app.url("/api/agents/handshake")).json(body))
+                .await
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let accepted = answers.iter().filter(|r| r.status == 200).count();
+    assert_eq!(
+        accepted,
+        1,
+        "{:?}",
+        answers.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    for r in answers.iter().filter(|r| r.status != 200) {
+        r.err(401, "replayed");
+    }
+}
+
+async fn plaintext_secret_is_refused_and_reported(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let owner = app.first_owner().await;
+    let agent = app.agent(&owner, "leaky").await;
+    let bystander = app.agent(&owner, "careful").await;
+
+    // A fake secret is refused but does not flag the agent.
+    let mut body = signed(&bystander.id, &bystander.secret, app.now());
+    body["agent_secret"] = json!(AgentSecret::generate().expose_secret());
+    app.handshake(&body)
+        .await
+        .err(400, "plaintext_secret_rejected");
+    let detail = app.agent_detail(&owner, &bystander.id).await;
+    assert_eq!(detail["plaintext_secret_seen_at"], Value::Null);
+
+    // The real secret, even with a valid signature: refused, and the owner is told.
+    app.clock.advance(5);
+    let mut body = signed(&agent.id, &agent.secret, app.now());
+    body["agent_secret"] = json!(agent.secret);
+    let r = app.handshake(&body).await;
+    r.err(400, "plaintext_secret_rejected");
+    assert!(r.json.get("token").is_none());
+    assert!(!r.text.contains(&agent.secret));
+    let detail = app.agent_detail(&owner, &agent.id).await;
+    assert_eq!(detail["plaintext_secret_seen_at"], app.now());
+    // Only the secret alone, with nothing else, is refused the same way.
+    app.handshake(&json!({"agent_id": agent.id, "agent_secret": agent.secret}))
+        .await
+        .err(400, "plaintext_secret_rejected");
+    // Rotating the secret clears the warning.
+    app.post(
+        &format!("/api/agents/{}/rotate-secret", agent.id),
+        &owner.token,
+        &json!({}),
+    )
+    .await
+    .ok(200);
+    let detail = app.agent_detail(&owner, &agent.id).await;
+    assert_eq!(detail["plaintext_secret_seen_at"], Value::Null);
+}
+
+async fn malformed_bodies_are_400(b: Backend) {
+    let (app, _, agent) = setup(b).await;
+    let now = app.now();
+    let good = signed(&agent.id, &agent.secret, now);
+    let with = |key: &str, value: Value| {
+        let mut body = good.clone();
+        body[key] = value;
+        body
+    };
+    let without = |key: &str| {
+        let mut body = good.clone();
+        body.as_object_mut().unwrap().remove(key);
+        body
+    };
+    let cases = [
+        json!([]),
+        json!("handshake"),
+        json!(null),
+        without("agent_id"),
+        without("timestamp"),
+        without("signature"),
+        with("agent_id", json!(agent.id.to_uppercase())),
+        with("agent_id", json!("not-a-uuid")),
+        with("agent_id", json!(42)),
+        with("timestamp", json!("")),
+        with("timestamp", json!("12ab")),
+        with("timestamp", json!(-5)),
+        with("timestamp", json!(format!("-{now}"))),
+        with("timestamp", json!(format!("+{now}"))),
+        with("timestamp", json!(now as f64 + 0.5)),
+        with("timestamp", json!("1".repeat(20))),
+        with("timestamp", json!(null)),
+        with(
+            "signature",
+            json!(good["signature"].as_str().unwrap().to_uppercase()),
+        ),
+        with(
+            "signature",
+            json!(&good["signature"].as_str().unwrap()[..63]),
+        ),
+        with(
+            "signature",
+            json!(format!("{}0", good["signature"].as_str().unwrap())),
+        ),
+        with("signature", json!(7)),
+    ];
+    // Each from its own address: more than ten failures from one would be rate limited.
+    for (i, body) in cases.iter().enumerate() {
+        let client = app.client_from(100 + i as u8);
+        let r = app
+            .send(client.post(app.url("/api/agents/handshake")).json(body))
+            .await;
+        assert_eq!(r.status.as_u16(), 400, "{body} → {}", r.text);
+        r.err(400, "invalid_request");
+    }
+    let raw = app
+        .send(
+            app.build(reqwest::Method::POST, "/api/agents/handshake", ANON)
+                .header("content-type", "application/json")
+                .body("{\"agent_id\": "),
+        )
+        .await;
+    raw.err(400, "invalid_request");
+    // None of that used up the good signature.
+    app.handshake(&good).await.ok(200);
+}
+
+async fn rate_limited_per_agent(b: Backend) {
+    let (app, owner, agent) = setup(b).await;
+    let bad = AgentSecret::generate();
+    for i in 0..10u8 {
+        let body = json!({
+            "agent_id": agent.id, "timestamp": app.now().to_string(),
+            "signature": sign(&agent.id, &app.now().to_string(), &bad),
+        });
+        let r = app
+            .send(
+                app.client_from(40 + i)
+                    .post(app.url("/api/agents/handshake"))
+                    .json(&body),
+            )
+            .await;
+        r.err(401, "unauthorized");
+    }
+    // The right signature from a fresh address is refused while the agent is locked.
+    let good = signed(&agent.id, &agent.secret, app.now());
+    let r = app
+        .send(
+            app.client_from(60)
+                .post(app.url("/api/agents/handshake"))
+                .json(&good),
+        )
+        .await;
+    r.err(429, "rate_limited");
+    assert!(r.retry_after() <= 60);
+    // Another agent is not affected.
+    let other = app.agent(&owner, "other").await;
+    app.handshake_now(&other).await.ok(200);
+    // After the window the agent gets in (and the signature was not used up).
+    app.clock.advance(60);
+    app.handshake(&signed(&agent.id, &agent.secret, app.now()))
+        .await
+        .ok(200);
+}
+
+async fn rate_limited_per_address(b: Backend) {
+    let (app, _, agent) = setup(b).await;
+    let from = app.client_from(70);
+    let stranger = AgentSecret::generate();
+    for _ in 0..10 {
+        let id = uuid::Uuid::new_v4().to_string();
+        let ts = app.now().to_string();
+        let body = json!({"agent_id": id, "timestamp": ts, "signature": sign(&id, &ts, &stranger)});
+        app.send(from.post(app.url("/api/agents/handshake")).json(&body))
+            .await
+            .err(401, "unauthorized");
+    }
+    let good = signed(&agent.id, &agent.secret, app.now());
+    let r = app
+        .send(from.post(app.url("/api/agents/handshake")).json(&good))
+        .await;
+    r.err(429, "rate_limited");
+    r.retry_after();
+    // Malformed bodies from a locked address are refused before parsing, too.
+    app.send(from.post(app.url("/api/agents/handshake")).json(&json!({})))
+        .await
+        .err(429, "rate_limited");
+    // The agent itself is not locked: from another address it connects.
+    app.send(
+        app.client_from(71)
+            .post(app.url("/api/agents/handshake"))
+            .json(&good),
+    )
+    .await
+    .ok(200);
+}
