@@ -61,6 +61,11 @@ describe('zero-knowledge master key and encrypted config', () => {
     await page.getByText('Use at least 12 characters.').waitFor();
     await pass.fill(PASSPHRASE);
     await page.getByText(/^(Fair|Good|Strong)\.$/).waitFor();
+    await page.evaluate(() => { window.print = () => {}; });
+    await page.getByRole('button', { name: 'Print a recovery sheet' }).click();
+    const sheet = await page.locator('#print-sheet').innerText();
+    assert.ok(sheet.includes(EMAIL) && sheet.includes(LOSS), 'recovery sheet names the account and the warning');
+    assert.ok(!sheet.includes(PASSPHRASE), 'recovery sheet never holds the key');
     await again.fill(`${PASSPHRASE}x`);
     await submit.click();
     await page.getByText('The two entries differ.').waitFor();

@@ -48,7 +48,10 @@ export function metricsSection(agent, ctx) {
     try {
       const since = Math.floor(Date.now() / 1000) - period;
       const res = await api.agents.metrics(agent.id, since);
-      points = (res.points ?? []).slice().sort((a, b) => a.ts - b.ts);
+      const fetched = (res.points ?? []).slice().sort((a, b) => a.ts - b.ts);
+      const newest = fetched.length ? fetched[fetched.length - 1].ts : 0;
+      // Heartbeats that arrived live while the request was in flight stay.
+      points = [...fetched, ...points.filter((p) => p.ts > newest)];
     } catch (e) {
       err.show(e);
       points = [];
@@ -79,7 +82,9 @@ export function metricsSection(agent, ctx) {
       interval = a.heartbeat_interval || interval;
       if (!a.last_seen || !a.metrics) return;
       const lastTs = points.length ? points[points.length - 1].ts : 0;
-      if (a.last_seen <= lastTs) return;
+      if (a.last_seen < lastTs) return;
+      // Times are whole seconds: a second heartbeat in the same second replaces the first.
+      if (a.last_seen === lastTs) points.pop();
       points.push({ ts: a.last_seen, status: a.status, ...a.metrics });
       draw();
     },
