@@ -17,12 +17,15 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-function serverBinary() {
-  if (process.env.OPENCLAW_FLEET_BIN) return process.env.OPENCLAW_FLEET_BIN;
-  const built = spawnSync('cargo', ['build', '-p', 'openclaw-fleet'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (built.status !== 0) throw new Error('cargo build -p openclaw-fleet failed');
-  return join(ROOT, 'target', 'debug', 'openclaw-fleet');
+/** The binary of a workspace package: from `envVar` if set, else built with cargo. */
+export function cargoBinary(pkg, envVar) {
+  if (process.env[envVar]) return process.env[envVar];
+  const built = spawnSync('cargo', ['build', '-p', pkg], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status !== 0) throw new Error(`cargo build -p ${pkg} failed`);
+  return join(ROOT, 'target', 'debug', pkg);
 }
+
+const serverBinary = () => cargoBinary('openclaw-fleet', 'OPENCLAW_FLEET_BIN');
 
 /** Starts `openclaw-fleet serve` and resolves once it logs `listening on http://ADDR`. */
 export async function startServer(extraArgs = []) {
@@ -123,6 +126,23 @@ export async function registerFirstAccount(page, url, email, password) {
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByLabel('Confirm password').fill(password);
   await page.getByRole('button', { name: 'Create account and sign in' }).click();
+}
+
+/** On the set-up screen: passphrase twice, the acknowledgement, submit; lands on Agents. */
+export async function setUpMasterKey(page, passphrase) {
+  await page.getByRole('heading', { name: 'Set up your encryption master key' }).waitFor();
+  await page.getByLabel('Master key passphrase').fill(passphrase);
+  await page.getByLabel('Type it again').fill(passphrase);
+  await page.getByLabel(/If you lose this key/).check();
+  await page.getByRole('button', { name: 'Set up master key' }).click();
+  await page.getByRole('heading', { name: 'Agents' }).waitFor();
+}
+
+/** NAME='value' pairs of an install command, as an environment object. */
+export function installEnv(command) {
+  const env = {};
+  for (const m of command.matchAll(/^([A-Z_]+)='([^']*)' \\$/gm)) env[m[1]] = m[2];
+  return env;
 }
 
 export async function login(page, url, email, password) {

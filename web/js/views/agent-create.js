@@ -83,9 +83,9 @@ export async function openCreateAgent(app, { fleetId, onCreated }) {
           encryptionNote = `The encryption secret could not be stored (${e3?.message ?? 'error'}). Set up encryption later on the agent page.`;
         }
       } else {
-        encryptionNote = state === 'none'
-          ? 'Set up a master key, then “Set up encryption” on the agent page, to give this agent an encrypted config.'
-          : 'Unlock, then use “Set up encryption” on the agent page to give this agent an encrypted config.';
+        encryptionNote = `${state === 'none'
+          ? 'Set up a master key, then use “Set up encryption” on the agent page'
+          : 'Unlock, then use “Set up encryption” on the agent page'}: the agent also needs OPENCLAW_FLEET_ENCRYPTION_SECRET before it can run.`;
       }
       close();
       showCreatedAgent({ agent, agentSecret, encryptionSecret, encryptionNote });
