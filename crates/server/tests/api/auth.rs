@@ -12,6 +12,7 @@ both_backends!(
     open_registration_allows_more_accounts,
     login_answers_token_and_strict_cookie,
     logout_ends_the_session,
+    owner_session_expires,
     wrong_password_and_unknown_email_are_refused_alike,
     login_rate_limit_per_account,
     login_rate_limit_per_address,
@@ -229,6 +230,22 @@ async fn logout_ends_the_session(b: Backend) {
         .await
         .err(401, "unauthorized");
     app.get("/api/me", &cookie_token)
+        .await
+        .err(401, "unauthorized");
+}
+
+async fn owner_session_expires(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| s.session_ttl_secs = 3600).await;
+    let owner = app.first_owner().await;
+    let r = app.login(&owner.email, PASSWORD).await.ok(200);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=3600"));
+    app.clock.advance(3599);
+    app.get("/api/me", &owner.token).await.ok(200);
+    app.clock.advance(1);
+    app.get("/api/me", &owner.token)
+        .await
+        .err(401, "unauthorized");
+    app.post("/api/fleets", &owner.token, &json!({"name": "late"}))
         .await
         .err(401, "unauthorized");
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::common::{Backend, Owner, TestApp, ANON};
 
 both_backends!(
+    probes_answer,
     bad_bodies_are_400_json,
     oversized_body_is_413,
     unknown_routes_and_methods_are_json,
@@ -35,6 +36,26 @@ async fn raw(
             .body(body.to_string()),
     )
     .await
+}
+
+async fn probes_answer(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let live = app.get("/healthz", ANON).await.ok(200);
+    assert_eq!(live.text, "ok");
+    let ready = app.get("/readyz", ANON).await.ok(200);
+    assert_eq!(ready.json, json!({"status": "ready"}));
+    // Every answer carries the security headers; API answers are not cached.
+    let r = app.get("/api/auth/status", ANON).await.ok(200);
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
+    assert!(r
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'self'"));
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
 }
 
 async fn bad_bodies_are_400_json(b: Backend) {

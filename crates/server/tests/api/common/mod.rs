@@ -6,6 +6,7 @@ pub mod fixtures;
 mod pg;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use openclaw_fleet::access::AppState;
@@ -108,11 +109,11 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub client: reqwest::Client,
     pub state: AppState,
-    _data_dir: tempfile::TempDir,
+    settings: Settings,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
-    // Last: dropped after the server was told to stop.
-    _pg: Option<PgDatabase>,
+    // Last: dropped after the server was told to stop. Shared with replicas.
+    _storage: Arc<(tempfile::TempDir, Option<PgDatabase>)>,
 }
 
 pub fn wall_clock() -> i64 {
@@ -142,7 +143,25 @@ impl TestApp {
         };
         adjust(&mut settings);
         let clock = ManualClock::new(wall_clock());
-        let server = Server::build(settings, Some(std::sync::Arc::new(clock.clone())))
+        Self::start(settings, clock, Arc::new((data_dir, pg))).await
+    }
+
+    /// A second server on the same database, key and clock: another replica.
+    pub async fn replica(&self) -> Self {
+        Self::start(
+            self.settings.clone(),
+            self.clock.clone(),
+            self._storage.clone(),
+        )
+        .await
+    }
+
+    async fn start(
+        settings: Settings,
+        clock: ManualClock,
+        storage: Arc<(tempfile::TempDir, Option<PgDatabase>)>,
+    ) -> Self {
+        let server = Server::build(settings.clone(), Some(Arc::new(clock.clone())))
             .await
             .expect("server starts");
         let addr = server.local_addr();
@@ -160,10 +179,10 @@ impl TestApp {
             clock,
             client: reqwest::Client::new(),
             state,
-            _data_dir: data_dir,
+            settings,
             shutdown: Some(tx),
             task,
-            _pg: pg,
+            _storage: storage,
         }
     }
 
