@@ -107,6 +107,19 @@ impl Owner {
         Ok(self.state.0.store.delete_session(&self.token_hash).await?)
     }
 
+    /// Whether the session behind this scope still exists and has not expired: answers
+    /// that outlive their request (the event stream) re-check it.
+    pub async fn session_alive(&self) -> ApiResult<bool> {
+        let now = self.state.now();
+        let user = self
+            .state
+            .0
+            .store
+            .session_user(&self.token_hash, now)
+            .await?;
+        Ok(user.is_some_and(|u| u.id == self.user.id))
+    }
+
     /// Checks the account password for changes a stolen session alone must not make.
     fn require_password(&self, given: Option<&str>) -> ApiResult<()> {
         let given = given.ok_or(ApiError::PasswordRequired)?;

@@ -11,8 +11,12 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::access::{AppState, Owner};
 
+/// How often an idle stream re-checks its session (a change re-checks at once).
+const SESSION_RECHECK: Duration = Duration::from_secs(10);
+
 /// `event: agent` with the agent's JSON on every change; `event: agent_deleted` with
-/// `{id}`; `event: resync` when the client fell behind and should reload its list.
+/// `{id}`; `event: resync` when the client fell behind and should reload its list. The
+/// stream ends when its session is logged out or expires.
 #[utoipa::path(get, path = "/api/events", tag = "agents",
     responses((status = 200, description = "text/event-stream"), (status = 401, body = super::ErrorBody)))]
 pub async fn stream(
@@ -21,25 +25,37 @@ pub async fn stream(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.subscribe_changes();
     let owner_id = owner.user().id;
+    let recheck = tokio::time::interval(SESSION_RECHECK);
     let events = stream::unfold(
-        (owner, owner_id, rx),
-        |(owner, owner_id, mut rx)| async move {
+        (owner, owner_id, rx, recheck),
+        |(owner, owner_id, mut rx, mut recheck)| async move {
             loop {
-                let event = match rx.recv().await {
-                    Ok(change) if change.owner_id != owner_id => continue,
-                    Ok(change) if change.deleted => Event::default()
+                let received = tokio::select! {
+                    r = rx.recv() => Some(r),
+                    _ = recheck.tick() => None,
+                };
+                if matches!(&received, Some(Ok(change)) if change.owner_id != owner_id) {
+                    continue;
+                }
+                // Logout or expiry ends the stream: nothing more is delivered.
+                if !matches!(owner.session_alive().await, Ok(true)) {
+                    return None;
+                }
+                let event = match received {
+                    None => continue,
+                    Some(Ok(change)) if change.deleted => Event::default()
                         .event("agent_deleted")
                         .data(json!({ "id": change.agent_id }).to_string()),
-                    Ok(change) => match owner.agent_view(&change.agent_id).await {
+                    Some(Ok(change)) => match owner.agent_view(&change.agent_id).await {
                         Ok(view) => Event::default()
                             .event("agent")
                             .data(serde_json::to_string(&view).unwrap_or_default()),
                         Err(_) => continue,
                     },
-                    Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
-                    Err(RecvError::Closed) => return None,
+                    Some(Err(RecvError::Lagged(_))) => Event::default().event("resync").data("{}"),
+                    Some(Err(RecvError::Closed)) => return None,
                 };
-                return Some((Ok(event), (owner, owner_id, rx)));
+                return Some((Ok(event), (owner, owner_id, rx, recheck)));
             }
         },
     );
