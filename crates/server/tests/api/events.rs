@@ -8,7 +8,11 @@ use serde_json::json;
 use crate::common::fixtures::heartbeat;
 use crate::common::{Backend, TestApp, ANON};
 
-both_backends!(events_carry_own_changes_only);
+both_backends!(
+    events_carry_own_changes_only,
+    stream_ends_with_its_session,
+    stream_ends_when_the_session_expires,
+);
 
 /// An open event stream and what it has delivered so far.
 struct Events {
@@ -29,6 +33,20 @@ impl Events {
         Self {
             res,
             seen: String::new(),
+        }
+    }
+
+    /// Reads until the server ends the stream; returns everything delivered.
+    async fn until_closed(&mut self) -> &str {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let chunk = tokio::time::timeout_at(deadline, self.res.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("the stream stayed open: {:?}", self.seen));
+            match chunk {
+                Ok(Some(bytes)) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(None) | Err(_) => return &self.seen,
+            }
         }
     }
 
@@ -78,5 +96,52 @@ async fn events_carry_own_changes_only(b: Backend) {
     assert!(
         !seen.contains(&agent.id),
         "another owner's agent leaked: {seen}"
+    );
+}
+
+async fn stream_ends_with_its_session(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let owner = app.first_owner().await;
+    let agent = app.agent(&owner, "a").await;
+    let token = app.agent_token(&agent).await;
+    let second = app
+        .login(&owner.email, crate::common::PASSWORD)
+        .await
+        .ok(200);
+    let stolen = second.json["token"].as_str().unwrap().to_string();
+    let mut events = Events::open(&app, &stolen).await;
+    app.heartbeat(&token, &heartbeat(&agent.id, "healthy", json!({})))
+        .await
+        .ok(200);
+    events.until("\"status\":\"healthy\"").await;
+
+    // The owner ends that session: its stream must not deliver one more change.
+    app.post("/api/auth/logout", &stolen, &json!({}))
+        .await
+        .ok(204);
+    app.heartbeat(&token, &heartbeat(&agent.id, "error", json!({})))
+        .await
+        .ok(200);
+    let seen = events.until_closed().await;
+    assert!(
+        !seen.contains("\"status\":\"error\""),
+        "delivered after logout: {seen}"
+    );
+}
+
+async fn stream_ends_when_the_session_expires(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| s.session_ttl_secs = 600).await;
+    let owner = app.first_owner().await;
+    let agent = app.agent(&owner, "a").await;
+    let mut events = Events::open(&app, &owner.token).await;
+    app.clock.advance(600);
+    let token = app.agent_token(&agent).await;
+    app.heartbeat(&token, &heartbeat(&agent.id, "idle", json!({})))
+        .await
+        .ok(200);
+    let seen = events.until_closed().await;
+    assert!(
+        !seen.contains("\"status\":\"idle\""),
+        "delivered after expiry: {seen}"
     );
 }
