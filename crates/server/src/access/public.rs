@@ -13,7 +13,7 @@ use super::*;
 use crate::auth::password;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{AgentRow, UserRow};
+use crate::store::{AgentRow, HandshakeOutcome, UserRow};
 
 pub struct Public(pub(super) AppState);
 
@@ -154,19 +154,22 @@ impl Public {
         };
         let token = tokens::generate(tokens::AGENT_PREFIX);
         let ttl = state.settings().agent_token_ttl_secs;
-        let fresh = state
+        let outcome = state
             .0
             .store
             .accept_handshake(
                 &agent_id,
+                &row.secret_sealed,
                 &req.signature,
                 &tokens::hash(&token),
                 now,
                 now + ttl,
             )
             .await?;
-        if !fresh {
-            return Err(fail(ApiError::Replayed));
+        match outcome {
+            HandshakeOutcome::Accepted => {}
+            HandshakeOutcome::Replayed => return Err(fail(ApiError::Replayed)),
+            HandshakeOutcome::SecretChanged => return Err(fail(ApiError::Unauthorized)),
         }
         limit.succeed(&agent_key);
         state.notify_change(&row.owner_id, &agent_id, false);

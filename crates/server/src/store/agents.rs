@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    AgentFilter, AgentRef, AgentRow, HeartbeatRecord, MetricPoint, NewAgent, SaveOutcome,
-    StoreError,
+    AgentFilter, AgentRef, AgentRow, HandshakeOutcome, HeartbeatRecord, MetricPoint, NewAgent,
+    SaveOutcome, StoreError,
 };
 
 /// The effective status, computed in SQL so filters and pages agree with what is shown.
@@ -45,16 +45,19 @@ pub trait AgentStore {
     /// Replaces the agent secret and revokes every token of the agent.
     async fn rotate_secret(&self, owner: &str, id: &str, sealed: &str) -> Result<bool, StoreError>;
     async fn mark_plaintext_secret(&self, id: &str, now: i64) -> Result<(), StoreError>;
-    /// Records a used signature and issues a token in one transaction; `false` when the
-    /// signature was used before (nothing is written then).
+    /// Records a used signature and issues a token in one transaction, provided the
+    /// agent still holds `secret_sealed`, the secret the signature was checked
+    /// against: a rotation or deletion that commits first wins, one that commits later
+    /// revokes this token with the others. Nothing is written unless accepted.
     async fn accept_handshake(
         &self,
         agent_id: &str,
+        secret_sealed: &str,
         signature: &str,
         token_hash: &str,
         now: i64,
         expires_at: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<HandshakeOutcome, StoreError>;
     async fn insert_agent_token(
         &self,
         agent_id: &str,
@@ -272,12 +275,26 @@ macro_rules! impl_agent_store {
             async fn accept_handshake(
                 &self,
                 agent_id: &str,
+                secret_sealed: &str,
                 signature: &str,
                 token_hash: &str,
                 now: i64,
                 expires_at: i64,
-            ) -> Result<bool, StoreError> {
+            ) -> Result<HandshakeOutcome, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                // First, so the agent's row lock orders this against a rotation.
+                let current = sqlx::query(
+                    "UPDATE agents SET secret_last_used_at = $1 WHERE id = $2 AND secret_sealed = $3",
+                )
+                .bind(now)
+                .bind(agent_id)
+                .bind(secret_sealed)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if current != 1 {
+                    return Ok(HandshakeOutcome::SecretChanged);
+                }
                 let fresh = sqlx::query(
                     "INSERT INTO used_signatures (agent_id, signature, seen_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (agent_id, signature) DO NOTHING",
@@ -289,7 +306,7 @@ macro_rules! impl_agent_store {
                 .await?
                 .rows_affected();
                 if fresh != 1 {
-                    return Ok(false);
+                    return Ok(HandshakeOutcome::Replayed);
                 }
                 sqlx::query("INSERT INTO agent_tokens (token_hash, agent_id, expires_at) VALUES ($1, $2, $3)")
                     .bind(token_hash)
@@ -297,13 +314,8 @@ macro_rules! impl_agent_store {
                     .bind(expires_at)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE agents SET secret_last_used_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(agent_id)
-                    .execute(&mut *tx)
-                    .await?;
                 tx.commit().await?;
-                Ok(true)
+                Ok(HandshakeOutcome::Accepted)
             }
 
             async fn insert_agent_token(

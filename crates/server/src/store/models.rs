@@ -98,6 +98,16 @@ pub struct MetricPoint {
     pub latency_ms: Option<f64>,
 }
 
+/// Result of recording a verified handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeOutcome {
+    Accepted,
+    /// The signature was used before.
+    Replayed,
+    /// The secret was rotated, or the agent deleted, since the signature was checked.
+    SecretChanged,
+}
+
 /// Result of a compare-and-swap config save.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SaveOutcome {
