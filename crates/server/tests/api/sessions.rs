@@ -11,6 +11,7 @@ both_backends!(
     token_authenticates_its_own_agent_only,
     deleting_the_agent_revokes_its_tokens,
     rotating_the_secret_revokes_tokens_and_the_old_secret,
+    rotation_racing_handshakes_leaves_no_live_token,
     token_renews_in_its_last_third,
     expired_token_is_refused,
 );
@@ -120,6 +121,35 @@ async fn rotating_the_secret_revokes_tokens_and_the_old_secret(b: Backend) {
         .get(&format!("/api/agents/{}", a.id), &owner.token)
         .await;
     assert!(!detail.text.contains(&rotated.secret["ocf_as_".len()..]));
+}
+
+async fn rotation_racing_handshakes_leaves_no_live_token(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let owner = app.first_owner().await;
+    let mut agent = app.agent(&owner, "a").await;
+    let rotate = format!("/api/agents/{}/rotate-secret", agent.id);
+    for round in 0..40u8 {
+        // A refused handshake counts as a failure: let each round's lapse.
+        app.clock.advance(61);
+        let body = signed(&agent.id, &agent.secret, app.now());
+        let client = app.client_from(200 + round % 50);
+        let handshake = client.post(app.url("/api/agents/handshake")).json(&body);
+        let no_body = json!({});
+        let (hs, rotated) = tokio::join!(
+            app.send(handshake),
+            app.post(&rotate, &owner.token, &no_body),
+        );
+        let rotated = rotated.ok(200);
+        if hs.status == 200 {
+            // Issued under the old secret: the rotation must have revoked it.
+            let token = hs.json["token"].as_str().unwrap();
+            let r = app.heartbeat(token, &hb(&agent)).await;
+            assert_eq!(r.status, 401, "round {round}: a token survived rotation");
+        } else {
+            hs.err(401, "unauthorized");
+        }
+        agent.secret = rotated.json["agent_secret"].as_str().unwrap().to_string();
+    }
 }
 
 async fn token_renews_in_its_last_third(b: Backend) {
