@@ -96,7 +96,10 @@ struct OpenApiJson(Arc<str>);
 #[utoipa::path(get, path = "/api/openapi.json", tag = "meta", security(),
     responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
 async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], doc.0.to_string())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.0.to_string(),
+    )
 }
 
 async fn api_not_found() -> ApiError {
