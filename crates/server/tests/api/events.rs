@@ -12,6 +12,7 @@ both_backends!(
     events_carry_own_changes_only,
     stream_ends_with_its_session,
     stream_ends_when_the_session_expires,
+    going_offline_is_announced,
 );
 
 /// An open event stream and what it has delivered so far.
@@ -144,4 +145,23 @@ async fn stream_ends_when_the_session_expires(b: Backend) {
         !seen.contains("\"status\":\"idle\""),
         "delivered after expiry: {seen}"
     );
+}
+
+async fn going_offline_is_announced(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let owner = app.first_owner().await;
+    let agent = app.agent(&owner, "a").await;
+    let token = app.agent_token(&agent).await;
+    app.heartbeat(&token, &heartbeat(&agent.id, "healthy", json!({})))
+        .await
+        .ok(200);
+    let mut events = Events::open(&app, &owner.token).await;
+    let swept = app.now();
+    app.clock.advance(91);
+    // What the background sweep does on its next tick.
+    app.state
+        .maintain(swept, false)
+        .await
+        .expect("housekeeping");
+    events.until("\"status\":\"offline\"").await;
 }

@@ -106,6 +106,22 @@ async fn agent_create_shows_the_secret_once(b: Backend) {
     assert_eq!(detail.json["wrapped_secret"], Value::Null);
     let list = app.get("/api/agents", &o.token).await.ok(200);
     assert!(!list.text.contains(&secret["ocf_as_".len()..]));
+    let policies = app.get("/api/policies", &o.token).await.ok(200).json;
+    let intervals: Vec<(String, i64)> = policies["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().into(),
+                p["heartbeat_interval"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        intervals,
+        [("dev".into(), 30), ("ops".into(), 15), ("exec".into(), 60)]
+    );
     // A second agent gets a different secret.
     let other = app.agent(&o, "web-2").await;
     assert_ne!(other.secret, secret);

@@ -35,7 +35,11 @@ async fn setup(b: Backend) -> (TestApp, Owner, Agent) {
 }
 
 async fn valid_handshake_answers_token_policy_and_config(b: Backend) {
-    let (app, _, agent) = setup(b).await;
+    let (app, owner, agent) = setup(b).await;
+    assert_eq!(
+        app.agent_detail(&owner, &agent.id).await["secret_last_used_at"],
+        Value::Null
+    );
     // Exactly what a one-line monitor does: the protocol crate's own body builder.
     let id = openclaw_fleet_protocol::AgentId::parse(&agent.id).unwrap();
     let body =
@@ -54,6 +58,8 @@ async fn valid_handshake_answers_token_policy_and_config(b: Backend) {
     app.get("/api/me", token).await.err(401, "unauthorized");
     let hb = crate::common::fixtures::heartbeat(&agent.id, "healthy", json!({}));
     app.heartbeat(token, &hb).await.ok(200);
+    let detail = app.agent_detail(&owner, &agent.id).await;
+    assert_eq!(detail["secret_last_used_at"], app.now());
 }
 
 async fn timestamp_as_string_integer_and_with_leading_zeros(b: Backend) {

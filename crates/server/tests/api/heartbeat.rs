@@ -11,6 +11,7 @@ both_backends!(
     invalid_metrics_are_refused_and_nothing_is_stored,
     silent_agent_goes_offline_after_three_intervals,
     metrics_history_returns_points,
+    housekeeping_prunes_old_history,
 );
 
 async fn heartbeat_updates_status_last_seen_and_metrics(b: Backend) {
@@ -233,4 +234,50 @@ async fn metrics_history_returns_points(b: Backend) {
     )
     .await
     .err(400, "invalid_request");
+}
+
+async fn housekeeping_prunes_old_history(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| {
+        s.heartbeat_retention_days = 1;
+        s.session_ttl_secs = 7 * 86400;
+    })
+    .await;
+    let owner = app.first_owner().await;
+    let a = app.agent(&owner, "a").await;
+    let first = app.now();
+    let token = app.agent_token(&a).await;
+    app.heartbeat(
+        &token,
+        &heartbeat(&a.id, "healthy", json!({"cpu_usage": 1})),
+    )
+    .await
+    .ok(200);
+    app.clock.advance(86400 - 60);
+    let token = app.agent_token(&a).await;
+    app.heartbeat(
+        &token,
+        &heartbeat(&a.id, "healthy", json!({"cpu_usage": 2})),
+    )
+    .await
+    .ok(200);
+    let history = format!("/api/agents/{}/metrics?since={first}", a.id);
+    let cpu = |v: &Value| -> Vec<f64> {
+        v["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["cpu_usage"].as_f64().unwrap())
+            .collect()
+    };
+    let before = app.get(&history, &owner.token).await.ok(200).json;
+    assert_eq!(cpu(&before), [1.0, 2.0], "{before}");
+
+    // Past a day after the first heartbeat, housekeeping removes it, keeps the second.
+    app.clock.advance(61);
+    app.state
+        .maintain(app.now(), true)
+        .await
+        .expect("housekeeping");
+    let after = app.get(&history, &owner.token).await.ok(200).json;
+    assert_eq!(cpu(&after), [2.0], "{after}");
 }
