@@ -44,8 +44,37 @@ fn map_rejection(rejection: JsonRejection) -> ApiError {
 }
 
 /// Replaces double-quoted spans (serde quotes offending values there) with `…`, and
-/// backquoted ones (field and variant names) too when they look like a secret.
+/// backquoted ones (field and variant names) too when they look like a secret; then
+/// any other word that looks like one (serde's error path names an unknown query key
+/// as it was sent).
 pub fn redact_quoted(text: &str) -> String {
+    scrub_words(&redact_spans(text))
+}
+
+fn secretish(word: &str) -> bool {
+    word.len() > 32 || word.contains("ocf_") || word.contains("sk-")
+}
+
+fn scrub_words(text: &str) -> String {
+    let is_word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '+' | '/' | '=');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(is_word) {
+        out.push_str(&rest[..start]);
+        let word = &rest[start..];
+        let len = word.find(|c: char| !is_word(c)).unwrap_or(word.len());
+        out.push_str(if secretish(&word[..len]) {
+            "…"
+        } else {
+            &word[..len]
+        });
+        rest = &word[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn redact_spans(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find(['"', '`']) {
@@ -57,8 +86,7 @@ pub fn redact_quoted(text: &str) -> String {
             return out;
         };
         let inner = &after[..len];
-        let secretish = inner.len() > 32 || inner.contains("ocf_") || inner.contains("sk-");
-        if quote == '"' || secretish {
+        if quote == '"' || secretish(inner) {
             out.push('…');
         } else {
             out.push_str(inner);
@@ -107,5 +135,9 @@ mod tests {
             "missing field `email`"
         );
         assert!(!super::redact_quoted("unknown field `ocf_as_x`").contains("ocf_as_x"));
+        let path = super::redact_quoted("ocf_as_abc-DEF_1: unknown field `x`, expected `page`");
+        assert_eq!(path, "…: unknown field `x`, expected `page`");
+        let b64 = super::redact_quoted("at q.AAAAAAAAAAAAAAAAAAAA+AAAAAAAAAAAAAAAA/AAAAA=: bad");
+        assert_eq!(b64, "at q.…: bad");
     }
 }
