@@ -16,6 +16,7 @@ both_backends!(
     unknown_agent_and_wrong_secret_answer_alike,
     a_signature_is_single_use,
     concurrent_replays_get_one_token,
+    pruned_signatures_stay_unusable,
     plaintext_secret_is_refused_and_reported,
     malformed_bodies_are_400,
     rate_limited_per_agent,
@@ -193,6 +194,30 @@ async fn concurrent_replays_get_one_token(b: Backend) {
     for r in answers.iter().filter(|r| r.status != 200) {
         r.err(401, "replayed");
     }
+}
+
+async fn pruned_signatures_stay_unusable(b: Backend) {
+    let (app, _, agent) = setup(b).await;
+    // Signed at the far edge of the window, so it stays usable longest.
+    let start = app.now();
+    let body = signed(&agent.id, &agent.secret, start + 60);
+    app.handshake(&body).await.ok(200);
+    // Housekeeping may forget used signatures older than twice the window...
+    app.clock.advance(120);
+    app.state
+        .maintain(app.now(), true)
+        .await
+        .expect("housekeeping");
+    app.handshake(&body).await.err(401, "replayed");
+    app.clock.advance(1);
+    app.state
+        .maintain(app.now(), true)
+        .await
+        .expect("housekeeping");
+    // ...because by then the timestamp itself is refused.
+    app.handshake(&body)
+        .await
+        .err(401, "timestamp_out_of_window");
 }
 
 async fn plaintext_secret_is_refused_and_reported(b: Backend) {

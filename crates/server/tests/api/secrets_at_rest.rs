@@ -217,8 +217,12 @@ fn now() -> i64 {
 /// secret it handled) and values that must be found (to prove the search works).
 async fn exercise(http: &Http) -> (Vec<Needle>, Vec<String>) {
     let mut needles = Vec::new();
+    let errors = std::cell::RefCell::new(String::new());
     let expect = |code: u16, got: (u16, Value, String)| {
         assert_eq!(got.0, code, "{}", got.2);
+        if code >= 400 {
+            errors.borrow_mut().push_str(&got.2);
+        }
         got
     };
     let email = "owner@example.com";
@@ -338,14 +342,29 @@ async fn exercise(http: &Http) -> (Vec<Needle>, Vec<String>) {
         http.call("POST", "/api/auth/login", "", Some(&leak_login))
             .await,
     );
-    let leak_body = json!({"name": 5, "note": a_secret});
+    for leak_body in [
+        json!({"name": 5, "note": a_secret}),
+        json!({ a_secret.clone(): "x" }),
+        json!({"name": [a_secret]}),
+        json!({"name": {a_secret.clone(): 1}}),
+    ] {
+        let r = http
+            .call("POST", "/api/fleets", &session, Some(&leak_body))
+            .await;
+        expect(400, r);
+    }
+    for leak_query in [
+        format!("/api/agents?fleet_id={a_secret}&status={a_secret}"),
+        format!("/api/agents?page={a_secret}"),
+        format!("/api/agents?{a_secret}=1"),
+    ] {
+        expect(400, http.call("GET", &leak_query, &session, None).await);
+    }
     expect(
-        400,
-        http.call("POST", "/api/fleets", &session, Some(&leak_body))
+        404,
+        http.call("GET", &format!("/api/agents/{a_secret}"), &session, None)
             .await,
     );
-    let leak_query = format!("/api/agents?fleet_id={a_secret}&status={a_secret}");
-    expect(400, http.call("GET", &leak_query, &session, None).await);
 
     // Master key, a wrapped secret, and an end-to-end encrypted config.
     let wrap = Wrap::new();
@@ -433,6 +452,8 @@ async fn exercise(http: &Http) -> (Vec<Needle>, Vec<String>) {
     needles.extend(forms("account password", PASSWORD));
     needles.extend(forms("wrong password", wrong_password));
 
+    // No error answer repeats what the request carried.
+    assert_clean("the error answers", errors.borrow().as_bytes(), &needles);
     // The search finds what is there: the secrets in the creation answers.
     let hits = found(created_text.as_bytes(), &needles);
     assert!(
