@@ -203,8 +203,9 @@ impl Public {
         AgentSecret::from_opaque(text).map_err(ApiError::internal)
     }
 
-    /// A body carried a secret in plaintext: if it is the agent's real secret, flag the
-    /// agent so its owner is told to rotate. The answer is the same either way.
+    /// A body carried a secret in plaintext: if it is the agent's real secret (anywhere
+    /// in the body), flag the agent so its owner is told to rotate. The answer is the
+    /// same either way.
     async fn record_plaintext_secret(&self, body: &Value) -> ApiResult<()> {
         let Some(id) = body.get("agent_id").and_then(Value::as_str) else {
             return Ok(());
@@ -217,12 +218,17 @@ impl Public {
         };
         let secret = self.agent_secret(&row)?;
         let real = secret.expose_secret().as_bytes();
-        let leaked = body
-            .as_object()
-            .into_iter()
-            .flat_map(|o| o.values())
-            .filter_map(Value::as_str)
-            .any(|s| bool::from(s.as_bytes().ct_eq(real)));
+        // Any string at any depth: nested, it is just as exposed.
+        let mut stack = vec![body];
+        let mut leaked = false;
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::String(s) => leaked |= bool::from(s.as_bytes().ct_eq(real)),
+                Value::Array(items) => stack.extend(items),
+                Value::Object(map) => stack.extend(map.values()),
+                _ => {}
+            }
+        }
         if leaked {
             self.0
                  .0
