@@ -249,6 +249,26 @@ async fn plaintext_secret_is_refused_and_reported(b: Backend) {
     app.handshake(&json!({"agent_id": agent.id, "agent_secret": agent.secret}))
         .await
         .err(400, "plaintext_secret_rejected");
+    // Anywhere in the body: nested in an object or an array, it is just as exposed.
+    for (i, wrap) in [
+        json!({"credentials": {"agent_secret": "SECRET"}}),
+        json!({"extra": ["SECRET"]}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let nested = app.agent(&owner, &format!("nested-{i}")).await;
+        let mut body = signed(&nested.id, &nested.secret, app.now());
+        let text = wrap.to_string().replace("SECRET", &nested.secret);
+        for (k, v) in serde_json::from_str::<serde_json::Map<String, Value>>(&text).unwrap() {
+            body[k] = v;
+        }
+        app.handshake(&body)
+            .await
+            .err(400, "plaintext_secret_rejected");
+        let detail = app.agent_detail(&owner, &nested.id).await;
+        assert_eq!(detail["plaintext_secret_seen_at"], app.now(), "{wrap}");
+    }
     // Rotating the secret clears the warning.
     app.post(
         &format!("/api/agents/{}/rotate-secret", agent.id),
