@@ -179,8 +179,16 @@ async fn send<T: DeserializeOwned>(
         body.extend_from_slice(&chunk);
     }
     if status.is_success() {
-        return serde_json::from_slice(&body)
-            .map_err(|e| ClientError::Protocol(format!("{status} answer: {e}")));
+        // serde's message may quote a value from the answer (a token, say):
+        // report only where the answer broke the API.
+        return serde_json::from_slice(&body).map_err(|e| {
+            ClientError::Protocol(format!(
+                "{status} answer does not match the API ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        });
     }
     Err(api_error(status, &body, retry_after))
 }
@@ -259,6 +267,28 @@ mod tests {
         let plain = api_error(StatusCode::BAD_GATEWAY, b"<html>", None);
         assert!(plain.is_transient());
         assert_eq!(plain.to_string(), "server answered 502 no_error_code");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_answer_is_reported_without_its_values() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let body = r#"{"token":"tok-sensitive","expires_in":"tok-sensitive"}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            sock.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let c = FleetClient::new(Url::parse(&format!("http://{addr}")).unwrap()).unwrap();
+        let err = c.handshake(&serde_json::json!({})).await.err().unwrap();
+        assert!(matches!(err, ClientError::Protocol(_)), "{err}");
+        assert!(!err.to_string().contains("tok-sensitive"), "{err}");
     }
 
     #[test]

@@ -115,7 +115,7 @@ impl Agent {
     pub(super) async fn adopt(&self, resp: HandshakeResponse) -> Session {
         tracing::info!(
             agent_id = %self.settings.agent_id,
-            policy = %resp.policy.name,
+            policy = ?resp.policy.name,
             heartbeat_interval = resp.heartbeat_interval,
             config_version = resp.config_version,
             "handshake accepted"
