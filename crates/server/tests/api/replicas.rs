@@ -34,7 +34,7 @@ async fn replicas_share_signatures_sessions_and_revocations(b: Backend) {
     let hb = heartbeat(&agent.id, "healthy", json!({}));
     two.heartbeat(&token, &hb).await.ok(200);
 
-    // Rotation through one replica revokes at once on the other.
+    // Rotation through one replica revokes on the other within SPEC §3's 10 s.
     two.post(
         &format!("/api/agents/{}/rotate-secret", agent.id),
         &owner.token,
@@ -42,7 +42,8 @@ async fn replicas_share_signatures_sessions_and_revocations(b: Backend) {
     )
     .await
     .ok(200);
-    one.heartbeat(&token, &hb).await.err(401, "unauthorized");
+    revoked_within_10s(&one, &token, &hb).await;
+    two.heartbeat(&token, &hb).await.err(401, "unauthorized");
 
     // So does deletion.
     let other_token = one.agent_token(&other).await;
@@ -52,9 +53,7 @@ async fn replicas_share_signatures_sessions_and_revocations(b: Backend) {
     two.delete(&format!("/api/agents/{}", other.id), &owner.token)
         .await
         .ok(204);
-    one.heartbeat(&other_token, &heartbeat(&other.id, "idle", json!({})))
-        .await
-        .err(401, "unauthorized");
+    revoked_within_10s(&one, &other_token, &heartbeat(&other.id, "idle", json!({}))).await;
 
     // Logging out on one replica ends the session on both.
     two.post("/api/auth/logout", &owner.token, &json!({}))
@@ -63,6 +62,26 @@ async fn replicas_share_signatures_sessions_and_revocations(b: Backend) {
     one.get("/api/me", &owner.token)
         .await
         .err(401, "unauthorized");
+}
+
+/// SPEC §3: a revoked token stops working "on every replica within 10 s". A replica
+/// may cache token lookups for a few seconds, so this polls (in real time: the bound
+/// is wall-clock) instead of expecting the very next request to fail.
+async fn revoked_within_10s(app: &TestApp, token: &str, body: &serde_json::Value) {
+    let start = Instant::now();
+    loop {
+        let r = app.heartbeat(token, body).await;
+        if r.status == 401 {
+            r.err(401, "unauthorized");
+            return;
+        }
+        r.ok(200);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "token still works after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn replicas_share_config_saves(b: Backend) {
