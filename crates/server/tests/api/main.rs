@@ -33,13 +33,16 @@ macro_rules! both_backends {
 mod common;
 
 mod auth;
+mod auth_guards;
 mod config;
 mod errors;
 mod events;
 mod fleets_agents;
 mod handshake;
+mod handshake_abuse;
 mod heartbeat;
 mod master_key;
+mod ownership;
 mod replicas;
 mod secrets_at_rest;
 mod sessions;
