@@ -169,10 +169,14 @@ macro_rules! impl_agent_store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                sqlx::query("DELETE FROM used_signatures WHERE agent_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                // Only the owner's own agent: another owner's call must not wipe the
+                // replay record of an agent it does not own.
+                if done == 1 {
+                    sqlx::query("DELETE FROM used_signatures WHERE agent_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(done == 1)
             }
