@@ -14,7 +14,7 @@ use crate::error::ApiResult;
 use crate::json::{ApiJson, ApiQuery};
 
 /// Exchanges a signed, single-use, time-windowed proof of the agent secret for a token.
-#[utoipa::path(post, path = "/api/agents/handshake", tag = "agent",
+#[utoipa::path(post, path = "/api/agents/handshake", tag = "agent", security(),
     request_body(content = Object, description = "`{agent_id, timestamp, signature}` (SPEC §2)"),
     responses((status = 200, body = Object, description = "token, policy and config envelope"),
               (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
@@ -41,6 +41,7 @@ pub async fn heartbeat(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigQuery {
     /// Wait for a version above this one.

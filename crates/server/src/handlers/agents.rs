@@ -14,6 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, ApiQuery};
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub fleet_id: Option<String>,
@@ -58,6 +59,7 @@ pub struct ConfigSaved {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsQuery {
     /// Unix seconds; default one hour ago.

@@ -41,7 +41,7 @@ pub struct LoggedIn {
 }
 
 /// Whether an account exists and whether registration is open.
-#[utoipa::path(get, path = "/api/auth/status", tag = "auth", responses((status = 200, body = AuthStatus)))]
+#[utoipa::path(get, path = "/api/auth/status", tag = "auth", security(), responses((status = 200, body = AuthStatus)))]
 pub async fn status(State(state): State<AppState>) -> ApiResult<Json<AuthStatus>> {
     let (has_users, registration_open) = state.public().status().await?;
     Ok(Json(AuthStatus {
@@ -51,7 +51,7 @@ pub async fn status(State(state): State<AppState>) -> ApiResult<Json<AuthStatus>
 }
 
 /// Creates an account: the first one while none exists, later ones only when open.
-#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials,
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", security(), request_body = Credentials,
     responses((status = 201, body = Registered), (status = 400, body = super::ErrorBody),
               (status = 403, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
 pub async fn register(
@@ -66,7 +66,7 @@ pub async fn register(
 }
 
 /// Logs in: a session token and an HttpOnly, SameSite=Strict cookie.
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials,
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(), request_body = Credentials,
     responses((status = 200, body = LoggedIn), (status = 401, body = super::ErrorBody),
               (status = 429, body = super::ErrorBody)))]
 pub async fn login(

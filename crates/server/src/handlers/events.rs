@@ -18,7 +18,8 @@ const SESSION_RECHECK: Duration = Duration::from_secs(10);
 /// `{id}`; `event: resync` when the client fell behind and should reload its list. The
 /// stream ends when its session is logged out or expires.
 #[utoipa::path(get, path = "/api/events", tag = "agents",
-    responses((status = 200, description = "text/event-stream"), (status = 401, body = super::ErrorBody)))]
+    responses((status = 200, description = "server-sent events", body = String, content_type = "text/event-stream"),
+               (status = 401, body = super::ErrorBody)))]
 pub async fn stream(
     State(state): State<AppState>,
     owner: Owner,
