@@ -1,6 +1,7 @@
 //! JSON request bodies with SPEC §0 errors: malformed JSON, wrong types and missing
 //! fields answer 400 `invalid_request` (the message names the place, never echoes
 //! values, which might be secrets), oversized bodies 413, a missing content type 415.
+//! Query strings and path parameters are refused in the same JSON shape.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -96,6 +97,29 @@ fn redact_spans(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Path parameters with the same error shape as bodies (axum's own rejection is text).
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|e| {
+                ApiError::invalid(format!("invalid path: {}", redact_quoted(&e.body_text())))
+            })
+    }
 }
 
 /// Query strings with the same error shape as bodies.

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::Json;
 use openclaw_fleet_protocol::HandshakeResponse;
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 
 use crate::access::{AgentSession, AppState};
 use crate::error::ApiResult;
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery};
 
 /// Exchanges a signed, single-use, time-windowed proof of the agent secret for a token.
 #[utoipa::path(post, path = "/api/agents/handshake", tag = "agent", security(),
@@ -57,7 +57,7 @@ pub struct ConfigQuery {
     security(("agent_token" = [])))]
 pub async fn config(
     session: AgentSession,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ConfigQuery>,
 ) -> ApiResult<Json<Value>> {
     session.ensure_self(&id)?;

@@ -1,7 +1,6 @@
 //! Agents as their owner manages them (SPEC §7): list, create, get, delete, wrapped
 //! secret, config, secret rotation, metrics history, and the built-in policies.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use openclaw_fleet_protocol::{builtin_policies, Policy};
@@ -11,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::access::{AgentDetail, AgentPage, CreatedAgent, MetricPointView, Owner, RotatedSecret};
 use crate::error::{ApiError, ApiResult};
-use crate::json::{ApiJson, ApiQuery};
+use crate::json::{ApiJson, ApiPath, ApiQuery};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -119,14 +118,14 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/agents/{id}", tag = "agents", params(("id" = String, Path)),
     responses((status = 200, body = AgentDetail), (status = 404, body = super::ErrorBody)))]
-pub async fn get(owner: Owner, Path(id): Path<String>) -> ApiResult<Json<AgentDetail>> {
+pub async fn get(owner: Owner, ApiPath(id): ApiPath<String>) -> ApiResult<Json<AgentDetail>> {
     Ok(Json(owner.agent(&id).await?))
 }
 
 /// Deletes an agent; its tokens stop working at once.
 #[utoipa::path(delete, path = "/api/agents/{id}", tag = "agents", params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = super::ErrorBody)))]
-pub async fn delete(owner: Owner, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(owner: Owner, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
     owner.delete_agent(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -138,7 +137,7 @@ pub async fn delete(owner: Owner, Path(id): Path<String>) -> ApiResult<StatusCod
               (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
 pub async fn put_wrapped_secret(
     owner: Owner,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<PutWrappedSecret>,
 ) -> ApiResult<Json<AgentDetail>> {
     Ok(Json(
@@ -156,7 +155,7 @@ pub async fn put_wrapped_secret(
               (status = 422, body = super::ErrorBody)))]
 pub async fn put_config(
     owner: Owner,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<PutConfig>,
 ) -> ApiResult<Json<ConfigSaved>> {
     Ok(Json(ConfigSaved {
@@ -167,7 +166,7 @@ pub async fn put_config(
 /// A new AGENT_SECRET, shown once; every token of the agent is revoked.
 #[utoipa::path(post, path = "/api/agents/{id}/rotate-secret", tag = "agents", params(("id" = String, Path)),
     responses((status = 200, body = RotatedSecret), (status = 404, body = super::ErrorBody)))]
-pub async fn rotate_secret(owner: Owner, Path(id): Path<String>) -> ApiResult<Json<RotatedSecret>> {
+pub async fn rotate_secret(owner: Owner, ApiPath(id): ApiPath<String>) -> ApiResult<Json<RotatedSecret>> {
     Ok(Json(owner.rotate_secret(&id).await?))
 }
 
@@ -177,7 +176,7 @@ pub async fn rotate_secret(owner: Owner, Path(id): Path<String>) -> ApiResult<Js
     responses((status = 200, body = MetricsAnswer), (status = 404, body = super::ErrorBody)))]
 pub async fn metrics(
     owner: Owner,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<MetricsQuery>,
 ) -> ApiResult<Json<MetricsAnswer>> {
     Ok(Json(MetricsAnswer {

@@ -1,6 +1,5 @@
 //! Fleets: list, create, get, delete.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -8,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::access::{FleetView, Owner};
 use crate::error::ApiResult;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiPath};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,14 +43,14 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/fleets/{id}", tag = "fleets", params(("id" = String, Path)),
     responses((status = 200, body = FleetView), (status = 404, body = super::ErrorBody)))]
-pub async fn get(owner: Owner, Path(id): Path<String>) -> ApiResult<Json<FleetView>> {
+pub async fn get(owner: Owner, ApiPath(id): ApiPath<String>) -> ApiResult<Json<FleetView>> {
     Ok(Json(owner.fleet(&id).await?))
 }
 
 #[utoipa::path(delete, path = "/api/fleets/{id}", tag = "fleets", params(("id" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = super::ErrorBody),
               (status = 409, body = super::ErrorBody)))]
-pub async fn delete(owner: Owner, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(owner: Owner, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
     owner.delete_fleet(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
