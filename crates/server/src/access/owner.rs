@@ -78,6 +78,17 @@ fn parse_agent_id(id: &str) -> ApiResult<AgentId> {
     AgentId::parse(id).map_err(|_| ApiError::NotFound)
 }
 
+/// Fleet ids are UUIDs like agent ids; anything else names no fleet (and never reaches
+/// the database, some of which refuse text such as NUL outright).
+fn parse_fleet_id(id: &str) -> ApiResult<String> {
+    parse_agent_id(id).map(|i| i.to_string())
+}
+
+/// Names are shown in the dashboard and logs: 1 to 100 characters, no control ones.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control)
+}
+
 impl Owner {
     /// The owner scope of an account, for the operator CLI (no session involved).
     pub async fn for_operator(state: &AppState, email: &str) -> ApiResult<Self> {
@@ -215,14 +226,17 @@ impl Owner {
     }
 
     pub async fn fleet(&self, id: &str) -> ApiResult<FleetView> {
+        let id = &parse_fleet_id(id)?;
         let row = self.state.0.store.get_fleet(self.id(), id).await?;
         row.map(FleetView::from).ok_or(ApiError::NotFound)
     }
 
     pub async fn create_fleet(&self, name: &str) -> ApiResult<FleetView> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(ApiError::invalid("name must be 1 to 100 characters"));
+        if !valid_name(name) {
+            return Err(ApiError::invalid(
+                "name must be 1 to 100 characters, without control characters",
+            ));
         }
         let row = FleetRow {
             id: AgentId::new_v4().to_string(),
@@ -246,6 +260,7 @@ impl Owner {
     }
 
     pub async fn delete_fleet(&self, id: &str) -> ApiResult<()> {
+        let id = &parse_fleet_id(id)?;
         match self.state.0.store.delete_fleet(self.id(), id).await? {
             None => Err(ApiError::NotFound),
             Some(false) => Err(ApiError::Conflict("the fleet still holds agents".into())),
@@ -323,8 +338,10 @@ impl Owner {
         gateway_url: Option<&str>,
     ) -> ApiResult<CreatedAgent> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(ApiError::invalid("name must be 1 to 100 characters"));
+        if !valid_name(name) {
+            return Err(ApiError::invalid(
+                "name must be 1 to 100 characters, without control characters",
+            ));
         }
         if let Some(fid) = fleet_id {
             self.fleet(fid)
@@ -335,7 +352,11 @@ impl Owner {
         let policy = policy(profile)
             .ok_or_else(|| ApiError::invalid("policy_profile must be one of dev, ops, exec"))?;
         if let Some(url) = gateway_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 500 {
+            let plain = !url.chars().any(|c| c.is_control() || c.is_whitespace());
+            if !(url.starts_with("http://") || url.starts_with("https://"))
+                || url.len() > 500
+                || !plain
+            {
                 return Err(ApiError::invalid("gateway_url must be an http(s) URL"));
             }
         }

@@ -88,6 +88,11 @@ pub async fn list(owner: Owner, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<J
             ));
         }
     }
+    if let Some(f) = &q.fleet_id {
+        if openclaw_fleet_protocol::AgentId::parse(f).is_err() {
+            return Err(ApiError::invalid("fleet_id must be a fleet id"));
+        }
+    }
     let page = q.page.unwrap_or(1);
     let limit = q.limit.unwrap_or(50);
     if page < 1 || !(1..=200).contains(&limit) {

@@ -75,6 +75,11 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
 ) -> ApiResult<Response> {
+    // No account has control characters in its email (registration refuses them), and
+    // some databases refuse to even compare a NUL: answer as for any unknown account.
+    if body.email.chars().any(char::is_control) {
+        return Err(crate::error::ApiError::InvalidCredentials);
+    }
     let session = state
         .public()
         .login(&body.email, &body.password, addr.ip())
