@@ -156,9 +156,13 @@ impl HeartbeatRequest {
             .ok_or_else(|| bad("`status` must be healthy, idle or error".into()))?;
         let config_version_applied = match obj.get("config_version_applied") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_u64().ok_or_else(|| {
-                bad("`config_version_applied` must be a non-negative integer".into())
-            })?),
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|v| *v <= crate::envelope::MAX_VERSION)
+                    .ok_or_else(|| {
+                        bad("`config_version_applied` must be an integer from 0 to 2^53-1".into())
+                    })?,
+            ),
         };
         Ok(Self {
             agent_id,
