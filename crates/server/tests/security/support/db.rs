@@ -1,0 +1,91 @@
+//! Every row of every table, as text, read straight from the database the server
+//! uses (SQLite file or PostgreSQL): comparing two dumps proves that a refused
+//! request stored nothing, wherever it might have tried to.
+
+use std::str::FromStr;
+
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+
+use crate::common::TestApp;
+
+pub async fn dump(app: &TestApp) -> Vec<String> {
+    let url = app.state.settings().database_url();
+    if url.starts_with("sqlite:") {
+        dump_sqlite(&url).await
+    } else {
+        dump_postgres(&url).await
+    }
+}
+
+async fn dump_sqlite(url: &str) -> Vec<String> {
+    let mut conn = SqliteConnectOptions::from_str(url)
+        .expect("sqlite url")
+        .read_only(true)
+        .connect()
+        .await
+        .expect("open the SQLite file");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("list tables");
+    assert!(tables.iter().any(|t| t == "agents"), "schema not found");
+    let mut rows = Vec::new();
+    for table in tables {
+        let columns: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .fetch_all(&mut conn)
+                .await
+                .expect("columns");
+        let list = columns
+            .iter()
+            .map(|c| format!("quote(\"{c}\")"))
+            .collect::<Vec<_>>()
+            .join(" || ',' || ");
+        let sql = format!("SELECT {list} FROM \"{table}\" ORDER BY 1");
+        let found: Vec<String> = sqlx::query_scalar(&sql)
+            .fetch_all(&mut conn)
+            .await
+            .expect("dump table");
+        rows.extend(found.into_iter().map(|r| format!("{table}: {r}")));
+    }
+    let _ = conn.close().await;
+    rows.sort();
+    rows
+}
+
+async fn dump_postgres(url: &str) -> Vec<String> {
+    let mut conn = PgConnection::connect(url).await.expect("connect");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("list tables");
+    assert!(tables.iter().any(|t| t == "agents"), "schema not found");
+    let mut rows = Vec::new();
+    for table in tables {
+        let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
+        let found: Vec<String> = sqlx::query_scalar(&sql)
+            .fetch_all(&mut conn)
+            .await
+            .expect("dump table");
+        rows.extend(found.into_iter().map(|r| format!("{table}: {r}")));
+    }
+    let _ = conn.close().await;
+    rows.sort();
+    rows
+}
+
+/// Asserts two dumps are equal, naming the rows that differ.
+#[track_caller]
+pub fn assert_same(before: &[String], after: &[String], what: &str) {
+    if before != after {
+        let gone: Vec<_> = before.iter().filter(|r| !after.contains(r)).collect();
+        let new: Vec<_> = after.iter().filter(|r| !before.contains(r)).collect();
+        panic!("{what} changed the database:\n  removed: {gone:#?}\n  added: {new:#?}");
+    }
+}
