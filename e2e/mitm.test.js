@@ -1,0 +1,253 @@
+// MITM simulation: every party — the dashboard in Chromium, the Rust host agent and
+// the Python monitor — talks to the real server through a recording proxy. After
+// provisioning (account, master key, agent: the one moment its secrets are shown),
+// the proxy records every byte of a whole working session: login, unlock, a config
+// holding marker values saved in the browser, the agent applying it once and then
+// live over its long poll, the monitor handshaking, heartbeating and applying it, and
+// the dashboard decrypting it again after a reload. A network observer's copy of all
+// that must hold no secret and no plaintext config value, in any common encoding.
+
+import { after, before, describe, it as nodeIt } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  withScreenshots, cargoBinary, startServer, launchBrowser, newPage, registerFirstAccount, setUpMasterKey,
+  createAgent, installEnv, login, randomToken,
+} from './harness.js';
+import { startRecordingProxy } from './recording-proxy.js';
+import {
+  b64uDecode, configKeyBytes, deriveMasterKeyBytes, deriveWrapKeyBytes,
+} from '../web/js/crypto.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const EMAIL = `mitm-${randomToken(4)}@example.com`;
+const PASSWORD = `account-pw-${randomToken(6)}`;
+const PASSPHRASE = `lantern quiver saffron delta ${randomToken(4)}`;
+const API_KEY = `sk-ant-mitm-${randomToken(12)}`;
+const GATEWAY = `gw-${randomToken(12)}`;
+const GATEWAY_2 = `gw-${randomToken(12)}`;
+const MODEL = `mitm-model-${randomToken(6)}`;
+
+/** The environment for a host process: ours, without proxies or fleet settings. */
+function hostEnv(extra) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!/^(https?_proxy|all_proxy|no_proxy|OPENCLAW_)/i.test(k)) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+function run(cmd, args, env, { timeoutMs = 45000 } = {}) {
+  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c) => { out += c; });
+  child.stderr.on('data', (c) => { out += c; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = new Promise((res) => child.on('exit', (code) => { clearTimeout(timer); res({ code, out }); }));
+  return { child, done, output: () => out };
+}
+
+async function until(what, check, ms = 20000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const readEnv = (dir) => (existsSync(join(dir, '.env')) ? readFileSync(join(dir, '.env'), 'utf8') : '');
+
+/** Every spelling of `bytes` an observer might find: raw, hex, base64 (std, url, padded or not). */
+function spellings(label, bytes, text) {
+  const buf = Buffer.from(bytes);
+  const std = buf.toString('base64');
+  const url = buf.toString('base64url');
+  const out = [
+    [`${label} (raw)`, buf],
+    [`${label} (hex)`, buf.toString('hex')],
+    [`${label} (HEX)`, buf.toString('hex').toUpperCase()],
+    [`${label} (base64)`, std],
+    [`${label} (base64, no padding)`, std.replace(/=+$/, '')],
+    [`${label} (base64url)`, url],
+    [`${label} (base64url, padded)`, url + '='.repeat((4 - (url.length % 4)) % 4)],
+  ];
+  if (text !== undefined) out.push([`${label} (URL-encoded)`, encodeURIComponent(text)]);
+  return out.map(([l, n]) => [l, Buffer.isBuffer(n) ? n : Buffer.from(n)]);
+}
+
+const textSpellings = (label, text) => spellings(label, Buffer.from(text, 'utf8'), text);
+
+describe('a network observer after provisioning', () => {
+  let server;
+  let proxy;
+  let browser;
+  let s;
+  let gateway;
+  let made;
+  let env;
+  const dirs = [];
+  const it = withScreenshots(nodeIt, () => [s?.page]);
+  const tempDir = (tag) => {
+    const d = mkdtempSync(join(tmpdir(), `ocf-mitm-${tag}-`));
+    dirs.push(d);
+    return d;
+  };
+
+  before(async () => {
+    server = await startServer();
+    proxy = await startRecordingProxy(server.url);
+    browser = await launchBrowser();
+    gateway = createServer((_req, res) => res.end('ok'));
+    await new Promise((r) => gateway.listen(0, '127.0.0.1', r));
+  });
+
+  after(async () => {
+    gateway?.close();
+    await browser?.close();
+    await proxy?.close();
+    await server?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('provisions through the proxy: account, master key, agent (secrets shown once)', async () => {
+    s = await newPage(browser);
+    await registerFirstAccount(s.page, proxy.url, EMAIL, PASSWORD);
+    await setUpMasterKey(s.page, PASSPHRASE);
+    made = await createAgent(s.page, { name: 'mitm-01' });
+    await made.dialog.getByRole('button', { name: 'Done' }).click();
+    env = installEnv(made.install);
+    assert.equal(env.OPENCLAW_FLEET_URL, proxy.url, 'the install command names the address the browser used');
+    assert.match(env.OPENCLAW_FLEET_ENCRYPTION_SECRET, /^ocf_es_/);
+    await s.context.close();
+  });
+
+  it('records a whole working session: login, unlock, config saved, applied by agent and monitor, reloaded', async () => {
+    proxy.start();
+    s = await newPage(browser);
+    const { page } = s;
+    await login(page, proxy.url, EMAIL, PASSWORD);
+    await page.getByRole('heading', { name: 'Unlock' }).waitFor();
+    await page.getByLabel('Master key passphrase').fill(PASSPHRASE);
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByRole('heading', { name: 'Agents' }).waitFor();
+    await page.getByRole('link', { name: 'mitm-01' }).click();
+    await page.getByLabel('Name of variable 1').fill('ANTHROPIC_API_KEY');
+    await page.getByLabel('Value of ANTHROPIC_API_KEY').fill(API_KEY);
+    await page.getByRole('button', { name: 'Add variable' }).click();
+    await page.getByLabel('Name of variable 2').fill('OPENCLAW_GATEWAY_TOKEN');
+    await page.getByLabel('Value of OPENCLAW_GATEWAY_TOKEN').fill(GATEWAY);
+    await page.getByLabel('OpenClaw settings (openclaw.json fragment)').fill(`{"agents": {"defaults": {"model": "${MODEL}"}}}`);
+    await page.getByRole('button', { name: 'Save config' }).click();
+    await page.getByText('Stored version 1', { exact: false }).waitFor();
+
+    // The Rust agent, once: handshake, config, apply, heartbeat.
+    const agentBin = cargoBinary('openclaw-fleet-agent', 'OPENCLAW_FLEET_AGENT_BIN');
+    const agentDir = tempDir('agent');
+    const agentEnv = hostEnv({
+      ...env,
+      HOME: agentDir,
+      OPENCLAW_STATE_DIR: agentDir,
+      OPENCLAW_GATEWAY_URL: `http://127.0.0.1:${gateway.address().port}`,
+    });
+    const once = await run(agentBin, ['run', '--once'], agentEnv).done;
+    assert.equal(once.code, 0, once.out);
+    const applied = readEnv(agentDir);
+    assert.ok(applied.includes(API_KEY) && applied.includes(GATEWAY), 'the agent wrote version 1');
+    assert.equal(JSON.parse(readFileSync(join(agentDir, 'openclaw.json'), 'utf8')).agents.defaults.model, MODEL);
+
+    // The agent running: a new version reaches it over its long poll.
+    const daemon = run(agentBin, ['run'], agentEnv, { timeoutMs: 60000 });
+    await page.getByText('agent applied version 1', { exact: false }).waitFor({ timeout: 15000 });
+    await page.getByLabel('Value of OPENCLAW_GATEWAY_TOKEN').fill(GATEWAY_2);
+    await page.getByRole('button', { name: 'Save config' }).click();
+    await page.getByText('Stored version 2', { exact: false }).waitFor();
+    await until('the running agent to apply version 2', () => readEnv(agentDir).includes(GATEWAY_2));
+    daemon.child.kill('SIGTERM');
+    const stopped = await daemon.done;
+    assert.ok(!stopped.out.includes(GATEWAY_2), 'agent output holds no config value');
+
+    // The Python monitor, once, with its own state directory.
+    const monitorDir = tempDir('monitor');
+    const mon = await run('python3', ['python/openclaw_fleet_monitor.py', '--once'], hostEnv({
+      ...env,
+      OPENCLAW_STATE_DIR: monitorDir,
+      OPENCLAW_GATEWAY_URL: `http://127.0.0.1:${gateway.address().port}`,
+    })).done;
+    assert.equal(mon.code, 0, mon.out);
+    const monEnv = readEnv(monitorDir);
+    assert.ok(monEnv.includes(API_KEY) && monEnv.includes(GATEWAY_2), 'the monitor wrote version 2');
+
+    // The dashboard decrypts the stored config again after a reload.
+    await page.reload();
+    const value = page.getByLabel('Value of OPENCLAW_GATEWAY_TOKEN');
+    await value.waitFor();
+    assert.equal(await value.inputValue(), GATEWAY_2);
+    await page.getByText('agent applied version 2', { exact: false }).waitFor({ timeout: 15000 });
+    proxy.stop();
+    assert.deepEqual(s.problems, []);
+  });
+
+  it('captured a real session (so the search below is not vacuous)', () => {
+    const ex = proxy.exchanges();
+    const count = (method, re, status = 200) => ex.filter((e) => e.method === method && re.test(e.path) && e.status === status).length;
+    const agentId = env.OPENCLAW_FLEET_AGENT_ID;
+    assert.ok(count('POST', /^\/api\/auth\/login$/) >= 1, 'a login');
+    assert.ok(count('GET', /^\/api\/me\/master-key$/) >= 1, 'the master-key parameters');
+    assert.ok(count('POST', /^\/api\/agents\/handshake$/) >= 3, 'handshakes of the agent (twice) and the monitor');
+    assert.ok(count('POST', /^\/api\/heartbeat$/) >= 3, 'heartbeats of the agent and the monitor');
+    assert.ok(count('GET', new RegExp(`^/api/agents/${agentId}/config\\?after_version=`)) >= 1, 'a long poll');
+    const saves = ex.filter((e) => e.method === 'PUT' && e.path === `/api/agents/${agentId}/config` && e.status === 200);
+    assert.equal(saves.length, 2, 'two config saves');
+    for (const save of saves) {
+      const envelope = JSON.parse(save.request).config;
+      assert.deepEqual(Object.keys(envelope).sort(), ['agent_id', 'alg', 'ct', 'iv', 'v', 'version']);
+      assert.ok(b64uDecode(envelope.ct).length > 60, 'the envelope carries the config, encrypted');
+    }
+    const delivered = ex.filter((e) => e.path.startsWith(`/api/agents/${agentId}/config`) && e.method === 'GET' && e.response.includes('"ct"'));
+    assert.ok(delivered.length >= 1, 'an envelope delivered to a host');
+    assert.ok(proxy.capture().length > 50000, `only ${proxy.capture().length} bytes captured`);
+  });
+
+  it('holds no secret, derived key or config value, in any spelling', async () => {
+    const capture = proxy.capture();
+    const agentId = env.OPENCLAW_FLEET_AGENT_ID;
+    const agentSecret = env.OPENCLAW_FLEET_AGENT_SECRET;
+    const encSecret = env.OPENCLAW_FLEET_ENCRYPTION_SECRET;
+    // The public KDF parameters, read straight from the server (not through the proxy).
+    const session = await (await fetch(`${server.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
+    })).json();
+    const { kdf } = await (await fetch(`${server.url}/api/me/master-key`, {
+      headers: { Authorization: `Bearer ${session.token}` },
+    })).json();
+    const needles = [
+      ...textSpellings('AGENT_SECRET', agentSecret),
+      ...spellings('AGENT_SECRET bytes', b64uDecode(agentSecret.slice('ocf_as_'.length))),
+      ...textSpellings('ENCRYPTION_SECRET', encSecret),
+      ...spellings('ENCRYPTION_SECRET bytes', b64uDecode(encSecret.slice('ocf_es_'.length))),
+      ...textSpellings('master passphrase', PASSPHRASE),
+      ...spellings('MK', await deriveMasterKeyBytes(PASSPHRASE, kdf)),
+      ...spellings('WK', await deriveWrapKeyBytes(PASSPHRASE, kdf)),
+      ...spellings('config key', await configKeyBytes(encSecret, agentId)),
+      ...textSpellings('ANTHROPIC_API_KEY value', API_KEY),
+      ...textSpellings('OPENCLAW_GATEWAY_TOKEN value', GATEWAY),
+      ...textSpellings('OPENCLAW_GATEWAY_TOKEN value v2', GATEWAY_2),
+      ...textSpellings('openclaw.json value', MODEL),
+    ];
+    assert.ok(needles.length >= 90);
+    const found = needles.filter(([, n]) => capture.includes(n)).map(([label]) => label);
+    assert.deepEqual(found, [], `seen on the wire after provisioning: ${found.join(', ')}`);
+    // The search works: what the observer does see is found in the same capture — the
+    // account password in the login body is the price of a login without TLS.
+    for (const visible of [agentId, '"alg":"A256GCM"', 'POST /api/heartbeat', kdf.salt, PASSWORD]) {
+      assert.ok(capture.includes(Buffer.from(visible)), `${visible} is in the capture`);
+    }
+  });
+});
