@@ -60,6 +60,10 @@ async function until(what, check, ms = 20000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+// A handshake signs (agent id, unix second) and each signature is single-use, so two
+// processes of one agent must not handshake within the same second.
+const nextSecond = () => new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000)));
+
 const readEnv = (dir) => (existsSync(join(dir, '.env')) ? readFileSync(join(dir, '.env'), 'utf8') : '');
 
 /** Every spelling of `bytes` an observer might find: raw, hex, base64 (std, url, padded or not). */
@@ -161,18 +165,21 @@ describe('a network observer after provisioning', () => {
     assert.equal(JSON.parse(readFileSync(join(agentDir, 'openclaw.json'), 'utf8')).agents.defaults.model, MODEL);
 
     // The agent running: a new version reaches it over its long poll.
+    await nextSecond();
     const daemon = run(agentBin, ['run'], agentEnv, { timeoutMs: 60000 });
     await page.getByText('agent applied version 1', { exact: false }).waitFor({ timeout: 15000 });
     await page.getByLabel('Value of OPENCLAW_GATEWAY_TOKEN').fill(GATEWAY_2);
     await page.getByRole('button', { name: 'Save config' }).click();
     await page.getByText('Stored version 2', { exact: false }).waitFor();
     await until('the running agent to apply version 2', () => readEnv(agentDir).includes(GATEWAY_2));
+    await page.getByText('agent applied version 2', { exact: false }).waitFor({ timeout: 15000 });
     daemon.child.kill('SIGTERM');
     const stopped = await daemon.done;
     assert.ok(!stopped.out.includes(GATEWAY_2), 'agent output holds no config value');
 
     // The Python monitor, once, with its own state directory.
     const monitorDir = tempDir('monitor');
+    await nextSecond();
     const mon = await run('python3', ['python/openclaw_fleet_monitor.py', '--once'], hostEnv({
       ...env,
       OPENCLAW_STATE_DIR: monitorDir,
