@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use openclaw_fleet_protocol::{policy, HeartbeatRequest};
 use serde_json::{json, Value};
 
+use super::cache::TokenEntry;
 use super::*;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
@@ -37,12 +38,31 @@ impl FromRequestParts<AppState> for AgentSession {
             .filter(|t| t.starts_with(tokens::AGENT_PREFIX))
             .ok_or(ApiError::Unauthorized)?;
         let token_hash = tokens::hash(token);
-        let (agent_id, expires_at) = state
-            .0
-            .store
-            .agent_token(&token_hash, state.now())
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        let now = state.now();
+        let entry = match state.0.cache.token(&token_hash) {
+            Some(entry) => entry,
+            None => {
+                let (agent_id, expires_at) = state
+                    .0
+                    .store
+                    .agent_token(&token_hash, now)
+                    .await?
+                    .ok_or(ApiError::Unauthorized)?;
+                let entry = TokenEntry {
+                    agent_id,
+                    expires_at,
+                };
+                state.0.cache.put_token(&token_hash, entry.clone());
+                entry
+            }
+        };
+        if entry.expires_at <= now {
+            return Err(ApiError::Unauthorized);
+        }
+        let TokenEntry {
+            agent_id,
+            expires_at,
+        } = entry;
         Ok(AgentSession {
             state: state.clone(),
             agent_id,
@@ -84,13 +104,11 @@ impl AgentSession {
             location: req.location.clone(),
             model: req.model.clone(),
         };
-        state.0.store.record_heartbeat(&record).await?;
         let row = state
-            .0
-            .store
-            .agent_by_id(&self.agent_id)
+            .agent_row(&self.agent_id)
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        state.0.writer.heartbeat(record).await?;
         state.notify_change(&row.owner_id, &row.id, false);
         let mut answer = json!({
             "message": "Heartbeat received",

@@ -10,9 +10,11 @@
 //! The store field is private to this module tree, so no handler can bypass the scopes.
 
 mod agent;
+mod cache;
 mod owner;
 mod public;
 mod views;
+mod writer;
 
 use std::sync::Arc;
 
@@ -29,7 +31,9 @@ use crate::crypto::at_rest::Slot;
 use crate::crypto::AtRest;
 use crate::error::ApiError;
 use crate::settings::Settings;
-use crate::store::SharedStore;
+use crate::store::{AgentRow, SharedStore};
+use cache::AgentCache;
+use writer::Writer;
 
 /// A change the dashboard should see live.
 #[derive(Debug, Clone)]
@@ -50,6 +54,8 @@ struct Inner {
     settings: Settings,
     login_limit: RateLimiter,
     handshake_limit: RateLimiter,
+    cache: AgentCache,
+    writer: Writer,
     changes: broadcast::Sender<AgentChange>,
     config_saves: broadcast::Sender<String>,
 }
@@ -64,6 +70,8 @@ impl AppState {
         Self(Arc::new(Inner {
             login_limit: RateLimiter::new(5, 15 * 60, clock.clone()),
             handshake_limit: RateLimiter::new(10, 60, clock.clone()),
+            writer: Writer::spawn(store.clone()),
+            cache: AgentCache::default(),
             store,
             at_rest,
             clock,
@@ -95,6 +103,19 @@ impl AppState {
             agent_id: agent_id.into(),
             deleted,
         });
+    }
+
+    /// An agent row, from the cache when fresh (see `cache` for the staleness bound).
+    async fn agent_row(&self, id: &str) -> Result<Option<std::sync::Arc<AgentRow>>, ApiError> {
+        if let Some(row) = self.0.cache.agent(id) {
+            return Ok(Some(row));
+        }
+        Ok(self
+            .0
+            .store
+            .agent_by_id(id)
+            .await?
+            .map(|r| self.0.cache.put_agent(r)))
     }
 
     /// Readiness: the database answers.

@@ -13,7 +13,7 @@ use super::*;
 use crate::auth::password;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{AgentRow, HandshakeOutcome, UserRow};
+use crate::store::{AgentRow, HandshakeAccept, HandshakeOutcome, UserRow};
 
 pub struct Public(pub(super) AppState);
 
@@ -143,12 +143,14 @@ impl Public {
         if (i128::from(now) - i128::from(req.timestamp)).abs() > i128::from(window) {
             return Err(fail(ApiError::TimestampOutOfWindow { server_time: now }));
         }
-        let row = state.0.store.agent_by_id(&agent_id).await?;
-        let secret = match &row {
-            Some(r) => self.agent_secret(r)?,
-            None => dummy_secret(),
-        };
-        let valid = handshake::verify(&agent_id, &req.timestamp_text, &secret, &req.signature);
+        let mut row = state.agent_row(&agent_id).await?;
+        let mut valid = self.verify(row.as_deref(), &agent_id, &req)?;
+        if !valid && row.is_some() {
+            // The cached secret may predate a rotation through another replica.
+            state.0.cache.invalidate(&agent_id);
+            row = state.agent_row(&agent_id).await?;
+            valid = self.verify(row.as_deref(), &agent_id, &req)?;
+        }
         let Some(row) = row.filter(|_| valid) else {
             return Err(fail(ApiError::Unauthorized));
         };
@@ -156,24 +158,27 @@ impl Public {
         let ttl = state.settings().agent_token_ttl_secs;
         let outcome = state
             .0
-            .store
-            .accept_handshake(
-                &agent_id,
-                &row.secret_sealed,
-                &req.signature,
-                &tokens::hash(&token),
+            .writer
+            .handshake(HandshakeAccept {
+                agent_id: agent_id.clone(),
+                secret_sealed: row.secret_sealed.clone(),
+                signature: req.signature.clone(),
+                token_hash: tokens::hash(&token),
                 now,
-                now + ttl,
-            )
+                expires_at: now + ttl,
+            })
             .await?;
         match outcome {
             HandshakeOutcome::Accepted => {}
             HandshakeOutcome::Replayed => return Err(fail(ApiError::Replayed)),
-            HandshakeOutcome::SecretChanged => return Err(fail(ApiError::Unauthorized)),
+            HandshakeOutcome::SecretChanged => {
+                state.0.cache.invalidate(&agent_id);
+                return Err(fail(ApiError::Unauthorized));
+            }
         }
         limit.succeed(&agent_key);
         state.notify_change(&row.owner_id, &agent_id, false);
-        tracing::info!(agent_id = %agent_id, "agent handshake accepted");
+        tracing::debug!(agent_id = %agent_id, "agent handshake accepted");
         let config = match &row.config_sealed {
             Some(sealed) => {
                 let bytes = state.open("agents", "config_sealed", &row.id, sealed)?;
@@ -191,6 +196,22 @@ impl Public {
             config_version: row.config_version as u64,
             server_time: now.max(0) as u64,
         })
+    }
+
+    /// Checks the signature against the agent's secret, or against a throwaway secret
+    /// when there is no such agent, so both cost one HMAC.
+    fn verify(
+        &self,
+        row: Option<&AgentRow>,
+        agent_id: &str,
+        req: &HandshakeRequest,
+    ) -> ApiResult<bool> {
+        let secret = match row {
+            Some(r) => self.agent_secret(r)?,
+            None => dummy_secret(),
+        };
+        let valid = handshake::verify(agent_id, &req.timestamp_text, &secret, &req.signature);
+        Ok(valid && row.is_some())
     }
 
     fn agent_secret(&self, row: &AgentRow) -> ApiResult<AgentSecret> {

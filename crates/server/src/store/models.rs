@@ -98,6 +98,18 @@ pub struct MetricPoint {
     pub latency_ms: Option<f64>,
 }
 
+/// A verified handshake, to be recorded with its new token.
+#[derive(Debug, Clone)]
+pub struct HandshakeAccept {
+    pub agent_id: String,
+    /// The sealed secret the signature was checked against.
+    pub secret_sealed: String,
+    pub signature: String,
+    pub token_hash: String,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
 /// Result of recording a verified handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandshakeOutcome {

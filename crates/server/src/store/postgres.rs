@@ -33,5 +33,5 @@ impl PostgresStore {
 
 impl_user_store!(PostgresStore);
 impl_fleet_store!(PostgresStore);
-impl_agent_store!(PostgresStore);
+impl_agent_store!(PostgresStore, sqlx::Postgres);
 impl_maintenance_store!(PostgresStore);

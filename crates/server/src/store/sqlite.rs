@@ -26,7 +26,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
@@ -38,5 +38,5 @@ impl SqliteStore {
 
 impl_user_store!(SqliteStore);
 impl_fleet_store!(SqliteStore);
-impl_agent_store!(SqliteStore);
+impl_agent_store!(SqliteStore, sqlx::Sqlite);
 impl_maintenance_store!(SqliteStore);

@@ -1,0 +1,77 @@
+//! A short-lived, per-replica cache of agent rows and agent-token lookups, so the hot
+//! paths (heartbeat, handshake) need no database read for a known agent.
+//!
+//! Entries live at most [`TTL`]: a change made through another replica (secret rotation,
+//! deletion, token revocation) is seen here within that time, inside SPEC §3's 10 s.
+//! Changes made through this replica invalidate the agent and its tokens at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::store::AgentRow;
+
+pub const TTL: Duration = Duration::from_secs(5);
+const MAX_ENTRIES: usize = 200_000;
+
+#[derive(Clone)]
+pub struct TokenEntry {
+    pub agent_id: String,
+    pub expires_at: i64,
+}
+
+#[derive(Default)]
+pub struct AgentCache {
+    agents: Mutex<HashMap<String, (Instant, Arc<AgentRow>)>>,
+    tokens: Mutex<HashMap<String, (Instant, TokenEntry)>>,
+}
+
+fn fresh<T: Clone>(map: &Mutex<HashMap<String, (Instant, T)>>, key: &str) -> Option<T> {
+    let map = map.lock().unwrap_or_else(|e| e.into_inner());
+    map.get(key)
+        .filter(|(at, _)| at.elapsed() < TTL)
+        .map(|(_, v)| v.clone())
+}
+
+fn put<T>(map: &Mutex<HashMap<String, (Instant, T)>>, key: String, value: T) {
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= MAX_ENTRIES {
+        map.retain(|_, (at, _)| at.elapsed() < TTL);
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+    }
+    map.insert(key, (Instant::now(), value));
+}
+
+impl AgentCache {
+    pub fn agent(&self, id: &str) -> Option<Arc<AgentRow>> {
+        fresh(&self.agents, id)
+    }
+
+    pub fn put_agent(&self, row: AgentRow) -> Arc<AgentRow> {
+        let row = Arc::new(row);
+        put(&self.agents, row.id.clone(), row.clone());
+        row
+    }
+
+    pub fn token(&self, hash: &str) -> Option<TokenEntry> {
+        fresh(&self.tokens, hash)
+    }
+
+    pub fn put_token(&self, hash: &str, entry: TokenEntry) {
+        put(&self.tokens, hash.to_string(), entry);
+    }
+
+    /// Forgets an agent and every cached token of it.
+    pub fn invalidate(&self, agent_id: &str) {
+        self.agents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(agent_id);
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, (_, t)| t.agent_id != agent_id);
+    }
+}

@@ -1,0 +1,95 @@
+//! Group commit for the hot write paths. Heartbeats and accepted handshakes queue here;
+//! one task drains whatever is waiting into a single transaction and then answers every
+//! caller. Under light load a batch is one request (no added latency); under heavy load
+//! batches grow and the database does a few large transactions instead of many small
+//! ones. Nothing is acknowledged before it is committed.
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::{HandshakeAccept, HandshakeOutcome, HeartbeatRecord, SharedStore};
+
+const MAX_BATCH: usize = 512;
+
+enum Op {
+    Heartbeat(HeartbeatRecord, oneshot::Sender<bool>),
+    Handshake(HandshakeAccept, oneshot::Sender<Option<HandshakeOutcome>>),
+}
+
+#[derive(Clone)]
+pub struct Writer(mpsc::Sender<Op>);
+
+impl Writer {
+    pub fn spawn(store: SharedStore) -> Self {
+        let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
+        tokio::spawn(run(store, rx));
+        Self(tx)
+    }
+
+    /// Stores a heartbeat; returns once it is committed.
+    pub async fn heartbeat(&self, record: HeartbeatRecord) -> ApiResult<()> {
+        let (tx, rx) = oneshot::channel();
+        self.0
+            .send(Op::Heartbeat(record, tx))
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        match rx.await {
+            Ok(true) => Ok(()),
+            _ => Err(ApiError::Unavailable),
+        }
+    }
+
+    /// Records a used signature and the new token (see `AgentStore::write_batch`).
+    pub async fn handshake(&self, accept: HandshakeAccept) -> ApiResult<HandshakeOutcome> {
+        let (tx, rx) = oneshot::channel();
+        self.0
+            .send(Op::Handshake(accept, tx))
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        rx.await.ok().flatten().ok_or(ApiError::Unavailable)
+    }
+}
+
+async fn run(store: SharedStore, mut rx: mpsc::Receiver<Op>) {
+    while let Some(first) = rx.recv().await {
+        let mut ops = vec![first];
+        while ops.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => ops.push(op),
+                Err(_) => break,
+            }
+        }
+        let (mut beats, mut beat_tx, mut shakes, mut shake_tx) = (vec![], vec![], vec![], vec![]);
+        for op in ops {
+            match op {
+                Op::Heartbeat(r, tx) => {
+                    beats.push(r);
+                    beat_tx.push(tx);
+                }
+                Op::Handshake(h, tx) => {
+                    shakes.push(h);
+                    shake_tx.push(tx);
+                }
+            }
+        }
+        match store.write_batch(&beats, &shakes).await {
+            Ok(fresh) => {
+                for tx in beat_tx {
+                    let _ = tx.send(true);
+                }
+                for (tx, f) in shake_tx.into_iter().zip(fresh) {
+                    let _ = tx.send(Some(f));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, batch = beats.len() + shakes.len(), "batched write failed");
+                for tx in beat_tx {
+                    let _ = tx.send(false);
+                }
+                for tx in shake_tx {
+                    let _ = tx.send(None);
+                }
+            }
+        }
+    }
+}
