@@ -66,7 +66,7 @@ export function configSection(initial, ctx) {
         try {
           const secret = generateEncryptionSecret();
           const wrapped = await wrapSecret(await app.wrapKey(), app.session.user.id, detail.id, secret);
-          detail = await api.agents.putWrappedSecret(detail.id, { wrapped_secret: wrapped });
+          detail = await api.agents.putWrappedSecret(detail.id, { wrapped_secret: wrapped, key_check: app.session.masterKey?.key_check });
           showEncryptionSecret(detail, secret, { fresh: true });
           await render();
         } catch (e) {

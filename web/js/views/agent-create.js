@@ -77,7 +77,7 @@ export async function openCreateAgent(app, { fleetId, onCreated }) {
           const wk = await app.wrapKey();
           const secret = generateEncryptionSecret();
           const wrapped = await wrapSecret(wk, app.session.user.id, agent.id, secret);
-          await api.agents.putWrappedSecret(agent.id, { wrapped_secret: wrapped });
+          await api.agents.putWrappedSecret(agent.id, { wrapped_secret: wrapped, key_check: app.session.masterKey?.key_check });
           encryptionSecret = secret;
         } catch (e3) {
           encryptionNote = `The encryption secret could not be stored (${e3?.message ?? 'error'}). Set up encryption later on the agent page.`;

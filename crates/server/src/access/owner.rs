@@ -11,7 +11,9 @@ use super::*;
 use crate::auth::{csrf, password, SESSION_COOKIE};
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{AgentFilter, FleetRow, MasterKeyOutcome, NewAgent, SaveOutcome, UserRow};
+use crate::store::{
+    AgentFilter, FleetRow, MasterKeyOutcome, NewAgent, SaveOutcome, UserRow, WrapOutcome,
+};
 
 /// Configs larger than this are refused (SPEC §4 envelope, base64url-encoded).
 pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
@@ -403,6 +405,7 @@ impl Owner {
         id: &str,
         wrapped: &Value,
         password: Option<&str>,
+        made_under: Option<&Value>,
     ) -> ApiResult<AgentDetail> {
         let row = self.row(id).await?;
         let wrapped = Sealed::parse(wrapped)
@@ -415,18 +418,38 @@ impl Owner {
             self.require_password(password)?;
         }
         let text = wrapped.to_json().to_string();
-        let stored = self
+        // The key the client wrapped under (when it says), else the one current when this
+        // request began: the store refuses the wrap if the master key is another by then.
+        let claimed = match made_under {
+            Some(v) => Some(
+                Sealed::parse(v)
+                    .map_err(|e| ApiError::invalid(format!("key_check: {e}")))?
+                    .to_json()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let key_check = claimed
+            .as_deref()
+            .or(self.user.key_check.as_deref())
+            .unwrap_or_default();
+        match self
             .state
             .0
             .store
-            .set_wrapped_secret(self.id(), &row.id, &text, first)
-            .await?;
-        if !stored {
-            // Deleted meanwhile (404), or wrapped meanwhile: now a replacement.
-            self.row(&row.id).await?;
-            return Err(ApiError::PasswordRequired);
+            .set_wrapped_secret(self.id(), &row.id, &text, first, key_check)
+            .await?
+        {
+            WrapOutcome::Stored => self.agent(&row.id).await,
+            WrapOutcome::KeyChanged => Err(ApiError::Conflict(
+                "the master key changed meanwhile; unlock with the new key and try again".into(),
+            )),
+            WrapOutcome::NotStored => {
+                // Deleted meanwhile (404), or wrapped meanwhile: now a replacement.
+                self.row(&row.id).await?;
+                Err(ApiError::PasswordRequired)
+            }
         }
-        self.agent(&row.id).await
     }
 
     /// Stores the browser's envelope as version + 1, sealed under the at-rest layer.

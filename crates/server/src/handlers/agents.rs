@@ -16,12 +16,16 @@ use crate::json::{ApiJson, ApiPath, ApiQuery};
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    #[param(format = Uuid)]
     pub fleet_id: Option<String>,
     /// pending, healthy, idle, error or offline.
+    #[param(pattern = "^(pending|healthy|idle|error|offline)$")]
     pub status: Option<String>,
     /// From 1.
+    #[param(minimum = 1)]
     pub page: Option<i64>,
     /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -42,6 +46,10 @@ pub struct PutWrappedSecret {
     pub wrapped_secret: Value,
     /// The account password; required to replace an existing wrapped secret.
     pub password: Option<String>,
+    /// The `key_check` of the master key the secret was wrapped under; when given, the
+    /// wrap is refused (409) unless that is still the owner's master key.
+    #[schema(value_type = Option<Object>)]
+    pub key_check: Option<Value>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -147,7 +155,12 @@ pub async fn put_wrapped_secret(
 ) -> ApiResult<Json<AgentDetail>> {
     Ok(Json(
         owner
-            .set_wrapped_secret(&id, &b.wrapped_secret, b.password.as_deref())
+            .set_wrapped_secret(
+                &id,
+                &b.wrapped_secret,
+                b.password.as_deref(),
+                b.key_check.as_ref(),
+            )
             .await?,
     ))
 }
@@ -171,7 +184,10 @@ pub async fn put_config(
 /// A new AGENT_SECRET, shown once; every token of the agent is revoked.
 #[utoipa::path(post, path = "/api/agents/{id}/rotate-secret", tag = "agents", params(("id" = String, Path)),
     responses((status = 200, body = RotatedSecret), (status = 404, body = super::ErrorBody)))]
-pub async fn rotate_secret(owner: Owner, ApiPath(id): ApiPath<String>) -> ApiResult<Json<RotatedSecret>> {
+pub async fn rotate_secret(
+    owner: Owner,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<RotatedSecret>> {
     Ok(Json(owner.rotate_secret(&id).await?))
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::{
     AgentFilter, AgentRef, AgentRow, HandshakeAccept, HandshakeOutcome, HeartbeatRecord,
-    MetricPoint, NewAgent, SaveOutcome, StoreError,
+    MetricPoint, NewAgent, SaveOutcome, StoreError, WrapOutcome,
 };
 
 /// The effective status, computed in SQL so filters and pages agree with what is shown.
@@ -26,13 +26,17 @@ pub trait AgentStore {
     async fn delete_agent(&self, owner: &str, id: &str) -> Result<bool, StoreError>;
     /// `first`: only while none is stored, so a first wrap (which needs no password)
     /// cannot replace one stored concurrently.
+    /// Stores a wrapped secret made under the master key whose check is `key_check`;
+    /// with `first`, only while the agent has none. Takes the owner's row lock first, as
+    /// a master-key change does, so a wrap and a key change never interleave.
     async fn set_wrapped_secret(
         &self,
         owner: &str,
         id: &str,
         wrapped: &str,
         first: bool,
-    ) -> Result<bool, StoreError>;
+        key_check: &str,
+    ) -> Result<WrapOutcome, StoreError>;
     /// Stores a new config iff the stored version is `expected`.
     async fn save_config(
         &self,
@@ -183,7 +187,20 @@ macro_rules! impl_agent_store {
                 id: &str,
                 wrapped: &str,
                 first: bool,
-            ) -> Result<bool, StoreError> {
+                key_check: &str,
+            ) -> Result<WrapOutcome, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let same_key = sqlx::query(
+                    "UPDATE users SET key_check = key_check WHERE id = $1 AND key_check = $2",
+                )
+                .bind(owner)
+                .bind(key_check)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if same_key != 1 {
+                    return Ok(WrapOutcome::KeyChanged);
+                }
                 let done = sqlx::query(
                     "UPDATE agents SET wrapped_secret = $1 WHERE owner_id = $2 AND id = $3 \
                      AND ($4 = 0 OR wrapped_secret IS NULL)",
@@ -192,10 +209,11 @@ macro_rules! impl_agent_store {
                 .bind(owner)
                 .bind(id)
                 .bind(i64::from(first))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                Ok(done == 1)
+                tx.commit().await?;
+                Ok(if done == 1 { WrapOutcome::Stored } else { WrapOutcome::NotStored })
             }
 
             async fn save_config(

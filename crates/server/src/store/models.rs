@@ -128,6 +128,16 @@ pub enum SaveOutcome {
     Conflict { stored_version: i64 },
 }
 
+/// Result of storing a wrapped secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrapOutcome {
+    Stored,
+    /// The agent is gone, or (for a first wrap) was wrapped meanwhile.
+    NotStored,
+    /// The master key changed since the caller loaded it.
+    KeyChanged,
+}
+
 /// Result of an atomic master-key change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MasterKeyOutcome {

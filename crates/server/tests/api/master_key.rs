@@ -14,6 +14,8 @@ both_backends!(
     change_rewraps_exactly_the_wrapped_agents_atomically,
     wrapped_secret_overwrite_needs_the_password,
     concurrent_first_wraps_cannot_both_win,
+    a_wrap_and_a_key_change_never_both_win,
+    a_wrap_under_a_replaced_key_is_refused,
 );
 
 const PATH: &str = "/api/me/master-key";
@@ -296,4 +298,91 @@ async fn concurrent_first_wraps_cannot_both_win(b: Backend) {
         app.agent_detail(&o, &a.id).await["wrapped_secret"],
         won[0]["wrapped_secret"]
     );
+}
+
+/// A wrap says which master key it was made under; once that key is replaced the wrap
+/// is refused, whenever it arrives, and nothing is stored.
+async fn a_wrap_under_a_replaced_key_is_refused(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let o = app.first_owner().await;
+    let (old, new) = (Wrap::new(), Wrap::new());
+    let (old_check, new_check) = (old.key_check(&o.id), new.key_check(&o.id));
+    let setup = json!({"kdf": kdf(600_000), "key_check": old_check});
+    app.put(PATH, &o.token, &setup).await.ok(200);
+    let a = app.agent(&o, "late").await;
+    let change = json!({"kdf": kdf(600_000), "key_check": new_check,
+        "wrapped_secrets": [], "password": PASSWORD});
+    app.put(PATH, &o.token, &change).await.ok(200);
+    let stale = json!({"wrapped_secret": old.wrapped(&o.id, &a.id), "key_check": old_check});
+    app.put(&wrapped_path(&a.id), &o.token, &stale)
+        .await
+        .err(409, "conflict");
+    assert!(app.agent_detail(&o, &a.id).await["wrapped_secret"].is_null());
+    let current = json!({"wrapped_secret": new.wrapped(&o.id, &a.id), "key_check": new_check});
+    app.put(&wrapped_path(&a.id), &o.token, &current)
+        .await
+        .ok(200);
+}
+
+/// First wraps made under the old key, racing a master-key change that (not knowing of
+/// them) re-wraps only the other agents: a wrap and the change never both succeed, or
+/// that agent's secret would stay wrapped under a key nobody can derive any more.
+async fn a_wrap_and_a_key_change_never_both_win(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let o = app.first_owner().await;
+    let mut key = Wrap::new();
+    let mut check = key.key_check(&o.id);
+    let setup = json!({"kdf": kdf(600_000), "key_check": check});
+    app.put(PATH, &o.token, &setup).await.ok(200);
+    let mut held: Vec<String> = Vec::new();
+    for round in 0..4 {
+        let mut fresh = Vec::new();
+        for i in 0..6 {
+            fresh.push(app.agent(&o, &format!("race-{round}-{i}")).await.id);
+        }
+        let next = Wrap::new();
+        let next_check = next.key_check(&o.id);
+        let change = json!({
+            "kdf": kdf(600_000),
+            "key_check": next_check,
+            "password": PASSWORD,
+            "wrapped_secrets": held.iter().map(|id| json!({"agent_id": id, "wrapped_secret": next.wrapped(&o.id, id)})).collect::<Vec<_>>(),
+        });
+        let wraps: Vec<(String, Value)> = fresh
+            .iter()
+            .map(|id| {
+                (
+                    wrapped_path(id),
+                    json!({"wrapped_secret": key.wrapped(&o.id, id)}),
+                )
+            })
+            .collect();
+        let (w, c) = tokio::join!(
+            futures::future::join_all(wraps.iter().map(|(p, body)| app.put(p, &o.token, body))),
+            app.put(PATH, &o.token, &change)
+        );
+        let won = w.iter().filter(|r| r.status == 200).count();
+        assert!(
+            !(won > 0 && c.status == 200),
+            "round {round}: {won} wraps under the old key and the key change all succeeded"
+        );
+        assert!(
+            w.iter().all(|r| r.status == 200 || r.status == 409),
+            "wraps: {:?}",
+            w.iter().map(|r| &r.text).collect::<Vec<_>>()
+        );
+        assert!(c.status == 200 || c.status == 409, "change: {}", c.text);
+        if c.status == 200 {
+            key = next;
+            check = next_check;
+        } else {
+            held.extend(
+                fresh
+                    .iter()
+                    .zip(&w)
+                    .filter(|(_, r)| r.status == 200)
+                    .map(|(id, _)| id.clone()),
+            );
+        }
+    }
 }
