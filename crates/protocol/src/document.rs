@@ -33,7 +33,8 @@ fn valid_env_value(value: &str) -> bool {
     !value.contains(['\0', '\n', '\r'])
 }
 
-pub(crate) fn zeroize_value(value: &mut Value) {
+/// Wipes every string inside a JSON value (config documents hold secrets).
+pub fn zeroize_value(value: &mut Value) {
     let mut stack = vec![value];
     while let Some(v) = stack.pop() {
         match v {

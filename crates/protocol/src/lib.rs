@@ -13,7 +13,7 @@ pub mod master_key;
 pub mod secrets;
 pub mod wire;
 
-pub use document::{valid_env_name, ConfigDocument};
+pub use document::{valid_env_name, zeroize_value, ConfigDocument};
 pub use envelope::{config_aad, config_key, Envelope, MAX_VERSION};
 pub use error::{ProtocolError, Result};
 pub use handshake::{

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use openclaw_fleet_protocol::ConfigDocument;
+use openclaw_fleet_protocol::{zeroize_value, ConfigDocument};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -144,19 +144,6 @@ impl Drop for Scrubbed {
     fn drop(&mut self) {
         for value in self.0.values_mut() {
             zeroize_value(value);
-        }
-    }
-}
-
-fn zeroize_value(value: &mut Value) {
-    use zeroize::Zeroize;
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::String(s) => s.zeroize(),
-            Value::Array(items) => stack.extend(items.iter_mut()),
-            Value::Object(map) => stack.extend(map.values_mut()),
-            _ => {}
         }
     }
 }
