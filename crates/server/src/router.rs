@@ -69,7 +69,9 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(agent_api::config))
         .routes(routes!(openapi_json))
         .split_for_parts();
-    let document = OpenApiJson(openapi.to_json().unwrap_or_else(|_| "{}".into()).into());
+    let mut rendered = serde_json::to_value(&openapi).unwrap_or_default();
+    crate::handlers::schemas::complete(&mut rendered);
+    let document = OpenApiJson(rendered.to_string().into());
 
     let api = api_routes
         .layer(Extension(document))

@@ -17,8 +17,13 @@ use crate::json::ApiJson;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    #[schema(
+        max_length = 254,
+        pattern = "^[^@\\s\\u0000-\\u001f\\u007f-\\u009f]+@[^.@\\s\\u0000-\\u001f\\u007f-\\u009f][^\\s\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub email: String,
-    /// At least 12 characters.
+    /// At least 12 characters (at most 1024 bytes).
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
 }
 

@@ -8,6 +8,7 @@ pub mod events;
 pub mod fleets;
 pub mod health;
 pub mod master_key;
+pub mod schemas;
 
 use serde::Serialize;
 use utoipa::ToSchema;
