@@ -67,7 +67,10 @@ mod tests {
         let mut h = headers(Some("http://fleet.example.com"), "fleet.example.com");
         assert!(origin_allowed(&h, None));
         h.insert("x-forwarded-proto", "https".parse().unwrap());
-        assert!(!origin_allowed(&h, None), "plain-HTTP page writing over TLS");
+        assert!(
+            !origin_allowed(&h, None),
+            "plain-HTTP page writing over TLS"
+        );
         h.insert(header::ORIGIN, "https://fleet.example.com".parse().unwrap());
         assert!(origin_allowed(&h, None));
         let h = headers(Some("https://fleet.example.com"), "10.0.0.1:8080");
