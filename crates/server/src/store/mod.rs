@@ -7,6 +7,7 @@
 //! on it in SQL; only the access layer (`crate::access`) calls them.
 
 mod agents;
+mod batch;
 mod fleets;
 pub mod maintenance;
 pub mod models;
@@ -18,14 +19,21 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use agents::AgentStore;
+pub use batch::BatchStore;
 pub use fleets::FleetStore;
 pub use maintenance::MaintenanceStore;
 pub use models::*;
 pub use users::UserStore;
 
 /// Everything the server needs from its database.
-pub trait Store: UserStore + FleetStore + AgentStore + MaintenanceStore + Send + Sync {}
-impl<T: UserStore + FleetStore + AgentStore + MaintenanceStore + Send + Sync> Store for T {}
+pub trait Store:
+    UserStore + FleetStore + AgentStore + BatchStore + MaintenanceStore + Send + Sync
+{
+}
+impl<T> Store for T where
+    T: UserStore + FleetStore + AgentStore + BatchStore + MaintenanceStore + Send + Sync
+{
+}
 
 pub type SharedStore = Arc<dyn Store>;
 

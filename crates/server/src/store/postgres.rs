@@ -7,6 +7,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use super::agents::impl_agent_store;
+use super::batch::impl_batch_store;
 use super::fleets::impl_fleet_store;
 use super::maintenance::impl_maintenance_store;
 use super::users::impl_user_store;
@@ -34,4 +35,5 @@ impl PostgresStore {
 impl_user_store!(PostgresStore);
 impl_fleet_store!(PostgresStore);
 impl_agent_store!(PostgresStore, sqlx::Postgres);
+impl_batch_store!(PostgresStore, sqlx::Postgres);
 impl_maintenance_store!(PostgresStore);

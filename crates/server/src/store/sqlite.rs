@@ -8,6 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 use super::agents::impl_agent_store;
+use super::batch::impl_batch_store;
 use super::fleets::impl_fleet_store;
 use super::maintenance::impl_maintenance_store;
 use super::users::impl_user_store;
@@ -39,4 +40,5 @@ impl SqliteStore {
 impl_user_store!(SqliteStore);
 impl_fleet_store!(SqliteStore);
 impl_agent_store!(SqliteStore, sqlx::Sqlite);
+impl_batch_store!(SqliteStore, sqlx::Sqlite);
 impl_maintenance_store!(SqliteStore);

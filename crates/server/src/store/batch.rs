@@ -1,0 +1,145 @@
+//! Group commit of the hot paths (heartbeats and verified handshakes): the SQL behind
+//! `access::writer`, which gathers whatever is waiting into one call of
+//! [`BatchStore::write_batch`].
+
+use async_trait::async_trait;
+
+use super::{HandshakeAccept, HandshakeOutcome, HeartbeatRecord, StoreError};
+
+#[async_trait]
+pub trait BatchStore {
+    /// Group commit of the hot paths, in one transaction: every heartbeat (status, latest
+    /// metrics, history) and every verified handshake. A handshake is accepted only if
+    /// its agent still holds `secret_sealed` (the secret its signature was checked
+    /// against: a rotation or deletion that commits first wins) and its signature was
+    /// never used; then its token is stored. Outcomes are in `handshakes` order.
+    async fn write_batch(
+        &self,
+        heartbeats: &[HeartbeatRecord],
+        handshakes: &[HandshakeAccept],
+    ) -> Result<Vec<HandshakeOutcome>, StoreError>;
+}
+
+macro_rules! impl_batch_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::BatchStore for $store {
+            async fn write_batch(
+                &self,
+                heartbeats: &[HeartbeatRecord],
+                handshakes: &[HandshakeAccept],
+            ) -> Result<Vec<HandshakeOutcome>, StoreError> {
+                use sqlx::QueryBuilder;
+                let mut tx = self.pool.begin().await?;
+                let mut outcomes = vec![HandshakeOutcome::SecretChanged; handshakes.len()];
+                if !handshakes.is_empty() {
+                    // First, so the agents' row locks order this against a rotation.
+                    let now = handshakes.iter().map(|h| h.now).max().unwrap_or_default();
+                    let mut q = QueryBuilder::<$db>::new("UPDATE agents SET secret_last_used_at = ");
+                    q.push_bind(now).push(" WHERE id IN (");
+                    let mut ids = q.separated(", ");
+                    for h in handshakes {
+                        ids.push_bind(&h.agent_id);
+                    }
+                    q.push(") RETURNING id, secret_sealed");
+                    let current: std::collections::HashMap<String, String> =
+                        q.build_query_as::<(String, String)>().fetch_all(&mut *tx).await?.into_iter().collect();
+                    let mut seen = std::collections::HashSet::new();
+                    let candidates: Vec<usize> = (0..handshakes.len())
+                        .filter(|&i| {
+                            let h = &handshakes[i];
+                            if current.get(&h.agent_id) != Some(&h.secret_sealed) {
+                                return false;
+                            }
+                            if !seen.insert((h.agent_id.as_str(), h.signature.as_str())) {
+                                outcomes[i] = HandshakeOutcome::Replayed;
+                                return false;
+                            }
+                            true
+                        })
+                        .collect();
+                    if !candidates.is_empty() {
+                        let mut q = QueryBuilder::<$db>::new(
+                            "INSERT INTO used_signatures (agent_id, signature, seen_at) ",
+                        );
+                        q.push_values(&candidates, |mut b, &i| {
+                            let h = &handshakes[i];
+                            b.push_bind(&h.agent_id).push_bind(&h.signature).push_bind(h.now);
+                        });
+                        q.push(" ON CONFLICT (agent_id, signature) DO NOTHING RETURNING agent_id, signature");
+                        let fresh: std::collections::HashSet<(String, String)> =
+                            q.build_query_as::<(String, String)>().fetch_all(&mut *tx).await?.into_iter().collect();
+                        let accepted: Vec<usize> = candidates
+                            .into_iter()
+                            .filter(|&i| {
+                                let h = &handshakes[i];
+                                let ok = fresh.contains(&(h.agent_id.clone(), h.signature.clone()));
+                                outcomes[i] = if ok { HandshakeOutcome::Accepted } else { HandshakeOutcome::Replayed };
+                                ok
+                            })
+                            .collect();
+                        if !accepted.is_empty() {
+                            let mut q = QueryBuilder::<$db>::new(
+                                "INSERT INTO agent_tokens (token_hash, agent_id, expires_at) ",
+                            );
+                            q.push_values(&accepted, |mut b, &i| {
+                                let h = &handshakes[i];
+                                b.push_bind(&h.token_hash).push_bind(&h.agent_id).push_bind(h.expires_at);
+                            });
+                            q.build().execute(&mut *tx).await?;
+                        }
+                    }
+                }
+                if !heartbeats.is_empty() {
+                    // The latest heartbeat of each agent sets its current state.
+                    let mut latest: std::collections::HashMap<&str, &HeartbeatRecord> = Default::default();
+                    for hb in heartbeats {
+                        latest.insert(hb.agent_id.as_str(), hb);
+                    }
+                    let mut q = QueryBuilder::<$db>::new(
+                        "UPDATE agents SET status = v.column2, last_seen = v.column3, metrics = v.column4, \
+                         agent_version = COALESCE(v.column5, agents.agent_version), \
+                         config_version_applied = COALESCE(v.column6, agents.config_version_applied), \
+                         last_error = v.column7, machine_id = COALESCE(v.column8, agents.machine_id), \
+                         location = COALESCE(v.column9, agents.location), \
+                         model = COALESCE(v.column10, agents.model) FROM (",
+                    );
+                    q.push_values(latest.values(), |mut b, hb| {
+                        b.push_bind(&hb.agent_id)
+                            .push_bind(&hb.status)
+                            .push_bind(hb.ts)
+                            .push_bind(&hb.metrics_json)
+                            .push_bind(&hb.agent_version)
+                            .push_bind(hb.config_version_applied)
+                            .push_bind(&hb.error)
+                            .push_bind(&hb.machine_id)
+                            .push_bind(&hb.location)
+                            .push_bind(&hb.model);
+                    });
+                    q.push(") AS v WHERE agents.id = v.column1");
+                    q.build().execute(&mut *tx).await?;
+                    // History, for agents that still exist (one deleted meanwhile must not
+                    // fail the batch on its foreign key).
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO heartbeats (agent_id, ts, status, cpu_usage, memory_usage, disk_usage, latency_ms) \
+                         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (",
+                    );
+                    q.push_values(heartbeats, |mut b, hb| {
+                        b.push_bind(&hb.agent_id)
+                            .push_bind(hb.ts)
+                            .push_bind(&hb.status)
+                            .push_bind(hb.cpu_usage)
+                            .push_bind(hb.memory_usage)
+                            .push_bind(hb.disk_usage)
+                            .push_bind(hb.latency_ms);
+                    });
+                    q.push(") AS v WHERE EXISTS (SELECT 1 FROM agents a WHERE a.id = v.column1)");
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+        }
+    };
+}
+pub(crate) use impl_batch_store;
