@@ -7,7 +7,7 @@ import { after, before, describe, it as nodeIt } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -84,6 +84,14 @@ describe('dashboard and the real host agent', () => {
     });
     assert.equal(code, 0, out);
     assert.ok(readFileSync(join(stateDir, '.env'), 'utf8').includes(MARKER), 'the agent wrote the decrypted value');
+    for (const file of ['.env', 'openclaw.json']) {
+      assert.equal(statSync(join(stateDir, file)).mode & 0o777, 0o600, `${file} is private to its owner`);
+    }
+    const stored = server.dataBytes();
+    assert.ok(stored.length > 0, 'the server wrote its database');
+    for (const secret of [MARKER, env.OPENCLAW_FLEET_ENCRYPTION_SECRET]) {
+      assert.ok(!stored.includes(secret), 'the database files hold no plaintext secret');
+    }
     assert.equal(JSON.parse(readFileSync(join(stateDir, 'openclaw.json'), 'utf8')).agents.defaults.model, 'e2e-model');
     for (const secret of [MARKER, env.OPENCLAW_FLEET_AGENT_SECRET, env.OPENCLAW_FLEET_ENCRYPTION_SECRET]) {
       assert.ok(!out.includes(secret), 'agent output holds no secret');
