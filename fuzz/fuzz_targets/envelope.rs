@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
     let secret = EncryptionSecret::from_bytes([7; 32]);
     let other = AgentId::parse("00000000-0000-4000-8000-000000000000").expect("id");
     if env.agent_id != other {
-        assert!(env.open(&secret, &other).is_err(), "opened for another agent");
+        assert!(
+            env.open(&secret, &other).is_err(),
+            "opened for another agent"
+        );
     }
     let _ = env.open(&secret, &env.agent_id);
 });

@@ -20,11 +20,20 @@ fuzz_target!(|data: &[u8]| {
     for (name, n) in &hb.metrics {
         assert!(n.is_finite() && *n >= 0.0, "{name}");
     }
-    let custom = hb.metrics.keys().filter(|k| !KNOWN_METRICS.contains(&k.as_str()));
+    let custom = hb
+        .metrics
+        .keys()
+        .filter(|k| !KNOWN_METRICS.contains(&k.as_str()));
     assert!(custom.count() <= MAX_EXTRA_METRICS);
-    for text in [&hb.version, &hb.machine_id, &hb.location, &hb.model, &hb.error]
-        .into_iter()
-        .flatten()
+    for text in [
+        &hb.version,
+        &hb.machine_id,
+        &hb.location,
+        &hb.model,
+        &hb.error,
+    ]
+    .into_iter()
+    .flatten()
     {
         assert!(text.chars().count() <= 200);
         assert!(!text.chars().any(char::is_control));
