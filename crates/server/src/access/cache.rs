@@ -1,5 +1,6 @@
-//! A short-lived, per-replica cache of agent rows and agent-token lookups, so the hot
-//! paths (heartbeat, handshake) need no database read for a known agent.
+//! A short-lived, per-replica cache of agent rows and agent-token lookups, so a heartbeat
+//! from a known agent needs no database read. The handshake does not read from it (it
+//! must cost the same for known and unknown agents), but refreshes it.
 //!
 //! Entries live at most [`TTL`]: a change made through another replica (secret rotation,
 //! deletion, token revocation) is seen here within that time, inside SPEC §3's 10 s.

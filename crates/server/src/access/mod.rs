@@ -118,6 +118,19 @@ impl AppState {
             .map(|r| self.0.cache.put_agent(r)))
     }
 
+    /// An agent row read from the database (and refreshed in the cache).
+    async fn fresh_agent_row(
+        &self,
+        id: &str,
+    ) -> Result<Option<std::sync::Arc<AgentRow>>, ApiError> {
+        Ok(self
+            .0
+            .store
+            .agent_by_id(id)
+            .await?
+            .map(|r| self.0.cache.put_agent(r)))
+    }
+
     /// Readiness: the database answers.
     pub async fn ready(&self) -> bool {
         self.0.store.ping().await.is_ok()

@@ -143,14 +143,10 @@ impl Public {
         if (i128::from(now) - i128::from(req.timestamp)).abs() > i128::from(window) {
             return Err(fail(ApiError::TimestampOutOfWindow { server_time: now }));
         }
-        let mut row = state.agent_row(&agent_id).await?;
-        let mut valid = self.verify(row.as_deref(), &agent_id, &req)?;
-        if !valid && row.is_some() {
-            // The cached secret may predate a rotation through another replica.
-            state.0.cache.invalidate(&agent_id);
-            row = state.agent_row(&agent_id).await?;
-            valid = self.verify(row.as_deref(), &agent_id, &req)?;
-        }
+        // Always a fresh read, never the cache: an unknown agent and a known one must cost
+        // the same (SPEC §2), and a rotation through another replica must be seen at once.
+        let row = state.fresh_agent_row(&agent_id).await?;
+        let valid = self.verify(row.as_deref(), &agent_id, &req)?;
         let Some(row) = row.filter(|_| valid) else {
             return Err(fail(ApiError::Unauthorized));
         };
