@@ -1,6 +1,7 @@
 //! Crash resilience: the real server binary, as a subprocess on a data dir (SQLite) or
 //! a PostgreSQL database, under concurrent heartbeats and config saves, is killed with
-//! SIGKILL mid-load and restarted on the same data, twice. Every config save it
+//! SIGKILL mid-load (once every agent has saves acknowledged) and restarted on the same
+//! data, twice. Every config save it
 //! acknowledged (200) must have survived — the stored version is at least the last
 //! acknowledged one and holds exactly the envelope sent for that version — the agents
 //! must connect again, `openclaw-fleet audit` must pass on the data, and SQLite's
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,10 @@ both_backends!(acknowledged_saves_survive_sigkill);
 
 const AGENTS: usize = 3;
 const ROUNDS: usize = 2;
-const LOAD: Duration = Duration::from_millis(1500);
+/// Load runs until every agent has this many acknowledged saves (and a heartbeat)...
+const MIN_SAVES: u64 = 5;
+/// ...and then this much longer, so the kill lands mid-load.
+const MORE_LOAD: Duration = Duration::from_millis(500);
 
 struct Proc {
     child: Child,
@@ -119,13 +123,20 @@ async fn agent_token(http: &reqwest::Client, base: &str, host: &Host) -> String 
     panic!("the agent cannot handshake");
 }
 
-/// Config saves and heartbeats for one agent, until `stop` or the server dies.
+/// Acknowledged saves and heartbeats so far, for the one agent a load task drives.
+#[derive(Default)]
+struct Progress {
+    saves: AtomicU64,
+    beats: AtomicU64,
+}
+
+/// Config saves and heartbeats for one agent, until the server dies.
 async fn load(
     base: String,
     owner: String,
     host: Arc<Host>,
     mut acked: Acked,
-    stop: Arc<AtomicBool>,
+    progress: Arc<Progress>,
 ) -> Acked {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -133,11 +144,12 @@ async fn load(
         .expect("client");
     let token = agent_token(&http, &base, &host).await;
     let saves = {
-        let (http, base, host, stop) = (http.clone(), base.clone(), host.clone(), stop.clone());
+        let (http, base, host, progress) =
+            (http.clone(), base.clone(), host.clone(), progress.clone());
         let mut acked = std::mem::take(&mut acked);
         async move {
             let mut version = acked.last + 1;
-            while !stop.load(Ordering::Relaxed) {
+            loop {
                 let doc = config_document(&format!("v{version}"));
                 let env = envelope(&host.es, &host.id, version, &doc);
                 acked.sent.insert(version, env.clone());
@@ -151,6 +163,7 @@ async fn load(
                     Ok(r) if r.status() == 200 => {
                         acked.last = version;
                         version += 1;
+                        progress.saves.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(r) => panic!("config save answered {}", r.status()),
                     Err(_) => break,
@@ -161,7 +174,7 @@ async fn load(
     };
     let beats = async move {
         let mut n = 0;
-        while !stop.load(Ordering::Relaxed) {
+        loop {
             let hb = heartbeat(&host.id, "healthy", json!({ "cpu_usage": 1.0 }));
             match http
                 .post(format!("{base}/api/heartbeat"))
@@ -170,7 +183,10 @@ async fn load(
                 .send()
                 .await
             {
-                Ok(r) if r.status() == 200 => n += 1,
+                Ok(r) if r.status() == 200 => {
+                    n += 1;
+                    progress.beats.fetch_add(1, Ordering::Relaxed);
+                }
                 Ok(r) => panic!("heartbeat answered {}", r.status()),
                 Err(_) => break,
             }
@@ -180,6 +196,12 @@ async fn load(
     let (mut acked, beats) = tokio::join!(saves, beats);
     acked.heartbeats += beats;
     acked
+}
+
+fn busy_now(progress: &[Arc<Progress>]) -> bool {
+    progress.iter().all(|p| {
+        p.saves.load(Ordering::Relaxed) >= MIN_SAVES && p.beats.load(Ordering::Relaxed) > 0
+    })
 }
 
 async fn acknowledged_saves_survive_sigkill(backend: Backend) {
@@ -234,27 +256,35 @@ async fn acknowledged_saves_survive_sigkill(backend: Backend) {
     let mut acked: Vec<Acked> = (0..AGENTS).map(|_| Acked::default()).collect();
 
     for round in 0..ROUNDS {
-        let stop = Arc::new(AtomicBool::new(false));
+        let progress: Vec<Arc<Progress>> = (0..AGENTS).map(|_| Arc::default()).collect();
         let tasks: Vec<_> = hosts
             .iter()
             .zip(std::mem::take(&mut acked))
-            .map(|(h, a)| {
+            .zip(&progress)
+            .map(|((h, a), p)| {
                 tokio::spawn(load(
                     server.base.clone(),
                     owner.clone(),
                     h.clone(),
                     a,
-                    stop.clone(),
+                    p.clone(),
                 ))
             })
             .collect();
-        tokio::time::sleep(LOAD).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !busy_now(&progress) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "round {round}: the load made no progress in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(MORE_LOAD).await;
         server.child.start_kill().expect("SIGKILL");
         server.child.wait().await.expect("killed");
         for t in tasks {
             acked.push(t.await.expect("load task"));
         }
-        stop.store(true, Ordering::Relaxed);
         assert!(
             acked.iter().all(|a| a.last > 0 && a.heartbeats > 0),
             "round {round}: the load made no progress"
