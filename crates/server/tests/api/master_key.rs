@@ -353,7 +353,7 @@ async fn a_wrap_and_a_key_change_never_both_win(b: Backend) {
             .map(|id| {
                 (
                     wrapped_path(id),
-                    json!({"wrapped_secret": key.wrapped(&o.id, id)}),
+                    json!({"wrapped_secret": key.wrapped(&o.id, id), "key_check": check}),
                 )
             })
             .collect();
