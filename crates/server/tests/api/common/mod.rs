@@ -3,7 +3,7 @@
 //! helpers to drive it over HTTP and read answers.
 
 pub mod fixtures;
-mod pg;
+pub mod pg;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -65,26 +65,32 @@ impl PgDatabase {
 
     /// Every row of every table of the public schema, as JSON text.
     pub async fn dump_rows(&self) -> Vec<String> {
-        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT table_name::text FROM information_schema.tables \
-             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .expect("list tables");
-        assert!(tables.iter().any(|t| t == "agents"), "schema not found");
-        let mut rows = Vec::new();
-        for table in tables {
-            let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
-            let found: Vec<String> = sqlx::query_scalar(&sql)
-                .fetch_all(&mut conn)
-                .await
-                .expect("dump table");
-            rows.extend(found.into_iter().map(|r| format!("{table}: {r}")));
-        }
-        rows
+        dump_rows(&self.url).await
     }
+}
+
+/// Every row of every table of the public schema of the database at `url`, as JSON text.
+pub async fn dump_rows(url: &str) -> Vec<String> {
+    let mut conn = PgConnection::connect(url).await.expect("connect");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("list tables");
+    assert!(tables.iter().any(|t| t == "agents"), "schema not found");
+    let mut rows = Vec::new();
+    for table in tables {
+        let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
+        let found: Vec<String> = sqlx::query_scalar(&sql)
+            .fetch_all(&mut conn)
+            .await
+            .expect("dump table");
+        rows.extend(found.into_iter().map(|r| format!("{table}: {r}")));
+    }
+    let _ = conn.close().await;
+    rows
 }
 
 impl Drop for PgDatabase {

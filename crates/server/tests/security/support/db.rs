@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection, PgConnection};
+use sqlx::{ConnectOptions, Connection};
 
 use crate::common::TestApp;
 
@@ -57,25 +57,7 @@ async fn dump_sqlite(url: &str) -> Vec<String> {
 }
 
 async fn dump_postgres(url: &str) -> Vec<String> {
-    let mut conn = PgConnection::connect(url).await.expect("connect");
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .expect("list tables");
-    assert!(tables.iter().any(|t| t == "agents"), "schema not found");
-    let mut rows = Vec::new();
-    for table in tables {
-        let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
-        let found: Vec<String> = sqlx::query_scalar(&sql)
-            .fetch_all(&mut conn)
-            .await
-            .expect("dump table");
-        rows.extend(found.into_iter().map(|r| format!("{table}: {r}")));
-    }
-    let _ = conn.close().await;
+    let mut rows = crate::common::pg::dump_rows(url).await;
     rows.sort();
     rows
 }
