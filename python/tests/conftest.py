@@ -23,7 +23,7 @@ def vectors_dir():
     override = os.environ.get("OPENCLAW_FLEET_VECTORS")
     if override:
         return override
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "shared", "test-vectors")
+    return os.path.join(os.path.dirname(os.path.dirname(HERE)), "spec", "test-vectors")
 
 
 def load_vectors(name):

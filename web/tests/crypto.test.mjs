@@ -9,7 +9,7 @@ import * as C from '../js/crypto.js';
 
 const vectorsDir = process.env.OPENCLAW_FLEET_VECTORS
   ? pathToFileURL(process.env.OPENCLAW_FLEET_VECTORS.replace(/\/?$/, '/'))
-  : new URL('../../../shared/test-vectors/', import.meta.url);
+  : new URL('../../spec/test-vectors/', import.meta.url);
 
 async function loadVectors(name) {
   return JSON.parse(await readFile(new URL(name, vectorsDir), 'utf8'));

@@ -16,7 +16,7 @@ fn vectors(name: &str) -> Value {
         .unwrap_or_else(|| {
             PathBuf::from(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/test-vectors"
+                "/../../spec/test-vectors"
             ))
         });
     let path = dir.join(name);
