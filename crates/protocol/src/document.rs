@@ -29,7 +29,7 @@ pub fn valid_env_name(name: &str) -> bool {
 }
 
 /// An env value must fit on one `.env` line and in a process environment.
-fn valid_env_value(value: &str) -> bool {
+pub fn valid_env_value(value: &str) -> bool {
     !value.contains(['\0', '\n', '\r'])
 }
 
@@ -50,6 +50,46 @@ fn invalid(msg: &str) -> ProtocolError {
     ProtocolError::InvalidDocument(msg.to_owned())
 }
 
+/// Checks a document against the SPEC §4 rules without taking it apart:
+/// `schema` 1, `env` an object of valid names to one-line strings, `openclaw`
+/// an object (both may be absent). Unknown top-level keys are allowed.
+pub fn check_document(root: &Value) -> Result<()> {
+    let obj = root
+        .as_object()
+        .ok_or_else(|| invalid("not a JSON object"))?;
+    match obj.get("schema") {
+        None => return Err(invalid("missing field `schema`")),
+        Some(v) if v.as_u64() == Some(SCHEMA) => {}
+        Some(_) => return Err(invalid("unsupported `schema` (expected 1)")),
+    }
+    match obj.get("env") {
+        None => {}
+        Some(Value::Object(env)) => {
+            for (name, value) in env {
+                check_env_entry(name, value)?;
+            }
+        }
+        Some(_) => return Err(invalid("`env` must be an object")),
+    }
+    match obj.get("openclaw") {
+        None | Some(Value::Object(_)) => Ok(()),
+        Some(_) => Err(invalid("`openclaw` must be an object")),
+    }
+}
+
+fn check_env_entry(name: &str, value: &Value) -> Result<()> {
+    if !valid_env_name(name) {
+        return Err(invalid("`env` name does not match ^[A-Z_][A-Z0-9_]*$"));
+    }
+    let Value::String(value) = value else {
+        return Err(invalid("`env` values must be strings"));
+    };
+    if !valid_env_value(value) {
+        return Err(invalid("`env` value contains NUL or a line break"));
+    }
+    Ok(())
+}
+
 impl ConfigDocument {
     /// Parses and validates decrypted bytes. Unknown top-level keys are
     /// ignored (and zeroized); every string is moved, never copied.
@@ -62,37 +102,17 @@ impl ConfigDocument {
     }
 
     fn take_from(root: &mut Value) -> Result<Self> {
-        let obj = root
-            .as_object_mut()
-            .ok_or_else(|| invalid("not a JSON object"))?;
-        match obj.get("schema") {
-            None => return Err(invalid("missing field `schema`")),
-            Some(v) if v.as_u64() == Some(SCHEMA) => {}
-            Some(_) => return Err(invalid("unsupported `schema` (expected 1)")),
-        }
+        check_document(root)?;
         let mut doc = Self::default();
-        match obj.get_mut("env") {
-            None => {}
-            Some(Value::Object(env)) => {
-                for (name, value) in env.iter_mut() {
-                    if !valid_env_name(name) {
-                        return Err(invalid("`env` name does not match ^[A-Z_][A-Z0-9_]*$"));
-                    }
-                    let Value::String(value) = value else {
-                        return Err(invalid("`env` values must be strings"));
-                    };
-                    if !valid_env_value(value) {
-                        return Err(invalid("`env` value contains NUL or a line break"));
-                    }
+        if let Some(Value::Object(env)) = root.get_mut("env") {
+            for (name, value) in env.iter_mut() {
+                if let Value::String(value) = value {
                     doc.env.insert(name.clone(), std::mem::take(value));
                 }
             }
-            Some(_) => return Err(invalid("`env` must be an object")),
         }
-        match obj.get_mut("openclaw") {
-            None => {}
-            Some(Value::Object(map)) => doc.openclaw = std::mem::take(map),
-            Some(_) => return Err(invalid("`openclaw` must be an object")),
+        if let Some(Value::Object(map)) = root.get_mut("openclaw") {
+            doc.openclaw = std::mem::take(map);
         }
         Ok(doc)
     }

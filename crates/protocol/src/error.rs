@@ -38,6 +38,8 @@ pub enum ProtocolError {
     WeakPassphrase,
     #[error("invalid config document: {0}")]
     InvalidDocument(String),
+    #[error("edit refused: {0}")]
+    InvalidEdit(crate::edit::EditRefusal),
     #[error("invalid metrics: {0}")]
     InvalidMetrics(String),
     #[error("invalid request: {0}")]

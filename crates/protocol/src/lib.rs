@@ -5,6 +5,7 @@
 pub mod b64u;
 mod crypto;
 pub mod document;
+pub mod edit;
 pub mod envelope;
 pub mod error;
 pub mod handshake;
@@ -13,7 +14,10 @@ pub mod master_key;
 pub mod secrets;
 pub mod wire;
 
-pub use document::{valid_env_name, zeroize_value, ConfigDocument};
+pub use document::{
+    check_document, valid_env_name, valid_env_value, zeroize_value, ConfigDocument,
+};
+pub use edit::{DocumentEdit, EditRefusal};
 pub use envelope::{config_aad, config_key, Envelope, MAX_VERSION};
 pub use error::{ProtocolError, Result};
 pub use handshake::{

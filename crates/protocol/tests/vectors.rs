@@ -283,3 +283,58 @@ fn master_key_invalid() {
         assert!(matches!(err, ProtocolError::Decryption), "{why}: {err:?}");
     }
 }
+
+#[test]
+fn document_edits_valid() {
+    let file = vectors("document-edits.json");
+    for case in cases(&file, "valid") {
+        let name = s(case, "name");
+        let edit = DocumentEdit::parse(&case["edit"]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut doc = case["document"].clone();
+        let changed = edit
+            .apply(&mut doc)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(doc, case["result"], "{name}");
+        assert_eq!(Value::Bool(changed), case["changed"], "{name}");
+        check_document(&doc).unwrap_or_else(|e| panic!("{name}: result invalid: {e}"));
+    }
+}
+
+#[test]
+fn document_edits_invalid() {
+    let file = vectors("document-edits.json");
+    for case in cases(&file, "invalid") {
+        let name = s(case, "name");
+        let want = s(case, "error");
+        let mut doc = case["document"].clone();
+        let err = match DocumentEdit::parse(&case["edit"]) {
+            Err(e) => e,
+            Ok(edit) => edit
+                .apply(&mut doc)
+                .err()
+                .unwrap_or_else(|| panic!("{name}: accepted")),
+        };
+        let code = match &err {
+            ProtocolError::InvalidEdit(why) => why.code(),
+            ProtocolError::InvalidDocument(_) => "invalid_document",
+            other => panic!("{name}: unexpected error {other:?}"),
+        };
+        assert_eq!(code, want, "{name}");
+        assert_eq!(
+            doc, case["document"],
+            "{name}: a refused edit changed the document"
+        );
+        let shown = format!("{err} {err:?}");
+        for (var, value) in case["edit"]["set_env"].as_object().into_iter().flatten() {
+            if let Some(value) = value.as_str().filter(|v| v.len() > 1) {
+                assert!(!shown.contains(value), "{name}: error echoes a value");
+            }
+            if want == "invalid_env_name" && !var.is_empty() {
+                assert!(
+                    !shown.contains(var.as_str()),
+                    "{name}: error echoes the name"
+                );
+            }
+        }
+    }
+}

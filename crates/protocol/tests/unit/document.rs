@@ -1,4 +1,4 @@
-use openclaw_fleet_protocol::{valid_env_name, ConfigDocument, ProtocolError};
+use openclaw_fleet_protocol::{check_document, valid_env_name, ConfigDocument, ProtocolError};
 use serde_json::{json, Value};
 
 fn parse(v: Value) -> Result<ConfigDocument, ProtocolError> {
@@ -81,5 +81,20 @@ fn refuses_non_json() {
             ConfigDocument::parse(bytes),
             Err(ProtocolError::InvalidDocument(_))
         ));
+    }
+}
+
+#[test]
+fn check_document_agrees_with_parse() {
+    for v in [
+        json!({"schema": 1}),
+        json!({"schema": 1, "env": {"A": "x"}, "openclaw": {"a": [1]}, "note": 1}),
+        json!({"schema": 2}),
+        json!({"schema": 1, "env": {"a": "x"}}),
+        json!({"schema": 1, "env": {"A": "x\n"}}),
+        json!({"schema": 1, "openclaw": null}),
+        json!([]),
+    ] {
+        assert_eq!(check_document(&v).is_ok(), parse(v.clone()).is_ok(), "{v}");
     }
 }

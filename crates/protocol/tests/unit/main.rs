@@ -3,6 +3,7 @@
 
 mod b64u;
 mod document;
+mod edit;
 mod envelope;
 mod handshake;
 mod ids;
