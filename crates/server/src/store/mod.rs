@@ -8,6 +8,7 @@
 
 mod agents;
 mod batch;
+mod db_url;
 mod fleets;
 pub mod maintenance;
 pub mod models;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 pub use agents::AgentStore;
 pub use batch::BatchStore;
+pub use db_url::redact_url;
 pub use fleets::FleetStore;
 pub use maintenance::MaintenanceStore;
 pub use models::*;
@@ -96,18 +98,4 @@ pub async fn connect(url: &str) -> anyhow::Result<SharedStore> {
         Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url).await?),
         Backend::Postgres => Arc::new(postgres::PostgresStore::connect(url).await?),
     })
-}
-
-/// Hides the password of a database URL, for log lines and error messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
 }

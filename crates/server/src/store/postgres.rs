@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
 
 use super::agents::impl_agent_store;
 use super::batch::impl_batch_store;
+use super::db_url;
 use super::fleets::impl_fleet_store;
 use super::maintenance::impl_maintenance_store;
 use super::users::impl_user_store;
@@ -19,10 +20,19 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let (parsed, dropped) = db_url::postgres_url(url)?;
+        if !dropped.is_empty() {
+            tracing::warn!(
+                parameters = %dropped.join(", "),
+                "database URL parameters not supported by this server were ignored"
+            );
+        }
+        let options = PgConnectOptions::from_url(&parsed)
+            .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL {}: {e}", redact_url(url)))?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(|e| {
                 anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(url))

@@ -4,6 +4,7 @@
 //! it printed are searched for agent secrets, tokens, the account password and the
 //! config plaintext — raw, hex, base64 and base64url, text and decoded bytes.
 
+mod database_url;
 mod flows;
 mod needles;
 mod process;
