@@ -88,6 +88,11 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
+    /// Reverse proxies whose X-Forwarded-For / Forwarded header names the client:
+    /// comma-separated addresses or CIDR networks, e.g. 127.0.0.1,10.0.0.0/8 [default: none].
+    #[arg(long, value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Subcommand)]

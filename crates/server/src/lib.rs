@@ -10,6 +10,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod client_addr;
 pub mod clock;
 pub mod crypto;
 pub mod error;

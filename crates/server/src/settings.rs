@@ -9,6 +9,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::client_addr::TrustedProxies;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -37,6 +39,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// Reverse proxies (CIDR networks or addresses) whose `X-Forwarded-For` / `Forwarded`
+    /// name the client; see `crate::client_addr`.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Settings {
@@ -54,6 +59,7 @@ impl Default for Settings {
             heartbeat_retention_days: 30,
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -77,7 +83,7 @@ impl Settings {
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 12] = [
+    const ENV_KEYS: [&'static str; 13] = [
         "listen",
         "data_dir",
         "database_url",
@@ -90,6 +96,7 @@ impl Settings {
         "heartbeat_retention_days",
         "max_body_bytes",
         "log_format",
+        "trusted_proxies",
     ];
 
     fn validate(&self) -> anyhow::Result<()> {

@@ -25,7 +25,7 @@ pub use owner::Owner;
 pub use public::Public;
 pub use views::*;
 
-use crate::auth::RateLimiter;
+use crate::auth::Limits;
 use crate::clock::SharedClock;
 use crate::crypto::at_rest::Slot;
 use crate::crypto::AtRest;
@@ -52,8 +52,7 @@ struct Inner {
     at_rest: AtRest,
     clock: SharedClock,
     settings: Settings,
-    login_limit: RateLimiter,
-    handshake_limit: RateLimiter,
+    limits: Limits,
     cache: AgentCache,
     writer: Writer,
     changes: broadcast::Sender<AgentChange>,
@@ -68,8 +67,7 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         Self(Arc::new(Inner {
-            login_limit: RateLimiter::new(5, 15 * 60, clock.clone()),
-            handshake_limit: RateLimiter::new(10, 60, clock.clone()),
+            limits: Limits::new(clock.clone()),
             writer: Writer::spawn(store.clone()),
             cache: AgentCache::default(),
             store,

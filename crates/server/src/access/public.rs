@@ -1,10 +1,10 @@
 //! The public scope: what anyone may attempt — registration, login, and the agent's
-//! signed handshake (SPEC §2). Failures here feed the rate limiters.
+//! signed handshake (SPEC §2). Failures here feed the limits of `crate::auth::limits`.
 
 use std::net::IpAddr;
 
 use openclaw_fleet_protocol::handshake::{self, HandshakeRejection, HandshakeRequest};
-use openclaw_fleet_protocol::{policy, AgentSecret, HandshakeResponse, DEFAULT_POLICY};
+use openclaw_fleet_protocol::{policy, AgentId, AgentSecret, HandshakeResponse, DEFAULT_POLICY};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -46,7 +46,7 @@ impl Public {
         let user = UserRow {
             id: openclaw_fleet_protocol::UserId::new_v4().to_string(),
             email,
-            password_hash: password::hash(pass).map_err(ApiError::internal)?,
+            password_hash: password::hash(pass).await?,
             kdf: None,
             key_check: None,
             created_at: self.0.now(),
@@ -73,23 +73,18 @@ impl Public {
     pub async fn login(&self, email: &str, pass: &str, ip: IpAddr) -> ApiResult<NewSession> {
         let state = &self.0;
         let email = email.trim().to_lowercase();
-        let (acct_key, ip_key) = (format!("acct:{email}"), format!("ip:{ip}"));
-        for key in [&acct_key, &ip_key] {
-            state
-                .0
-                .login_limit
-                .check(key)
-                .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-        }
+        let attempt = state
+            .0
+            .limits
+            .begin_login(&email, ip)
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         let user = state.0.store.user_by_email(&email).await?;
-        let ok = password::verify(pass, user.as_ref().map(|u| u.password_hash.as_str()));
+        let ok = password::verify(pass, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         let Some(user) = user.filter(|_| ok) else {
-            state.0.login_limit.fail(&acct_key);
-            state.0.login_limit.fail(&ip_key);
             tracing::info!(%ip, "login failed");
             return Err(ApiError::InvalidCredentials);
         };
-        state.0.login_limit.succeed(&acct_key);
+        state.0.limits.login_succeeded(attempt);
         let token = tokens::generate(tokens::SESSION_PREFIX);
         let now = state.now();
         let ttl = state.settings().session_ttl_secs;
@@ -106,49 +101,68 @@ impl Public {
     }
 
     /// SPEC §2, in its order: body, window, signature (same answer and work for an
-    /// unknown agent), single use. Every failure counts against the agent and the address.
+    /// unknown agent), single use. A failure counts against the client's source and the
+    /// (agent, source) pair; past either limit a failing attempt answers 429 instead. A
+    /// verified signature is never refused by a counter (a replay still says `replayed`).
     pub async fn handshake(&self, body: &Value, ip: IpAddr) -> ApiResult<HandshakeResponse> {
+        let agent_id = body
+            .get("agent_id")
+            .and_then(Value::as_str)
+            .and_then(|id| AgentId::parse(id).ok())
+            .map(|id| id.to_string());
+        let limits = &self.0 .0.limits;
+        let err = match self.verified_handshake(body).await {
+            Ok(answer) => {
+                if let Some(id) = &agent_id {
+                    limits.handshake_succeeded(id, ip);
+                }
+                return Ok(answer);
+            }
+            Err(err) => err,
+        };
+        let counted = matches!(
+            err,
+            ApiError::InvalidRequest(_)
+                | ApiError::PlaintextSecret
+                | ApiError::TimestampOutOfWindow { .. }
+                | ApiError::Unauthorized
+                | ApiError::Replayed
+        );
+        if !counted {
+            return Err(err);
+        }
+        let limited = limits.handshake_failed(agent_id.as_deref(), ip);
+        tracing::info!(agent_id = agent_id.as_deref().unwrap_or("-"), %ip, error = err.status().1, "handshake refused");
+        match limited {
+            Err(retry_after) if !matches!(err, ApiError::Replayed) => {
+                Err(ApiError::RateLimited { retry_after })
+            }
+            _ => Err(err),
+        }
+    }
+
+    async fn verified_handshake(&self, body: &Value) -> ApiResult<HandshakeResponse> {
         let state = &self.0;
-        let limit = &state.0.handshake_limit;
-        let ip_key = format!("ip:{ip}");
-        limit
-            .check(&ip_key)
-            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         let req = match HandshakeRequest::parse(body) {
             Ok(req) => req,
-            Err(rejection) => {
-                limit.fail(&ip_key);
-                return Err(match rejection {
-                    HandshakeRejection::PlaintextSecret => {
-                        self.record_plaintext_secret(body).await?;
-                        ApiError::PlaintextSecret
-                    }
-                    HandshakeRejection::Invalid(msg) => ApiError::invalid(msg),
-                });
+            Err(HandshakeRejection::PlaintextSecret) => {
+                self.record_plaintext_secret(body).await?;
+                return Err(ApiError::PlaintextSecret);
             }
+            Err(HandshakeRejection::Invalid(msg)) => return Err(ApiError::invalid(msg)),
         };
         let agent_id = req.agent_id.to_string();
-        let agent_key = format!("agent:{agent_id}");
-        limit
-            .check(&agent_key)
-            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-        let fail = |err: ApiError| {
-            limit.fail(&ip_key);
-            limit.fail(&agent_key);
-            tracing::info!(agent_id = %agent_id, %ip, error = err.status().1, "handshake refused");
-            err
-        };
         let now = state.now();
         let window = state.settings().handshake_window_secs;
         if (i128::from(now) - i128::from(req.timestamp)).abs() > i128::from(window) {
-            return Err(fail(ApiError::TimestampOutOfWindow { server_time: now }));
+            return Err(ApiError::TimestampOutOfWindow { server_time: now });
         }
         // Always a fresh read, never the cache: an unknown agent and a known one must cost
         // the same (SPEC §2), and a rotation through another replica must be seen at once.
         let row = state.fresh_agent_row(&agent_id).await?;
         let valid = self.verify(row.as_deref(), &agent_id, &req)?;
         let Some(row) = row.filter(|_| valid) else {
-            return Err(fail(ApiError::Unauthorized));
+            return Err(ApiError::Unauthorized);
         };
         let token = tokens::generate(tokens::AGENT_PREFIX);
         let ttl = state.settings().agent_token_ttl_secs;
@@ -166,13 +180,12 @@ impl Public {
             .await?;
         match outcome {
             HandshakeOutcome::Accepted => {}
-            HandshakeOutcome::Replayed => return Err(fail(ApiError::Replayed)),
+            HandshakeOutcome::Replayed => return Err(ApiError::Replayed),
             HandshakeOutcome::SecretChanged => {
                 state.0.cache.invalidate(&agent_id);
-                return Err(fail(ApiError::Unauthorized));
+                return Err(ApiError::Unauthorized);
             }
         }
-        limit.succeed(&agent_key);
         state.notify_change(&row.owner_id, &agent_id, false);
         tracing::debug!(agent_id = %agent_id, "agent handshake accepted");
         let config = match &row.config_sealed {

@@ -1,8 +1,6 @@
 //! The host side (SPEC §2–3): signed handshake, heartbeats, config fetch and long-poll.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::Json;
 use openclaw_fleet_protocol::HandshakeResponse;
 use serde::Deserialize;
@@ -10,6 +8,7 @@ use serde_json::Value;
 use utoipa::IntoParams;
 
 use crate::access::{AgentSession, AppState};
+use crate::client_addr::ClientAddr;
 use crate::error::ApiResult;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
 
@@ -21,10 +20,10 @@ use crate::json::{ApiJson, ApiPath, ApiQuery};
               (status = 429, body = super::ErrorBody)))]
 pub async fn handshake(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<HandshakeResponse>> {
-    Ok(Json(state.public().handshake(&body, addr.ip()).await?))
+    Ok(Json(state.public().handshake(&body, ip).await?))
 }
 
 /// Reports status and metrics; answers with the policy and the stored config version.

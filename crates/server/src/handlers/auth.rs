@@ -1,8 +1,6 @@
 //! Accounts: status, register, login, logout, me (SPEC §7).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::access::{AppState, Owner, UserView};
 use crate::auth::SESSION_COOKIE;
+use crate::client_addr::ClientAddr;
 use crate::error::ApiResult;
 use crate::json::ApiJson;
 
@@ -76,7 +75,7 @@ pub async fn register(
               (status = 429, body = super::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
 ) -> ApiResult<Response> {
@@ -87,7 +86,7 @@ pub async fn login(
     }
     let session = state
         .public()
-        .login(&body.email, &body.password, addr.ip())
+        .login(&body.email, &body.password, ip)
         .await?;
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",

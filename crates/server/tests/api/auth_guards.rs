@@ -1,14 +1,15 @@
-//! What guards owner sessions: login rate limits per account and per client address,
+//! What guards owner sessions: login limits per (account, address) and per address,
 //! and the CSRF rule for cookie-authenticated writes (SPEC §7, docs/api.md).
 
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{Backend, TestApp, ANON, PASSWORD};
+use crate::common::{Backend, Resp, TestApp, ANON, PASSWORD};
 
 both_backends!(
-    login_rate_limit_per_account,
+    login_failures_limit_the_address_not_the_account,
     login_rate_limit_per_address,
+    parallel_wrong_logins_count_each,
     cookie_writes_need_a_matching_origin,
     public_url_sets_the_origin_and_secure_cookie,
 );
@@ -17,64 +18,79 @@ fn creds(email: &str, password: &str) -> serde_json::Value {
     json!({ "email": email, "password": password })
 }
 
-async fn login_rate_limit_per_account(b: Backend) {
+/// Wrong passwords per (account, address) and per address in a 15-minute window.
+const PER_ACCOUNT: usize = 5;
+const PER_ADDRESS: usize = 20;
+const WINDOW: i64 = 15 * 60;
+
+async fn login_from(app: &TestApp, octet: u8, email: &str, password: &str) -> Resp {
+    app.send(
+        app.client_from(octet)
+            .post(app.url("/api/auth/login"))
+            .json(&creds(email, password)),
+    )
+    .await
+}
+
+/// Guessing one account's password from one address limits that address (even its right
+/// password then waits, so the limit is no oracle), never the account: a spray from
+/// many addresses does not keep the owner out.
+async fn login_failures_limit_the_address_not_the_account(b: Backend) {
     let app = TestApp::spawn(b).await;
     let owner = app.first_owner().await;
     let other = app.other_owner("other@example.com").await;
-    let attempt = |octet: u8, email: String, password: &'static str| {
-        let client = app.client_from(octet);
-        let url = app.url("/api/auth/login");
-        let app = &app;
-        async move {
-            app.send(client.post(url).json(&creds(&email, password)))
-                .await
-        }
-    };
-    // Five failures for one account, each from its own address: no address is locked.
-    for octet in 10..15 {
-        attempt(octet, owner.email.clone(), "wrong password!!")
+    for octet in 10..20 {
+        login_from(&app, octet, &owner.email, "wrong password!!")
             .await
             .err(401, "invalid_credentials");
     }
-    let locked = attempt(20, owner.email.clone(), PASSWORD).await;
-    locked.err(429, "rate_limited");
-    assert!(locked.retry_after() <= 15 * 60);
-    // Other accounts, from the same addresses, still log in.
-    attempt(10, other.email.clone(), PASSWORD).await.ok(200);
-    // The lock ends with its window.
-    app.clock.advance(15 * 60);
-    attempt(21, owner.email.clone(), PASSWORD).await.ok(200);
+    for _ in 0..PER_ACCOUNT {
+        login_from(&app, 20, &owner.email, "wrong password!!")
+            .await
+            .err(401, "invalid_credentials");
+    }
+    for password in ["wrong password!!", PASSWORD] {
+        let locked = login_from(&app, 20, &owner.email, password).await;
+        locked.err(429, "rate_limited");
+        assert!(locked.retry_after() <= WINDOW as u64);
+    }
+    // The owner, from an address that did not fail, and other accounts, log in.
+    login_from(&app, 21, &owner.email, PASSWORD).await.ok(200);
+    login_from(&app, 10, &owner.email, PASSWORD).await.ok(200);
+    login_from(&app, 20, &other.email, PASSWORD).await.ok(200);
+    // The limit ends with its window.
+    app.clock.advance(WINDOW);
+    login_from(&app, 20, &owner.email, PASSWORD).await.ok(200);
 }
 
+/// Stuffing from one address across many accounts limits that address.
 async fn login_rate_limit_per_address(b: Backend) {
     let app = TestApp::spawn(b).await;
     let owner = app.first_owner().await;
-    let from = app.client_from(30);
-    for i in 0..5 {
-        let email = format!("guess{i}@example.com");
-        app.send(
-            from.post(app.url("/api/auth/login"))
-                .json(&creds(&email, PASSWORD)),
-        )
-        .await
-        .err(401, "invalid_credentials");
+    for i in 0..PER_ADDRESS {
+        login_from(&app, 30, &format!("guess{i}@example.com"), PASSWORD)
+            .await
+            .err(401, "invalid_credentials");
     }
-    let locked = app
-        .send(
-            from.post(app.url("/api/auth/login"))
-                .json(&creds(&owner.email, PASSWORD)),
-        )
-        .await;
+    let locked = login_from(&app, 30, &owner.email, PASSWORD).await;
     locked.err(429, "rate_limited");
     locked.retry_after();
-    // Another address is not affected, and the account itself is not locked.
-    app.send(
-        app.client_from(31)
-            .post(app.url("/api/auth/login"))
-            .json(&creds(&owner.email, PASSWORD)),
-    )
-    .await
-    .ok(200);
+    login_from(&app, 31, &owner.email, PASSWORD).await.ok(200);
+}
+
+/// A burst of wrong passwords sent all at once is counted attempt by attempt: exactly
+/// the limit reaches the password check, the rest are refused.
+async fn parallel_wrong_logins_count_each(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let owner = app.first_owner().await;
+    let attacker = app.client_from(40);
+    let body = creds(&owner.email, "wrong password!!");
+    let burst = (0..100).map(|_| app.send(attacker.post(app.url("/api/auth/login")).json(&body)));
+    let answers = futures::future::join_all(burst).await;
+    let checked = answers.iter().filter(|r| r.status == 401).count();
+    let refused = answers.iter().filter(|r| r.status == 429).count();
+    assert_eq!((checked, refused), (PER_ACCOUNT, 100 - PER_ACCOUNT));
+    login_from(&app, 41, &owner.email, PASSWORD).await.ok(200);
 }
 
 async fn cookie_writes_need_a_matching_origin(b: Backend) {

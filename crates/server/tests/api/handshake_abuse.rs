@@ -1,19 +1,19 @@
 //! Handshakes that must fail (SPEC §2): bodies carrying a plaintext secret (refused and
-//! reported to the owner), malformed bodies, and the rate limits per agent and per
-//! client address.
+//! reported to the owner), malformed bodies, and the failure limits per client address
+//! and per (agent, address), which slow the attacker and never the agent.
 
 use openclaw_fleet_protocol::{sign, AgentSecret};
 use serde_json::{json, Value};
 
 use crate::common::fixtures::signed;
-use crate::common::{Backend, TestApp, ANON};
+use crate::common::{Backend, Resp, TestApp, ANON, PASSWORD};
 use crate::handshake::setup;
 
 both_backends!(
     plaintext_secret_is_refused_and_reported,
     malformed_bodies_are_400,
-    rate_limited_per_agent,
-    rate_limited_per_address,
+    attackers_junk_never_blocks_the_agent_or_its_owner,
+    failing_handshakes_past_the_limit_answer_429,
 );
 
 async fn plaintext_secret_is_refused_and_reported(b: Backend) {
@@ -123,7 +123,7 @@ async fn malformed_bodies_are_400(b: Backend) {
         ),
         with("signature", json!(7)),
     ];
-    // Each from its own address: more than ten failures from one would be rate limited.
+    // Each from its own address: more than thirty failures from one would be limited.
     for (i, body) in cases.iter().enumerate() {
         let client = app.client_from(100 + i as u8);
         let r = app
@@ -144,72 +144,116 @@ async fn malformed_bodies_are_400(b: Backend) {
     app.handshake(&good).await.ok(200);
 }
 
-async fn rate_limited_per_agent(b: Backend) {
-    let (app, owner, agent) = setup(b).await;
-    let bad = AgentSecret::generate();
-    for i in 0..10u8 {
-        let body = json!({
-            "agent_id": agent.id, "timestamp": app.now().to_string(),
-            "signature": sign(&agent.id, &app.now().to_string(), &bad),
-        });
-        let r = app
-            .send(
-                app.client_from(40 + i)
-                    .post(app.url("/api/agents/handshake"))
-                    .json(&body),
-            )
-            .await;
-        r.err(401, "unauthorized");
-    }
-    // The right signature from a fresh address is refused while the agent is locked.
-    let good = signed(&agent.id, &agent.secret, app.now());
-    let r = app
-        .send(
-            app.client_from(60)
-                .post(app.url("/api/agents/handshake"))
-                .json(&good),
-        )
-        .await;
-    r.err(429, "rate_limited");
-    assert!(r.retry_after() <= 60);
-    // Another agent is not affected.
-    let other = app.agent(&owner, "other").await;
-    app.handshake_now(&other).await.ok(200);
-    // After the window the agent gets in (and the signature was not used up).
-    app.clock.advance(60);
-    app.handshake(&signed(&agent.id, &agent.secret, app.now()))
+/// A handshake from `client` with `body`.
+async fn from(app: &TestApp, client: &reqwest::Client, body: &Value) -> Resp {
+    app.send(client.post(app.url("/api/agents/handshake")).json(body))
         .await
-        .ok(200);
 }
 
-async fn rate_limited_per_address(b: Backend) {
-    let (app, _, agent) = setup(b).await;
-    let from = app.client_from(70);
-    let stranger = AgentSecret::generate();
-    for _ in 0..10 {
-        let id = uuid::Uuid::new_v4().to_string();
-        let ts = app.now().to_string();
-        let body = json!({"agent_id": id, "timestamp": ts, "signature": sign(&id, &ts, &stranger)});
-        app.send(from.post(app.url("/api/agents/handshake")).json(&body))
-            .await
-            .err(401, "unauthorized");
-    }
-    let good = signed(&agent.id, &agent.secret, app.now());
-    let r = app
-        .send(from.post(app.url("/api/agents/handshake")).json(&good))
-        .await;
+fn forged(app: &TestApp, agent_id: &str) -> Value {
+    let ts = app.now().to_string();
+    json!({"agent_id": agent_id, "timestamp": ts,
+           "signature": sign(agent_id, &ts, &AgentSecret::generate())})
+}
+
+#[track_caller]
+fn limited(r: &Resp) {
     r.err(429, "rate_limited");
-    r.retry_after();
-    // Malformed bodies from a locked address are refused before parsing, too.
-    app.send(from.post(app.url("/api/agents/handshake")).json(&json!({})))
-        .await
-        .err(429, "rate_limited");
-    // The agent itself is not locked: from another address it connects.
+    assert!(r.retry_after() <= 60, "Retry-After {}", r.retry_after());
+}
+
+/// From one address an attacker sends everything it can naming the real agent —
+/// malformed bodies, forged signatures, stale timestamps — and wrong passwords for its
+/// owner, until it is refused with 429. The agent's correct handshake is still accepted,
+/// from another address and from the attacker's own; the owner logs in from elsewhere.
+async fn attackers_junk_never_blocks_the_agent_or_its_owner(b: Backend) {
+    let (app, owner, agent) = setup(b).await;
+    let attacker = app.client_from(66);
+    let wrong = AgentSecret::generate();
+    let junk = [
+        json!({"agent_id": agent.id, "timestamp": "x", "signature": "00"}),
+        json!({"agent_id": agent.id}),
+        signed(&agent.id, wrong.expose_secret(), app.now()),
+        signed(&agent.id, &agent.secret, app.now() - 3600),
+    ];
+    let mut refused = 0;
+    for round in 0..15 {
+        for body in &junk {
+            let r = from(&app, &attacker, body).await;
+            if r.status == 429 {
+                limited(&r);
+                refused += 1;
+            } else {
+                assert!(
+                    [400, 401].contains(&r.status.as_u16()),
+                    "round {round}: {}",
+                    r.text
+                );
+            }
+        }
+        let r = app
+            .send(
+                attacker.post(app.url("/api/auth/login")).json(
+                    &json!({"email": owner.email, "password": format!("wrong guess {round}!")}),
+                ),
+            )
+            .await;
+        assert!([401, 429].contains(&r.status.as_u16()), "{}", r.text);
+    }
+    assert!(refused > 0, "the attacker was never slowed down");
+    // The attacker is limited, the agent is not: from elsewhere and from the same address.
+    let good = signed(&agent.id, &agent.secret, app.now());
+    from(&app, &app.client_from(67), &good).await.ok(200);
+    app.clock.advance(1);
+    let good = signed(&agent.id, &agent.secret, app.now());
+    from(&app, &attacker, &good).await.ok(200);
+    limited(&from(&app, &attacker, &junk[0]).await);
     app.send(
-        app.client_from(71)
-            .post(app.url("/api/agents/handshake"))
-            .json(&good),
+        app.client_from(67)
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": owner.email, "password": PASSWORD})),
     )
     .await
     .ok(200);
+}
+
+/// Past its limit a failing attempt answers 429: per (agent, address) after ten, per
+/// address after thirty whatever the agents; each ends with its window. A replayed
+/// signature, which proves the secret was used, still answers `replayed`.
+async fn failing_handshakes_past_the_limit_answer_429(b: Backend) {
+    let (app, owner, agent) = setup(b).await;
+    let other = app.agent(&owner, "other").await;
+    let a = app.client_from(70);
+    for _ in 0..10 {
+        from(&app, &a, &forged(&app, &agent.id))
+            .await
+            .err(401, "unauthorized");
+    }
+    limited(&from(&app, &a, &forged(&app, &agent.id)).await);
+    // Another agent from the same address, and the agent from another, are apart.
+    from(&app, &a, &forged(&app, &other.id))
+        .await
+        .err(401, "unauthorized");
+    from(&app, &app.client_from(71), &forged(&app, &agent.id))
+        .await
+        .err(401, "unauthorized");
+
+    let c = app.client_from(72);
+    for _ in 0..30 {
+        let ghost = uuid::Uuid::new_v4().to_string();
+        from(&app, &c, &forged(&app, &ghost))
+            .await
+            .err(401, "unauthorized");
+    }
+    limited(&from(&app, &c, &forged(&app, &other.id)).await);
+    limited(&from(&app, &c, &json!({})).await);
+    let good = signed(&other.id, &other.secret, app.now());
+    from(&app, &c, &good).await.ok(200);
+    from(&app, &c, &good).await.err(401, "replayed");
+
+    app.clock.advance(60);
+    from(&app, &a, &forged(&app, &agent.id))
+        .await
+        .err(401, "unauthorized");
+    from(&app, &c, &json!({})).await.err(400, "invalid_request");
 }

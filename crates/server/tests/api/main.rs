@@ -9,6 +9,7 @@ mod common;
 
 mod auth;
 mod auth_guards;
+mod client_addr;
 mod config;
 mod errors;
 mod events;
@@ -18,6 +19,7 @@ mod handshake_abuse;
 mod heartbeat;
 mod master_key;
 mod ownership;
+mod password_guard;
 mod replicas;
 mod secrets_at_rest;
 mod sessions;

@@ -1,7 +1,9 @@
-//! Brute force: guessing a password or an agent's HMAC is slowed to a crawl. Failures
-//! are counted per account / agent and per client address; past the limit every try —
-//! even a correct one, so the lockout is no oracle — answers 429 `rate_limited` with
-//! a `Retry-After` of at most the window, and the lock lifts when the window ends.
+//! Brute force: guessing a password or an agent's HMAC is slowed to a crawl, for the
+//! guesser only. Login failures count per (account, address) and per address; past the
+//! limit every login from there — even a right one, so the limit is no oracle — answers
+//! 429 `rate_limited` with a `Retry-After` of at most the window. Handshake failures count
+//! per (agent, address) and per address; past the limit a failing handshake answers 429,
+//! while a correct signature is always accepted.
 
 use serde_json::json;
 
@@ -41,29 +43,34 @@ fn limited(r: &Resp, window: u64) {
 async fn password_guessing_is_rate_limited(b: Backend) {
     let app = TestApp::spawn(b).await;
     let owner = app.first_owner().await;
-    // A spray from many addresses against one account: the account locks.
+    // Guessing one account from one address: that address is limited, and past the
+    // limit even the right password from it waits (the limit is no oracle).
     let mut n = 0;
-    let mut refused = 0;
     loop {
         n += 1;
-        let r = login_from(&app, n, &owner.email, &format!("guess number {n}")).await;
+        let r = login_from(&app, 1, &owner.email, &format!("guess number {n}")).await;
         if r.status == 429 {
             limited(&r, LOGIN_WINDOW);
             break;
         }
         r.err(401, "invalid_credentials");
-        refused += 1;
-        assert!(refused <= 10, "no lockout after {refused} wrong passwords");
+        assert!(n <= 10, "no limit after {n} wrong passwords");
     }
-    // Locked: the right password from a fresh address is refused alike.
     limited(
-        &login_from(&app, 500, &owner.email, PASSWORD).await,
+        &login_from(&app, 1, &owner.email, PASSWORD).await,
         LOGIN_WINDOW,
     );
+    // The owner is not locked out: a spray from many addresses limits each of them only.
+    for n in 2..40 {
+        login_from(&app, n, &owner.email, &format!("guess number {n}"))
+            .await
+            .err(401, "invalid_credentials");
+    }
+    login_from(&app, 500, &owner.email, PASSWORD).await.ok(200);
     app.clock.advance(LOGIN_WINDOW as i64);
-    login_from(&app, 501, &owner.email, PASSWORD).await.ok(200);
+    login_from(&app, 1, &owner.email, PASSWORD).await.ok(200);
 
-    // Stuffing from one address across many accounts: the address locks.
+    // Stuffing from one address across many accounts: the address is limited.
     let mut tries = 0;
     loop {
         tries += 1;
@@ -73,7 +80,7 @@ async fn password_guessing_is_rate_limited(b: Backend) {
             break;
         }
         r.err(401, "invalid_credentials");
-        assert!(tries <= 10, "no address lockout after {tries} failures");
+        assert!(tries <= 40, "no address limit after {tries} failures");
     }
     limited(
         &login_from(&app, 900, &owner.email, PASSWORD).await,
@@ -87,28 +94,29 @@ async fn handshake_forgery_is_rate_limited(b: Backend) {
     let owner = app.first_owner().await;
     let agent = app.agent(&owner, "target").await;
     let wrong = openclaw_fleet_protocol::AgentSecret::generate();
-    // Forged signatures from many addresses against one agent: the agent locks.
+    // Forged signatures for one agent from one address: that address is limited for
+    // that agent, while the agent's own signature is accepted, there and elsewhere.
     let mut n = 0;
     loop {
         n += 1;
         app.clock.advance(1);
         let forged = signed(&agent.id, wrong.expose_secret(), app.now());
-        let r = handshake_from(&app, n, &forged).await;
+        let r = handshake_from(&app, 600, &forged).await;
         if r.status == 429 {
             limited(&r, HANDSHAKE_WINDOW);
             break;
         }
         r.err(401, "unauthorized");
-        assert!(n <= 20, "no agent lockout after {n} forgeries");
+        assert!(n <= 20, "no limit after {n} forgeries");
     }
     app.clock.advance(1);
     let good = signed(&agent.id, &agent.secret, app.now());
-    limited(&handshake_from(&app, 600, &good).await, HANDSHAKE_WINDOW);
-    app.clock.advance(HANDSHAKE_WINDOW as i64);
+    handshake_from(&app, 600, &good).await.ok(200);
+    app.clock.advance(1);
     let good = signed(&agent.id, &agent.secret, app.now());
     handshake_from(&app, 601, &good).await.ok(200);
 
-    // Junk and unknown agents from one address: the address locks.
+    // Junk and unknown agents from one address: the address is limited.
     let mut tries = 0;
     loop {
         tries += 1;
@@ -125,10 +133,9 @@ async fn handshake_forgery_is_rate_limited(b: Backend) {
             break;
         }
         assert!([400, 401].contains(&r.status.as_u16()), "{}", r.text);
-        assert!(tries <= 20, "no address lockout after {tries} failures");
+        assert!(tries <= 40, "no address limit after {tries} failures");
     }
     app.clock.advance(1);
     let good = signed(&agent.id, &agent.secret, app.now());
-    limited(&handshake_from(&app, 700, &good).await, HANDSHAKE_WINDOW);
-    handshake_from(&app, 701, &good).await.ok(200);
+    handshake_from(&app, 700, &good).await.ok(200);
 }

@@ -148,7 +148,7 @@ impl Owner {
         }
         let first = row.wrapped_secret.is_none();
         if !first {
-            self.require_password(password)?;
+            self.require_password(password).await?;
         }
         let text = wrapped.to_json().to_string();
         // The key the client wrapped under (when it says), else the one current when this

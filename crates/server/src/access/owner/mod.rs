@@ -137,11 +137,19 @@ impl Owner {
     }
 
     /// Checks the account password for changes a stolen session alone must not make.
-    fn require_password(&self, given: Option<&str>) -> ApiResult<()> {
+    /// Checks count per account before they run: past the limit even the right password
+    /// waits for the window to end, so a session holder cannot guess it.
+    async fn require_password(&self, given: Option<&str>) -> ApiResult<()> {
         let given = given.ok_or(ApiError::PasswordRequired)?;
-        if password::verify(given, Some(&self.user.password_hash)) {
+        let limits = &self.state.0.limits;
+        limits
+            .begin_password_check(self.id())
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        if password::verify(given, Some(&self.user.password_hash)).await? {
+            limits.password_check_succeeded(self.id());
             Ok(())
         } else {
+            tracing::info!(user_id = %self.id(), "wrong account password for a protected change");
             Err(ApiError::WrongPassword)
         }
     }
@@ -172,7 +180,7 @@ impl Owner {
             Sealed::parse(key_check).map_err(|e| ApiError::invalid(format!("key_check: {e}")))?;
         let existing = self.user.kdf.is_some();
         if existing {
-            self.require_password(password)?;
+            self.require_password(password).await?;
         }
         let rewrapped = match (existing, wrapped) {
             (_, Some(items)) => {
