@@ -44,6 +44,10 @@ pub enum ProtocolError {
     InvalidMetrics(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// An owner-editable field (name, gateway URL, policy profile); the text says
+    /// which and what it must be.
+    #[error("{0}")]
+    InvalidField(&'static str),
 }
 
 pub type Result<T> = std::result::Result<T, ProtocolError>;

@@ -8,6 +8,7 @@ pub mod document;
 pub mod edit;
 pub mod envelope;
 pub mod error;
+pub mod fields;
 pub mod handshake;
 pub mod ids;
 pub mod master_key;
@@ -20,6 +21,7 @@ pub use document::{
 pub use edit::{DocumentEdit, EditRefusal};
 pub use envelope::{config_aad, config_key, Envelope, MAX_VERSION};
 pub use error::{ProtocolError, Result};
+pub use fields::{GatewayUrl, Name, PolicyProfile};
 pub use handshake::{
     canonical_timestamp, handshake_body, sign, verify, HandshakeRejection, HandshakeRequest,
 };

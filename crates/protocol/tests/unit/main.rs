@@ -5,6 +5,7 @@ mod b64u;
 mod document;
 mod edit;
 mod envelope;
+mod fields;
 mod handshake;
 mod ids;
 mod master_key;
