@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use openclaw_fleet_protocol::{Name, PolicyProfile};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -75,17 +76,25 @@ pub async fn agent_create(
         Err(ApiError::NotFound) => bail!("no account with email {owner_email}"),
         Err(e) => return Err(cli_error(e)),
     };
+    let name = Name::parse(name)?;
+    let policy = PolicyProfile::parse(policy)?;
     let fleet_id = match fleet {
         None => None,
         Some(key) => Some(
             match owner.fleet_by_id_or_name(key).await.map_err(cli_error)? {
                 Some(f) => f.id,
-                None => owner.create_fleet(key).await.map_err(cli_error)?.id,
+                None => {
+                    owner
+                        .create_fleet(&Name::parse(key)?)
+                        .await
+                        .map_err(cli_error)?
+                        .id
+                }
             },
         ),
     };
     let created = owner
-        .create_agent(name, fleet_id.as_deref(), Some(policy), None)
+        .create_agent(&name, fleet_id.as_deref(), Some(&policy), None)
         .await
         .map_err(cli_error)?;
     println!(

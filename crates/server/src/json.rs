@@ -7,6 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::error::ApiError;
 
@@ -97,6 +98,22 @@ fn redact_spans(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// For optional body fields where `null` means something (clear the value): a field
+/// that is present deserializes to `Some(value or None)`; with `#[serde(default)]`, an
+/// absent one stays `None`.
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// An owner-editable field that failed to parse: 400 with the rule it broke.
+pub fn field(err: openclaw_fleet_protocol::ProtocolError) -> ApiError {
+    ApiError::invalid(err.to_string())
 }
 
 /// Path parameters with the same error shape as bodies (axum's own rejection is text).

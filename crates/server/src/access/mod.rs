@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 pub use agent::AgentSession;
-pub use owner::Owner;
+pub use owner::{AgentEdit, Owner};
 pub use public::Public;
 pub use views::*;
 
@@ -35,12 +35,14 @@ use crate::store::{AgentRow, SharedStore};
 use cache::AgentCache;
 use writer::Writer;
 
-/// A change the dashboard should see live.
+/// A change the dashboard should see live: an agent's or a fleet's.
 #[derive(Debug, Clone)]
 pub struct AgentChange {
     pub owner_id: String,
+    /// The agent's id, or the fleet's when `fleet` is set.
     pub agent_id: String,
     pub deleted: bool,
+    pub fleet: bool,
 }
 
 /// Shared server state. Cheap to clone.
@@ -100,6 +102,16 @@ impl AppState {
             owner_id: owner_id.into(),
             agent_id: agent_id.into(),
             deleted,
+            fleet: false,
+        });
+    }
+
+    pub(crate) fn notify_fleet(&self, owner_id: &str, fleet_id: &str, deleted: bool) {
+        let _ = self.0.changes.send(AgentChange {
+            owner_id: owner_id.into(),
+            agent_id: fleet_id.into(),
+            deleted,
+            fleet: true,
         });
     }
 

@@ -3,14 +3,17 @@
 
 use axum::http::StatusCode;
 use axum::Json;
-use openclaw_fleet_protocol::{builtin_policies, Policy};
+use openclaw_fleet_protocol::{builtin_policies, GatewayUrl, Name, Policy, PolicyProfile};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::access::{AgentDetail, AgentPage, CreatedAgent, MetricPointView, Owner, RotatedSecret};
+use crate::access::{
+    AgentDetail, AgentEdit, AgentPage, AgentView, CreatedAgent, MetricPointView, Owner,
+    RotatedSecret,
+};
 use crate::error::{ApiError, ApiResult};
-use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::json::{field, present, ApiJson, ApiPath, ApiQuery};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -37,6 +40,54 @@ pub struct NewAgent {
     /// dev (default), ops or exec.
     pub policy_profile: Option<String>,
     pub gateway_url: Option<String>,
+}
+
+/// Changes to an agent: only the fields given change; `null` clears `fleet_id` or
+/// `gateway_url`. The same rules as at creation apply to each value.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentChanges {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// One of your fleets (another answers 404), or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub fleet_id: Option<Option<String>>,
+    /// dev, ops or exec; its heartbeat interval comes with it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub policy_profile: Option<Option<String>>,
+    /// `null` for the agent's default gateway.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub gateway_url: Option<Option<String>>,
+}
+
+impl AgentChanges {
+    fn parse(self) -> ApiResult<AgentEdit> {
+        let required = |f: Option<Option<String>>, name: &str| match f {
+            Some(None) => Err(ApiError::invalid(format!("{name} cannot be cleared"))),
+            Some(Some(v)) => Ok(Some(v)),
+            None => Ok(None),
+        };
+        Ok(AgentEdit {
+            name: required(self.name, "name")?
+                .map(|n| Name::parse(&n))
+                .transpose()
+                .map_err(field)?,
+            fleet_id: self.fleet_id,
+            policy_profile: required(self.policy_profile, "policy_profile")?
+                .map(|p| PolicyProfile::parse(&p))
+                .transpose()
+                .map_err(field)?,
+            gateway_url: self
+                .gateway_url
+                .map(|u| u.map(|u| GatewayUrl::parse(&u)).transpose())
+                .transpose()
+                .map_err(field)?,
+        })
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -118,15 +169,44 @@ pub async fn create(
     owner: Owner,
     ApiJson(b): ApiJson<NewAgent>,
 ) -> ApiResult<(StatusCode, Json<CreatedAgent>)> {
+    let name = Name::parse(&b.name).map_err(field)?;
+    let profile = b
+        .policy_profile
+        .as_deref()
+        .map(PolicyProfile::parse)
+        .transpose()
+        .map_err(field)?;
+    let gateway_url = b
+        .gateway_url
+        .as_deref()
+        .map(GatewayUrl::parse)
+        .transpose()
+        .map_err(field)?;
     let created = owner
         .create_agent(
-            &b.name,
+            &name,
             b.fleet_id.as_deref(),
-            b.policy_profile.as_deref(),
-            b.gateway_url.as_deref(),
+            profile.as_ref(),
+            gateway_url.as_ref(),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Edits an agent in place: rename, move to another fleet (or none), change its policy
+/// profile or gateway URL. The agent gets a new policy or gateway URL with its next
+/// heartbeat or handshake.
+#[utoipa::path(patch, path = "/api/agents/{id}", tag = "agents", params(("id" = String, Path)),
+    request_body = AgentChanges,
+    responses((status = 200, body = AgentView), (status = 400, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody)))]
+pub async fn update(
+    owner: Owner,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<AgentChanges>,
+) -> ApiResult<Json<AgentView>> {
+    let edit = b.parse()?;
+    Ok(Json(owner.update_agent(&id, &edit).await?))
 }
 
 #[utoipa::path(get, path = "/api/agents/{id}", tag = "agents", params(("id" = String, Path)),

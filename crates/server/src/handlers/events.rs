@@ -15,8 +15,9 @@ use crate::access::{AppState, Owner};
 const SESSION_RECHECK: Duration = Duration::from_secs(10);
 
 /// `event: agent` with the agent's JSON on every change; `event: agent_deleted` with
-/// `{id}`; `event: resync` when the client fell behind and should reload its list. The
-/// stream ends when its session is logged out or expires.
+/// `{id}`; `event: fleet` with the fleet's JSON when one is created or renamed,
+/// `event: fleet_deleted` with `{id}`; `event: resync` when the client fell behind and
+/// should reload its lists. The stream ends when its session is logged out or expires.
 #[utoipa::path(get, path = "/api/events", tag = "agents",
     responses((status = 200, description = "server-sent events", body = String, content_type = "text/event-stream"),
                (status = 401, body = super::ErrorBody)))]
@@ -45,8 +46,18 @@ pub async fn stream(
                 let event = match received {
                     None => continue,
                     Some(Ok(change)) if change.deleted => Event::default()
-                        .event("agent_deleted")
+                        .event(if change.fleet {
+                            "fleet_deleted"
+                        } else {
+                            "agent_deleted"
+                        })
                         .data(json!({ "id": change.agent_id }).to_string()),
+                    Some(Ok(change)) if change.fleet => match owner.fleet(&change.agent_id).await {
+                        Ok(view) => Event::default()
+                            .event("fleet")
+                            .data(serde_json::to_string(&view).unwrap_or_default()),
+                        Err(_) => continue,
+                    },
                     Some(Ok(change)) => match owner.agent_view(&change.agent_id).await {
                         Ok(view) => Event::default()
                             .event("agent")

@@ -1,13 +1,15 @@
-//! Fleets: list, create, get, delete.
+//! Fleets: list, create, get, rename, delete.
 
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use openclaw_fleet_protocol::Name;
+
 use crate::access::{FleetView, Owner};
 use crate::error::ApiResult;
-use crate::json::{ApiJson, ApiPath};
+use crate::json::{field, ApiJson, ApiPath};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,8 +39,26 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<FleetView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(owner.create_fleet(&body.name).await?),
+        Json(
+            owner
+                .create_fleet(&Name::parse(&body.name).map_err(field)?)
+                .await?,
+        ),
     ))
+}
+
+/// Renames a fleet (the same rules as at creation; 409 when the name is taken).
+#[utoipa::path(patch, path = "/api/fleets/{id}", tag = "fleets", params(("id" = String, Path)),
+    request_body = NewFleet,
+    responses((status = 200, body = FleetView), (status = 400, body = super::ErrorBody),
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub async fn update(
+    owner: Owner,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<NewFleet>,
+) -> ApiResult<Json<FleetView>> {
+    let name = Name::parse(&body.name).map_err(field)?;
+    Ok(Json(owner.rename_fleet(&id, &name).await?))
 }
 
 #[utoipa::path(get, path = "/api/fleets/{id}", tag = "fleets", params(("id" = String, Path)),

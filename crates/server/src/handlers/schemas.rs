@@ -129,6 +129,7 @@ pub fn complete(doc: &mut Value) {
         "Credentials",
         "NewFleet",
         "NewAgent",
+        "AgentChanges",
         "PutConfig",
         "PutWrappedSecret",
         "PutMasterKey",
@@ -146,7 +147,18 @@ pub fn complete(doc: &mut Value) {
         props["fleet_id"] = json!({ "type": ["string", "null"], "format": "uuid",
             "description": "One of your fleets; another id is 400 invalid_request." });
     }
-    for name in ["NewFleet", "NewAgent"] {
+    if let Some(changes) = schemas.get_mut("AgentChanges") {
+        changes["minProperties"] = json!(1);
+        let props = &mut changes["properties"];
+        props["name"] = json!({ "type": "string" });
+        props["policy_profile"] = json!({ "type": "string", "enum": ["dev", "ops", "exec"] });
+        props["gateway_url"] = json!({ "type": ["string", "null"], "maxLength": 500,
+            "pattern": "^https?://[^\\s\\u0000-\\u001f\\u007f-\\u009f]*$",
+            "description": "`null` for the agent's default gateway." });
+        props["fleet_id"] = json!({ "type": ["string", "null"], "format": "uuid",
+            "description": "One of your fleets (another id is 404), or `null` for none." });
+    }
+    for name in ["NewFleet", "NewAgent", "AgentChanges"] {
         if let Some(p) = schemas.pointer_mut(&format!("/{name}/properties/name")) {
             p["minLength"] = json!(1);
             p["maxLength"] = json!(100);

@@ -9,6 +9,7 @@
 mod agents;
 mod batch;
 mod db_url;
+mod edits;
 mod fleets;
 pub mod maintenance;
 pub mod models;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 pub use agents::AgentStore;
 pub use batch::BatchStore;
 pub use db_url::redact_url;
+pub use edits::{AgentUpdate, EditStore, UpdateOutcome};
 pub use fleets::FleetStore;
 pub use maintenance::MaintenanceStore;
 pub use models::*;
@@ -29,11 +31,18 @@ pub use users::UserStore;
 
 /// Everything the server needs from its database.
 pub trait Store:
-    UserStore + FleetStore + AgentStore + BatchStore + MaintenanceStore + Send + Sync
+    UserStore + FleetStore + AgentStore + BatchStore + MaintenanceStore + EditStore + Send + Sync
 {
 }
 impl<T> Store for T where
-    T: UserStore + FleetStore + AgentStore + BatchStore + MaintenanceStore + Send + Sync
+    T: UserStore
+        + FleetStore
+        + AgentStore
+        + BatchStore
+        + MaintenanceStore
+        + EditStore
+        + Send
+        + Sync
 {
 }
 

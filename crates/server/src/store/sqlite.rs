@@ -9,6 +9,7 @@ use sqlx::SqlitePool;
 
 use super::agents::impl_agent_store;
 use super::batch::impl_batch_store;
+use super::edits::impl_edit_store;
 use super::fleets::impl_fleet_store;
 use super::maintenance::impl_maintenance_store;
 use super::users::impl_user_store;
@@ -43,3 +44,4 @@ impl_fleet_store!(SqliteStore);
 impl_agent_store!(SqliteStore, sqlx::Sqlite);
 impl_batch_store!(SqliteStore, sqlx::Sqlite);
 impl_maintenance_store!(SqliteStore);
+impl_edit_store!(SqliteStore);

@@ -16,13 +16,13 @@ both_backends!(
 );
 
 /// An open event stream and what it has delivered so far.
-struct Events {
+pub struct Events {
     res: reqwest::Response,
     seen: String,
 }
 
 impl Events {
-    async fn open(app: &TestApp, token: &str) -> Self {
+    pub async fn open(app: &TestApp, token: &str) -> Self {
         let res = app
             .build(reqwest::Method::GET, "/api/events", token)
             .send()
@@ -38,7 +38,7 @@ impl Events {
     }
 
     /// Reads until the server ends the stream; returns everything delivered.
-    async fn until_closed(&mut self) -> &str {
+    pub async fn until_closed(&mut self) -> &str {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let chunk = tokio::time::timeout_at(deadline, self.res.chunk())
@@ -52,7 +52,7 @@ impl Events {
     }
 
     /// Reads until `needle` has been delivered; returns everything delivered so far.
-    async fn until(&mut self, needle: &str) -> &str {
+    pub async fn until(&mut self, needle: &str) -> &str {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !self.seen.contains(needle) {
             let chunk = tokio::time::timeout_at(deadline, self.res.chunk())

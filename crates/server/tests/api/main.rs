@@ -11,6 +11,7 @@ mod auth;
 mod auth_guards;
 mod client_addr;
 mod config;
+mod edits;
 mod errors;
 mod events;
 mod fleets_agents;

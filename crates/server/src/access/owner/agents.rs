@@ -65,36 +65,24 @@ impl Owner {
         })
     }
 
+    /// Creates an agent. `fleet_id` must name one of the owner's fleets.
     pub async fn create_agent(
         &self,
-        name: &str,
+        name: &Name,
         fleet_id: Option<&str>,
-        profile: Option<&str>,
-        gateway_url: Option<&str>,
+        profile: Option<&PolicyProfile>,
+        gateway_url: Option<&GatewayUrl>,
     ) -> ApiResult<CreatedAgent> {
-        let name = name.trim();
-        if !valid_name(name) {
-            return Err(ApiError::invalid(
-                "name must be 1 to 100 characters, without control characters",
-            ));
-        }
-        if let Some(fid) = fleet_id {
-            self.fleet(fid)
-                .await
-                .map_err(|_| ApiError::invalid("fleet_id: no such fleet"))?;
-        }
-        let profile = profile.unwrap_or("dev");
-        let policy = policy(profile)
-            .ok_or_else(|| ApiError::invalid("policy_profile must be one of dev, ops, exec"))?;
-        if let Some(url) = gateway_url {
-            let plain = !url.chars().any(|c| c.is_control() || c.is_whitespace());
-            if !(url.starts_with("http://") || url.starts_with("https://"))
-                || url.len() > 500
-                || !plain
-            {
-                return Err(ApiError::invalid("gateway_url must be an http(s) URL"));
-            }
-        }
+        let fleet_id = match fleet_id {
+            Some(fid) => Some(
+                self.own_fleet(fid)
+                    .await
+                    .map_err(|_| ApiError::invalid("fleet_id: no such fleet"))?,
+            ),
+            None => None,
+        };
+        let default = PolicyProfile::parse(DEFAULT_POLICY).map_err(ApiError::internal)?;
+        let profile = profile.unwrap_or(&default);
         let id = AgentId::new_v4().to_string();
         let secret = AgentSecret::generate();
         let now = self.state.now();
@@ -107,11 +95,11 @@ impl Owner {
             ),
             id: id.clone(),
             owner_id: self.id().into(),
-            fleet_id: fleet_id.map(Into::into),
-            name: name.into(),
-            policy_profile: profile.into(),
-            gateway_url: gateway_url.map(Into::into),
-            heartbeat_interval: policy.heartbeat_interval as i64,
+            fleet_id,
+            name: name.as_str().into(),
+            policy_profile: profile.name().into(),
+            gateway_url: gateway_url.map(|u| u.as_str().into()),
+            heartbeat_interval: profile.heartbeat_interval() as i64,
             created_at: now,
         };
         self.state.0.store.create_agent(&new).await?;

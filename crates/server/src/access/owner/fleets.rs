@@ -22,13 +22,13 @@ impl Owner {
         row.map(FleetView::from).ok_or(ApiError::NotFound)
     }
 
-    pub async fn create_fleet(&self, name: &str) -> ApiResult<FleetView> {
-        let name = name.trim();
-        if !valid_name(name) {
-            return Err(ApiError::invalid(
-                "name must be 1 to 100 characters, without control characters",
-            ));
-        }
+    /// The id of one of the owner's fleets; 404 for any other.
+    pub(super) async fn own_fleet(&self, id: &str) -> ApiResult<String> {
+        Ok(self.fleet(id).await?.id)
+    }
+
+    pub async fn create_fleet(&self, name: &Name) -> ApiResult<FleetView> {
+        let name = name.as_str();
         let row = FleetRow {
             id: AgentId::new_v4().to_string(),
             owner_id: self.id().into(),
@@ -47,6 +47,7 @@ impl Owner {
                 }
                 other => other.into(),
             })?;
+        self.state.notify_fleet(self.id(), &row.id, false);
         Ok(row.into())
     }
 
@@ -55,7 +56,10 @@ impl Owner {
         match self.state.0.store.delete_fleet(self.id(), id).await? {
             None => Err(ApiError::NotFound),
             Some(false) => Err(ApiError::Conflict("the fleet still holds agents".into())),
-            Some(true) => Ok(()),
+            Some(true) => {
+                self.state.notify_fleet(self.id(), id, true);
+                Ok(())
+            }
         }
     }
 }

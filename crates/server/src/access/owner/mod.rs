@@ -4,11 +4,17 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use openclaw_fleet_protocol::{policy, AgentId, AgentSecret, Envelope, Kdf, ProtocolError, Sealed};
+use openclaw_fleet_protocol::{
+    AgentId, AgentSecret, Envelope, GatewayUrl, Kdf, Name, PolicyProfile, ProtocolError, Sealed,
+    DEFAULT_POLICY,
+};
 use serde_json::Value;
 
 mod agents;
+mod edits;
 mod fleets;
+
+pub use edits::AgentEdit;
 
 use super::*;
 use crate::auth::{csrf, password, SESSION_COOKIE};
@@ -87,11 +93,6 @@ fn parse_agent_id(id: &str) -> ApiResult<AgentId> {
 /// the database, some of which refuse text such as NUL outright).
 fn parse_fleet_id(id: &str) -> ApiResult<String> {
     parse_agent_id(id).map(|i| i.to_string())
-}
-
-/// Names are shown in the dashboard and logs: 1 to 100 characters, no control ones.
-fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control)
 }
 
 impl Owner {

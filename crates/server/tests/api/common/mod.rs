@@ -245,6 +245,11 @@ impl TestApp {
             .await
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.send(self.build(Method::PATCH, path, token).json(body))
+            .await
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
         self.send(self.build(Method::DELETE, path, token)).await
     }

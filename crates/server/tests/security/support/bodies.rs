@@ -35,6 +35,13 @@ pub async fn valid_body(app: &TestApp, target: &Side, op: &Operation) -> Option<
             "policy_profile": "ops",
             "gateway_url": "http://127.0.0.1:18789",
         }),
+        ("PATCH", "/api/fleets/{id}") => json!({ "name": format!("fleet-{fresh}") }),
+        ("PATCH", "/api/agents/{id}") => json!({
+            "name": format!("agent-{fresh}"),
+            "fleet_id": target.fleet,
+            "policy_profile": "exec",
+            "gateway_url": "http://127.0.0.1:18790",
+        }),
         ("PUT", "/api/agents/{id}/wrapped-secret") => json!({
             "wrapped_secret": target.wrap.wrapped(&target.owner.id, &target.agent.id),
             "password": PASSWORD,
