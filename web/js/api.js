@@ -91,6 +91,7 @@ export const masterKey = {
 export const fleets = {
   list: () => get('/fleets'),
   create: (name) => request('POST', '/fleets', { body: { name } }),
+  rename: (fleetId, name) => request('PATCH', `/fleets/${id(fleetId)}`, { body: { name } }),
   remove: (fleetId) => request('DELETE', `/fleets/${id(fleetId)}`),
 };
 
@@ -98,6 +99,8 @@ export const agents = {
   list: ({ fleet_id, status, page = 1, limit = 50 } = {}) => get(`/agents${qs({ fleet_id, status, page, limit })}`),
   get: (agentId) => get(`/agents/${id(agentId)}`),
   create: (body) => request('POST', '/agents', { body }),
+  /** Only the fields given change; null clears fleet_id or gateway_url. */
+  update: (agentId, changes) => request('PATCH', `/agents/${id(agentId)}`, { body: changes }),
   remove: (agentId) => request('DELETE', `/agents/${id(agentId)}`),
   putWrappedSecret: (agentId, body) => request('PUT', `/agents/${id(agentId)}/wrapped-secret`, { body }),
   putConfig: (agentId, config) => request('PUT', `/agents/${id(agentId)}/config`, { body: { config } }),

@@ -1,6 +1,7 @@
-// Live agent updates from the server-sent event stream GET /api/events
-// (`event: agent` with the Agent JSON, `agent_deleted` with {id}, `resync`
-// when events were lost). One EventSource per tab, shared by the
+// Live updates from the server-sent event stream GET /api/events
+// (`event: agent` with the Agent JSON, `agent_deleted` with {id}, `fleet`
+// with the Fleet JSON, `fleet_deleted` with {id}, `resync` when events were
+// lost). One EventSource per tab, shared by the
 // views through subscribe(); its connection state drives the header's
 // "Live" indicator.
 
@@ -27,11 +28,12 @@ export function onLiveState(fn) {
 
 /**
  * onAgent(agent) for every agent change; optional onDeleted(id) when one is
- * deleted, and onResync() when the stream lost events and lists should be
- * reloaded. Returns the unsubscribe function.
+ * deleted, onFleet(fleet) when a fleet is created or renamed,
+ * onFleetDeleted(id), and onResync() when the stream lost events and lists
+ * should be reloaded. Returns the unsubscribe function.
  */
-export function subscribe(onAgent, { onDeleted, onResync } = {}) {
-  const sub = { onAgent, onDeleted, onResync };
+export function subscribe(onAgent, { onDeleted, onFleet, onFleetDeleted, onResync } = {}) {
+  const sub = { onAgent, onDeleted, onFleet, onFleetDeleted, onResync };
   subscribers.add(sub);
   return () => subscribers.delete(sub);
 }
@@ -58,6 +60,16 @@ export function startLive(onClosed) {
     const id = parse(e)?.id;
     if (typeof id !== 'string') return;
     for (const sub of subscribers) sub.onDeleted?.(id);
+  });
+  source.addEventListener('fleet', (e) => {
+    const fleet = parse(e);
+    if (!fleet || typeof fleet.id !== 'string') return;
+    for (const sub of subscribers) sub.onFleet?.(fleet);
+  });
+  source.addEventListener('fleet_deleted', (e) => {
+    const id = parse(e)?.id;
+    if (typeof id !== 'string') return;
+    for (const sub of subscribers) sub.onFleetDeleted?.(id);
   });
   source.addEventListener('resync', () => {
     for (const sub of subscribers) sub.onResync?.();

@@ -1,5 +1,6 @@
-// One agent: status and facts (live), the plaintext-secret warning, charts,
-// the encrypted config, and the Rotate secret / Delete actions.
+// One agent: status and facts (live, editable in place), the plaintext-secret
+// warning, charts, the encrypted config, and the Rotate secret / Delete
+// actions.
 
 import * as api from '../api.js';
 import { subscribe } from '../live.js';
@@ -9,6 +10,7 @@ import { confirmDialog } from '../dialog.js';
 import { showRotatedSecret } from '../secrets.js';
 import { metricsSection } from './agent-metrics.js';
 import { configSection } from './agent-config.js';
+import { agentEditForm } from './agent-edit.js';
 
 function fact(label, value) {
   return [h('dt', {}, label), h('dd', {}, value)];
@@ -25,7 +27,7 @@ export async function renderAgent(view, ctx) {
       h('p', { class: 'muted' }, 'It may have been deleted.'), h('a', { href: '#/agents' }, 'Back to agents')));
     return;
   }
-  const { fleets } = await api.fleets.list();
+  let { fleets } = await api.fleets.list();
   const fleetName = (fid) => fleets.find((f) => f.id === fid)?.name;
   ctx.setTitle(agent.name);
 
@@ -34,9 +36,12 @@ export async function renderAgent(view, ctx) {
   const warning = h('div', { class: 'slot' });
   const errorLine = h('div', { class: 'slot' });
   const facts = h('dl', { class: 'facts' });
+  const overview = h('div', {}, facts);
   const actionErr = errorBox();
+  let editing = false;
 
   function paint(a) {
+    ctx.setTitle(a.name);
     title.textContent = a.name;
     badge.replaceChildren(statusBadge(a.status));
     warning.replaceChildren(a.plaintext_secret_seen_at ? h('div', { class: 'banner banner-danger', role: 'alert' },
@@ -60,6 +65,40 @@ export async function renderAgent(view, ctx) {
       fact('Created', h('span', { title: fmtDateTime(a.created_at) }, fmtDateTime(a.created_at))),
       fact('Agent ID', h('code', { class: 'break' }, a.id)),
     ].flat());
+  }
+
+  const editBtn = button('Edit', { iconName: 'edit', onclick: () => startEdit() });
+
+  async function startEdit() {
+    actionErr.hide();
+    let policies;
+    try {
+      [{ fleets }, { policies }] = await Promise.all([api.fleets.list(), api.policies.list()]);
+    } catch (e) {
+      actionErr.show(e);
+      return;
+    }
+    if (!ctx.isCurrent()) return;
+    editing = true;
+    editBtn.hidden = true;
+    const stop = () => {
+      editing = false;
+      editBtn.hidden = false;
+      overview.replaceChildren(facts);
+      paint(agent);
+      editBtn.focus();
+    };
+    overview.replaceChildren(agentEditForm({
+      agent,
+      fleets,
+      policies,
+      onCancel: stop,
+      onSaved: (updated) => {
+        agent = { ...agent, ...updated };
+        toast(`Agent “${agent.name}” saved.`);
+        stop();
+      },
+    }));
   }
 
   async function rotate(btn) {
@@ -118,7 +157,8 @@ export async function renderAgent(view, ctx) {
         button('Rotate secret', { iconName: 'rotate', onclick: (e) => rotate(e.currentTarget) }),
         button('Delete', { variant: 'ghost-danger', iconName: 'trash', onclick: (e) => remove(e.currentTarget) }))),
     actionErr, warning, errorLine,
-    h('section', { class: 'card', 'aria-labelledby': 'overview-h' }, h('h2', { id: 'overview-h' }, 'Overview'), facts),
+    h('section', { class: 'card', 'aria-labelledby': 'overview-h' },
+      h('div', { class: 'card-head' }, h('h2', { id: 'overview-h' }, 'Overview'), editBtn), overview),
     metrics.el,
     config.el);
 
@@ -130,6 +170,10 @@ export async function renderAgent(view, ctx) {
     config.update(a);
   };
   ctx.onCleanup(subscribe(onAgent, {
+    onFleet: (f) => {
+      fleets = [...fleets.filter((x) => x.id !== f.id), f];
+      if (!editing) paint(agent);
+    },
     onDeleted: (deleted) => {
       if (deleted !== agent.id || deleting) return;
       toast(`Agent “${agent.name}” was deleted.`);

@@ -132,6 +132,14 @@ export async function renderAgents(view, ctx) {
     }
   }, {
     onDeleted: (id) => { if (rows.has(id)) scheduleReload(); },
+    onFleet: (f) => {
+      const known = fleetNames.has(f.id);
+      fleetNames.set(f.id, f.name);
+      const option = [...fleetSel.options].find((o) => o.value === f.id);
+      if (option) option.textContent = f.name;
+      else fleetSel.append(h('option', { value: f.id }, f.name));
+      if (known && shown.some((a) => a.fleet_id === f.id)) scheduleReload();
+    },
     onResync: scheduleReload,
   }));
 

@@ -1,7 +1,9 @@
-// Fleets: list, create, and delete with confirmation (the server refuses to
-// delete a fleet that still holds agents, and says so).
+// Fleets: list, create, rename in place, and delete with confirmation (the
+// server refuses to delete a fleet that still holds agents, and says so). The
+// list follows live events: fleets created or renamed elsewhere, agents moved.
 
 import * as api from '../api.js';
+import { subscribe } from '../live.js';
 import { h, field, button, busy, errorBox, toast, pageHeader, timeEl } from '../ui.js';
 import { confirmDialog } from '../dialog.js';
 
@@ -13,6 +15,7 @@ export async function renderFleets(view, ctx) {
   const form = h('form', { class: 'inline-form', novalidate: true }, nameField, create);
   const listErr = errorBox();
   const list = h('div', { class: 'card flush' });
+  let renaming = null;
 
   async function load() {
     const { fleets } = await api.fleets.list();
@@ -28,14 +31,63 @@ export async function renderFleets(view, ctx) {
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'num' }, 'Agents'),
         h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
-      h('tbody', {}, ...fleets.map((f) => h('tr', {},
-        h('th', { scope: 'row', 'data-label': 'Name' }, h('a', { href: `#/agents?fleet=${encodeURIComponent(f.id)}` }, f.name)),
-        h('td', { 'data-label': 'Agents', class: 'num' }, String(f.agent_count ?? 0)),
-        h('td', { 'data-label': 'Created' }, timeEl(f.created_at)),
-        h('td', { class: 'row-actions' }, button('Delete', {
-          variant: 'ghost-danger', iconName: 'trash', 'aria-label': `Delete fleet ${f.name}`,
-          onclick: (e) => remove(f, e.currentTarget),
-        }))))));
+      h('tbody', {}, ...fleets.map((f) => {
+        const nameCell = h('th', { scope: 'row', 'data-label': 'Name' }, h('a', { href: `#/agents?fleet=${encodeURIComponent(f.id)}` }, f.name));
+        const rename = button('Rename', {
+          variant: 'ghost', iconName: 'edit', 'aria-label': `Rename fleet ${f.name}`,
+          onclick: () => startRename(f, nameCell, rename),
+        });
+        return h('tr', { dataset: { id: f.id } },
+          nameCell,
+          h('td', { 'data-label': 'Agents', class: 'num' }, String(f.agent_count ?? 0)),
+          h('td', { 'data-label': 'Created' }, timeEl(f.created_at)),
+          h('td', { class: 'row-actions' }, rename, button('Delete', {
+            variant: 'ghost-danger', iconName: 'trash', 'aria-label': `Delete fleet ${f.name}`,
+            onclick: (e) => remove(f, e.currentTarget),
+          })));
+      })));
+  }
+
+  function startRename(fleet, cell, opener) {
+    listErr.hide();
+    const input = h('input', { type: 'text', maxlength: 100, required: true, autocomplete: 'off', value: fleet.name });
+    const nameField = field({ label: `New name for fleet ${fleet.name}`, input });
+    const save = button('Save', { variant: 'primary', type: 'submit' });
+    const before = [...cell.childNodes];
+    const done = () => {
+      renaming = null;
+      cell.replaceChildren(...before);
+      opener.hidden = false;
+    };
+    const cancel = button('Cancel', { onclick: () => { done(); opener.focus(); } });
+    const form = h('form', { class: 'inline-form rename-form', novalidate: true }, nameField, save, cancel);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      nameField.setError('');
+      const value = input.value.trim();
+      if (!value) {
+        nameField.setError('Enter a name.');
+        return input.focus();
+      }
+      if (value === fleet.name) return done();
+      busy(save, async () => {
+        try {
+          await api.fleets.rename(fleet.id, value);
+          toast(`Fleet “${fleet.name}” renamed to “${value}”.`);
+          renaming = null;
+          await load();
+        } catch (e2) {
+          nameField.setError(e2.code === 'conflict' ? `A fleet named “${value}” already exists.` : e2.message);
+          input.focus();
+        }
+      }, 'Saving…');
+    });
+    input.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.preventDefault(); done(); opener.focus(); } });
+    renaming = fleet.id;
+    opener.hidden = true;
+    cell.replaceChildren(form);
+    input.focus();
+    input.select();
   }
 
   async function remove(fleet, btn) {
@@ -80,6 +132,19 @@ export async function renderFleets(view, ctx) {
       }
     });
   });
+
+  let reloadTimer = null;
+  const scheduleReload = () => {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => { if (!renaming) load().catch((e) => listErr.show(e)); }, 500);
+  };
+  ctx.onCleanup(() => clearTimeout(reloadTimer));
+  ctx.onCleanup(subscribe(() => {}, {
+    onFleet: scheduleReload,
+    onFleetDeleted: scheduleReload,
+    onDeleted: scheduleReload,
+    onResync: scheduleReload,
+  }));
 
   view.append(
     pageHeader('Fleets'),
