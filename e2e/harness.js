@@ -27,11 +27,14 @@ export function cargoBinary(pkg, envVar) {
 
 const serverBinary = () => cargoBinary('openclaw-fleet', 'OPENCLAW_FLEET_BIN');
 
-/** Starts `openclaw-fleet serve` and resolves once it logs `listening on http://ADDR`. */
-export async function startServer(extraArgs = []) {
+/**
+ * Starts `openclaw-fleet serve` and resolves once it logs `listening on http://ADDR`.
+ * `dataDir` and `listen` restart a server on an earlier one's data and address.
+ */
+export async function startServer(extraArgs = [], { dataDir: reuse, listen = '127.0.0.1:0' } = {}) {
   const bin = serverBinary();
-  const dataDir = mkdtempSync(join(tmpdir(), 'ocf-e2e-data-'));
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
+  const dataDir = reuse ?? mkdtempSync(join(tmpdir(), 'ocf-e2e-data-'));
+  const child = spawn(bin, ['serve', '--listen', listen, '--data-dir', dataDir, ...extraArgs], {
     cwd: ROOT,
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,10 +59,24 @@ export async function startServer(extraArgs = []) {
   });
   child.stdout.on('data', (c) => { log += c.toString(); });
   child.stderr.on('data', (c) => { log += c.toString(); });
+  const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
   return {
     url,
     dataDir,
+    listen: new URL(url).host,
     log: () => log,
+    /**
+     * Sends SIGTERM and resolves with the exit {code, signal, ms}; keeps the data. A
+     * server still running after `killAfterMs` is killed (and reports SIGKILL).
+     */
+    async terminate({ killAfterMs = 15000 } = {}) {
+      const started = Date.now();
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      const exit = await exited;
+      clearTimeout(timer);
+      return { ...exit, ms: Date.now() - started };
+    },
     /** Every byte the server wrote under its data directory, as latin1 text (for leak checks). */
     dataBytes() {
       const walk = (d) => readdirSync(d).flatMap((n) => {

@@ -3,13 +3,17 @@
 // with the Fleet JSON, `fleet_deleted` with {id}, `resync` when events were
 // lost). One EventSource per tab, shared by the
 // views through subscribe(); its connection state drives the header's
-// "Live" indicator.
+// "Live" indicator. After the stream comes back from a drop (a server
+// restart, a network blip) subscribers are told to resync: whatever changed
+// while the page was away arrived as no event.
 
 const subscribers = new Set();
 const stateListeners = new Set();
 let source = null;
 let retryTimer = null;
 let state = 'off';
+/** The stream has been open since startLive(): any later open is a reconnect. */
+let wasLive = false;
 
 function setState(s) {
   state = s;
@@ -46,11 +50,29 @@ function parse(e) {
   }
 }
 
+/**
+ * Opens the stream. States: 'connecting' (first attempt), 'live',
+ * 'reconnecting' (lost after being live; the browser or we retry) and
+ * 'offline' (never connected; retrying).
+ */
 export function startLive(onClosed) {
   stopLive();
   setState('connecting');
+  connect(onClosed);
+}
+
+function resync() {
+  for (const sub of subscribers) sub.onResync?.();
+}
+
+function connect(onClosed) {
   source = new EventSource('/api/events', { withCredentials: true });
-  source.addEventListener('open', () => setState('live'));
+  source.addEventListener('open', () => {
+    const reconnected = wasLive;
+    wasLive = true;
+    setState('live');
+    if (reconnected) resync();
+  });
   source.addEventListener('agent', (e) => {
     const agent = parse(e);
     if (!agent || typeof agent.id !== 'string') return;
@@ -71,21 +93,19 @@ export function startLive(onClosed) {
     if (typeof id !== 'string') return;
     for (const sub of subscribers) sub.onFleetDeleted?.(id);
   });
-  source.addEventListener('resync', () => {
-    for (const sub of subscribers) sub.onResync?.();
-  });
+  source.addEventListener('resync', resync);
   source.addEventListener('error', () => {
     if (source?.readyState === EventSource.CLOSED) {
       // The browser gave up (e.g. a 401): ask the app whether the session is
       // still valid, then try again after a pause.
-      setState('offline');
+      setState(wasLive ? 'reconnecting' : 'offline');
       source.close();
       source = null;
       retryTimer = setTimeout(async () => {
-        if (await onClosed()) startLive(onClosed);
+        if (await onClosed()) connect(onClosed);
       }, 5000);
     } else {
-      setState('connecting');
+      setState(wasLive ? 'reconnecting' : 'connecting');
     }
   });
 }
@@ -95,5 +115,6 @@ export function stopLive() {
   retryTimer = null;
   source?.close();
   source = null;
+  wasLive = false;
   setState('off');
 }

@@ -7,7 +7,7 @@ import { onLiveState } from './live.js';
 
 let unsubscribeLive = null;
 
-const LIVE_TEXT = { live: 'Live', connecting: 'Connecting…', offline: 'Offline', off: '' };
+const LIVE_TEXT = { live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', offline: 'Offline', off: '' };
 
 export function renderTopbar(el, app, nav) {
   unsubscribeLive?.();
@@ -22,9 +22,10 @@ export function renderTopbar(el, app, nav) {
   const right = h('div', { class: 'topbar-right' });
 
   if (nav !== null && nav !== undefined) {
-    const live = h('span', { class: 'live', title: 'Agent updates arrive live from the server' });
+    const live = h('span', { class: 'live', role: 'status', title: 'Agent updates arrive live from the server' });
     unsubscribeLive = onLiveState((s) => {
       live.className = `live live-${s}`;
+      live.setAttribute('aria-label', `Live updates: ${LIVE_TEXT[s] || 'off'}`);
       live.replaceChildren(h('span', { class: 'dot', 'aria-hidden': 'true' }), LIVE_TEXT[s] ?? '');
     });
     right.append(live, keyControl(app));

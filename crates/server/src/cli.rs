@@ -93,6 +93,11 @@ pub struct ServeArgs {
     #[arg(long, value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted_proxies: Option<Vec<String>>,
+    /// On SIGTERM/SIGINT: seconds in-flight requests may take to finish before the
+    /// server closes what is left and exits [default: 5].
+    #[arg(long, value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_drain_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

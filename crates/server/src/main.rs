@@ -20,10 +20,17 @@ fn init_logging(format: &str, default_filter: &str) {
     }
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let cli = Cli::parse();
-    if let Err(err) = run(cli).await {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts");
+    let result = runtime.block_on(run(cli));
+    // A drain that ran out of time may leave connection tasks behind: they must not
+    // hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if let Err(err) = result {
         eprintln!("error: {err:#}");
         std::process::exit(1);
     }

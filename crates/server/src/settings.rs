@@ -42,6 +42,9 @@ pub struct Settings {
     /// Reverse proxies (CIDR networks or addresses) whose `X-Forwarded-For` / `Forwarded`
     /// name the client; see `crate::client_addr`.
     pub trusted_proxies: TrustedProxies,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish, seconds; then
+    /// what is left is closed and the server exits.
+    pub shutdown_drain_secs: u64,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             trusted_proxies: TrustedProxies::default(),
+            shutdown_drain_secs: 5,
         }
     }
 }
@@ -83,7 +87,7 @@ impl Settings {
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 13] = [
+    const ENV_KEYS: [&'static str; 14] = [
         "listen",
         "data_dir",
         "database_url",
@@ -97,6 +101,7 @@ impl Settings {
         "max_body_bytes",
         "log_format",
         "trusted_proxies",
+        "shutdown_drain_secs",
     ];
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -119,6 +124,10 @@ impl Settings {
         anyhow::ensure!(
             self.max_body_bytes >= 64 * 1024,
             "max_body_bytes must be ≥ 65536"
+        );
+        anyhow::ensure!(
+            self.shutdown_drain_secs <= 600,
+            "shutdown_drain_secs must be at most 600"
         );
         if let Some(url) = &self.public_url {
             anyhow::ensure!(

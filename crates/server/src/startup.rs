@@ -1,7 +1,7 @@
 //! Building and running the server: open storage (with the internal key rules), bind,
 //! serve until SIGTERM or Ctrl-C, and run the housekeeping task.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,21 +74,56 @@ impl Server {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` completes, then drains open requests.
+    /// Serves until `shutdown` completes, then drains (see `access::drain`): the listener
+    /// closes, event streams and long-polls end at once, in-flight requests get
+    /// `shutdown_drain_secs` to finish, what is left is then closed, and everything
+    /// acknowledged is flushed before this returns.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
-        let app = crate::router::build(self.state.clone());
-        let result = axum::serve(
+        let state = self.state;
+        let housekeeping = tokio::spawn(housekeeping(state.clone()));
+        let app = crate::router::build(state.clone());
+        let drain = Duration::from_secs(state.settings().shutdown_drain_secs);
+        let (stopping, stop_seen) = tokio::sync::oneshot::channel::<()>();
+        let drain_state = state.clone();
+        let graceful = async move {
+            shutdown.await;
+            drain_state.begin_drain();
+            let _ = stopping.send(());
+        };
+        let serve = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        .with_graceful_shutdown(graceful)
+        .into_future();
+        let drain_over = async move {
+            if stop_seen.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(drain).await;
+        };
+        let result = tokio::select! {
+            r = serve => r.context("server error"),
+            () = drain_over => {
+                tracing::warn!(drain_secs = drain.as_secs(), "drain time is over; closing the connections still open");
+                Ok(())
+            }
+        };
         housekeeping.abort();
-        result.context("server error")
+        let flush_bound = drain.max(Duration::from_secs(1));
+        if tokio::time::timeout(flush_bound, state.flush_on_shutdown())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                "the final flush did not finish in time; unacknowledged writes were dropped"
+            );
+        }
+        tracing::info!("stopped");
+        result
     }
 }
 
@@ -113,7 +148,7 @@ async fn housekeeping(state: AppState) {
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
+/// Resolves on SIGTERM (what `systemctl stop` and `restart` send) or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -179,7 +179,12 @@ export async function renderAgent(view, ctx) {
       toast(`Agent “${agent.name}” was deleted.`);
       ctx.app.navigate('#/agents', { force: true });
     },
-    onResync: () => api.agents.get(agent.id).then(onAgent).catch(() => {}),
+    // After a reconnect (or lost events): re-read; gone meanwhile means deleted.
+    onResync: () => api.agents.get(agent.id).then(onAgent).catch((e) => {
+      if (e.status !== 404 || !ctx.isCurrent()) return;
+      toast(`Agent “${agent.name}” was deleted.`);
+      ctx.app.navigate('#/agents', { force: true });
+    }),
   }));
   await Promise.all([metrics.load(), config.render()]);
 }

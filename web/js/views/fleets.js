@@ -1,6 +1,7 @@
 // Fleets: list, create, rename in place, and delete with confirmation (the
 // server refuses to delete a fleet that still holds agents, and says so). The
-// list follows live events: fleets created or renamed elsewhere, agents moved.
+// list follows live events: fleets created or renamed elsewhere, agents moved,
+// and re-reads after the live stream comes back from a drop.
 
 import * as api from '../api.js';
 import { subscribe } from '../live.js';

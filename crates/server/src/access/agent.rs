@@ -135,7 +135,8 @@ impl AgentSession {
 
     /// The stored envelope; with `after_version`, waits up to `wait` seconds for a newer
     /// one. Wakes at once on a save through this replica and re-reads the database each
-    /// second for saves through another (the re-read also notices a revoked token).
+    /// second for saves through another (the re-read also notices a revoked token). A
+    /// draining server answers at once with what it has ("no change").
     pub async fn config(&self, after_version: Option<i64>, wait: u64) -> ApiResult<Value> {
         let state = &self.state;
         let mut saves = state.0.config_saves.subscribe();
@@ -148,7 +149,7 @@ impl AgentSession {
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
             let newer = after_version.is_none_or(|after| version > after);
-            if newer || tokio::time::Instant::now() >= deadline {
+            if newer || tokio::time::Instant::now() >= deadline || state.draining() {
                 let config: Option<Value> = match sealed {
                     Some(s) => {
                         let bytes = state.open("agents", "config_sealed", &self.agent_id, &s)?;
@@ -162,6 +163,7 @@ impl AgentSession {
             tokio::select! {
                 _ = wait_for_save(&mut saves, &self.agent_id) => {}
                 _ = tokio::time::sleep_until(tick.min(deadline)) => {}
+                _ = state.until_draining() => {}
             }
         }
     }

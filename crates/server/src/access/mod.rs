@@ -11,6 +11,7 @@
 
 mod agent;
 mod cache;
+mod drain;
 mod owner;
 mod public;
 mod views;
@@ -59,6 +60,8 @@ struct Inner {
     writer: Writer,
     changes: broadcast::Sender<AgentChange>,
     config_saves: broadcast::Sender<String>,
+    /// Cancelled once when the server starts draining (see `drain`).
+    drain: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
             settings,
             changes: broadcast::channel(1024).0,
             config_saves: broadcast::channel(1024).0,
+            drain: tokio_util::sync::CancellationToken::new(),
         }))
     }
 
@@ -141,9 +145,9 @@ impl AppState {
             .map(|r| self.0.cache.put_agent(r)))
     }
 
-    /// Readiness: the database answers.
+    /// Readiness: not draining, and the database answers.
     pub async fn ready(&self) -> bool {
-        self.0.store.ping().await.is_ok()
+        !self.draining() && self.0.store.ping().await.is_ok()
     }
 
     fn seal(&self, table: &str, column: &str, row: &str, plaintext: &[u8]) -> String {

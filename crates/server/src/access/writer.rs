@@ -2,7 +2,8 @@
 //! one task drains whatever is waiting into a single transaction and then answers every
 //! caller. Under light load a batch is one request (no added latency); under heavy load
 //! batches grow and the database does a few large transactions instead of many small
-//! ones. Nothing is acknowledged before it is committed.
+//! ones. Nothing is acknowledged before it is committed. At shutdown,
+//! [`Writer::flush_and_close`] commits whatever is queued and refuses anything later.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -14,6 +15,8 @@ const MAX_BATCH: usize = 512;
 enum Op {
     Heartbeat(HeartbeatRecord, oneshot::Sender<bool>),
     Handshake(HandshakeAccept, oneshot::Sender<Option<HandshakeOutcome>>),
+    /// Close the queue, commit what is in it, then answer.
+    Close(oneshot::Sender<()>),
 }
 
 #[derive(Clone)]
@@ -48,9 +51,21 @@ impl Writer {
             .map_err(|_| ApiError::Unavailable)?;
         rx.await.ok().flatten().ok_or(ApiError::Unavailable)
     }
+
+    /// Commits everything queued so far, then closes the queue: later writes are
+    /// refused (503) instead of acknowledged. Returns once the last batch is committed
+    /// (or failed, in which case its callers were told so). A second call returns at once.
+    pub async fn flush_and_close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.0.send(Op::Close(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
 }
 
 async fn run(store: SharedStore, mut rx: mpsc::Receiver<Op>) {
+    // Answered once the queue is closed and empty, i.e. after the last commit.
+    let mut closers = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut ops = vec![first];
         while ops.len() < MAX_BATCH {
@@ -70,7 +85,14 @@ async fn run(store: SharedStore, mut rx: mpsc::Receiver<Op>) {
                     shakes.push(h);
                     shake_tx.push(tx);
                 }
+                Op::Close(tx) => {
+                    rx.close();
+                    closers.push(tx);
+                }
             }
+        }
+        if beats.is_empty() && shakes.is_empty() {
+            continue;
         }
         match store.write_batch(&beats, &shakes).await {
             Ok(fresh) => {
@@ -91,5 +113,8 @@ async fn run(store: SharedStore, mut rx: mpsc::Receiver<Op>) {
                 }
             }
         }
+    }
+    for tx in closers {
+        let _ = tx.send(());
     }
 }

@@ -24,3 +24,4 @@ mod password_guard;
 mod replicas;
 mod secrets_at_rest;
 mod sessions;
+mod shutdown;

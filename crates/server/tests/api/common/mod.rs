@@ -186,6 +186,31 @@ impl TestApp {
         }
     }
 
+    /// Stops the server the way SIGTERM does; returns once `Server::run` has returned
+    /// (drained and flushed), with how long that took.
+    pub async fn stop(&mut self) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let Some(tx) = self.shutdown.take() else {
+            return std::time::Duration::ZERO;
+        };
+        let _ = tx.send(());
+        (&mut self.task)
+            .await
+            .expect("the server task ends cleanly");
+        started.elapsed()
+    }
+
+    /// Stops this server and starts a new one on the same database, key and clock.
+    pub async fn restart(mut self) -> Self {
+        self.stop().await;
+        Self::start(
+            self.settings.clone(),
+            self.clock.clone(),
+            self._storage.clone(),
+        )
+        .await
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
