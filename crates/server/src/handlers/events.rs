@@ -88,12 +88,14 @@ impl Live {
                         "agent_deleted"
                     })
                     .data(json!({ "id": change.agent_id }).to_string()),
-                Some(Ok(change)) if change.fleet => match self.owner.fleet(&change.agent_id).await {
-                    Ok(view) => Event::default()
-                        .event("fleet")
-                        .data(serde_json::to_string(&view).unwrap_or_default()),
-                    Err(_) => continue,
-                },
+                Some(Ok(change)) if change.fleet => {
+                    match self.owner.fleet(&change.agent_id).await {
+                        Ok(view) => Event::default()
+                            .event("fleet")
+                            .data(serde_json::to_string(&view).unwrap_or_default()),
+                        Err(_) => continue,
+                    }
+                }
                 Some(Ok(change)) => match self.owner.agent_view(&change.agent_id).await {
                     Ok(view) => Event::default()
                         .event("agent")
