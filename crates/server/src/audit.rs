@@ -2,12 +2,15 @@
 //! database thief could use. Sealed columns must hold values that open under the
 //! internal key (and, for configs, hold a browser envelope for that very agent); token
 //! columns must hold hashes; every other column must be free of secret-looking text.
-//! Findings name the table, column and row, and what was wrong — never the value.
+//! Config history rows are checked like the current config, against their agent and
+//! version. Findings name the table, column and row, and what was wrong — never the
+//! value.
 
 use openclaw_fleet_protocol::{AgentSecret, Envelope, Kdf, Sealed};
 use serde::Serialize;
 
 use crate::crypto::at_rest::{AtRest, Slot};
+use crate::store::history_row;
 use crate::store::maintenance::Cell;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -47,6 +50,26 @@ pub fn check_cell(cell: &Cell, at_rest: &AtRest) -> Option<String> {
                     Some(env) if env.agent_id.to_string() == cell.row => None,
                     Some(_) => Some("config envelope names another agent".into()),
                     None => Some("config is not an end-to-end encrypted envelope".into()),
+                }
+            }
+        },
+        ("config_history", "envelope_sealed") => match at_rest.open(slot, v) {
+            Err(e) => Some(format!("config history not under the at-rest layer: {e}")),
+            Ok(plain) => {
+                let envelope = serde_json::from_slice(&plain)
+                    .ok()
+                    .and_then(|j| Envelope::parse(&j).ok());
+                match envelope {
+                    Some(env)
+                        if history_row(&env.agent_id.to_string(), env.version as i64)
+                            == cell.row =>
+                    {
+                        None
+                    }
+                    Some(_) => {
+                        Some("config history envelope names another agent or version".into())
+                    }
+                    None => Some("config history is not an end-to-end encrypted envelope".into()),
                 }
             }
         },

@@ -15,7 +15,9 @@ use utoipa_axum::routes;
 
 use crate::access::AppState;
 use crate::error::ApiError;
-use crate::handlers::{agent_api, agents, auth, events, fleets, health, master_key, ErrorBody};
+use crate::handlers::{
+    agent_api, agents, auth, events, fleets, health, history, master_key, ErrorBody,
+};
 use crate::web;
 
 #[derive(OpenApi)]
@@ -60,6 +62,8 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(agents::get, agents::update, agents::delete))
         .routes(routes!(agents::put_wrapped_secret))
         .routes(routes!(agents::put_config))
+        .routes(routes!(history::list))
+        .routes(routes!(history::get))
         .routes(routes!(agents::rotate_secret))
         .routes(routes!(agents::metrics))
         .routes(routes!(agents::policies))

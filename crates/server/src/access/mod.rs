@@ -145,6 +145,13 @@ impl AppState {
             .map(|r| self.0.cache.put_agent(r)))
     }
 
+    /// The `audit` command's checks (see [`crate::audit`]) over this server's database:
+    /// how many cells were read, and the findings.
+    pub async fn audit(&self) -> Result<(usize, Vec<crate::audit::Finding>), ApiError> {
+        let cells = self.0.store.text_cells().await?;
+        Ok((cells.len(), crate::audit::audit(&cells, &self.0.at_rest)))
+    }
+
     /// Readiness: not draining, and the database answers.
     pub async fn ready(&self) -> bool {
         !self.draining() && self.0.store.ping().await.is_ok()

@@ -148,3 +148,21 @@ pub struct MetricPointView {
     pub disk_usage: Option<f64>,
     pub latency_ms: Option<f64>,
 }
+
+/// One stored config version, without its envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigVersionView {
+    pub version: i64,
+    pub saved_at: i64,
+    /// The id of the session that saved it (see `GET /api/me`), or `operator`.
+    pub saved_by: String,
+}
+
+/// One stored config version with its envelope, exactly as the browser sealed it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigVersionDetail {
+    #[serde(flatten)]
+    pub version: ConfigVersionView,
+    #[schema(value_type = Object)]
+    pub config: Value,
+}

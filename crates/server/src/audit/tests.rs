@@ -102,3 +102,41 @@ fn secret_in_a_name_is_a_finding_and_table_never_shows_values() {
     assert!(!table.contains("uCnu8972"));
     assert!(table.contains("encryption secret"));
 }
+
+#[test]
+fn history_envelopes_are_checked_against_their_agent_and_version() {
+    let r = at_rest();
+    let id = "1f0c6a57-2f49-4f6c-9d55-1d7b1b0c5a11";
+    let env = |version: u64| {
+        serde_json::json!({"v":1,"alg":"A256GCM","agent_id":id,"version":version,
+            "iv":"IqX-Hh_fVIJ-2NzV","ct":"IvXctLMPkSiebhANTv1LFMbuTyblvcKNDKFsm-9FatNGzVJBaBK66-_ki7ADbHvY4XTahRAeIkWN0smGrSdzB6_WPeHsXao6sx-qKFPIKt_wN3sqLwVxpvRwqBPkTiSRCP4l5eat"})
+        .to_string()
+    };
+    let seal = |row: &str, text: &str| {
+        r.seal(
+            Slot {
+                table: "config_history",
+                column: "envelope_sealed",
+                row,
+            },
+            text.as_bytes(),
+        )
+    };
+    let row = format!("{id}/2");
+    let check = |row: &str, value: &str| {
+        check_cell(&cell("config_history", "envelope_sealed", row, value), &r)
+    };
+    assert_eq!(check(&row, &seal(&row, &env(2))), None);
+    // The envelope inside says another version than the row.
+    assert!(check(&row, &seal(&row, &env(3)))
+        .unwrap()
+        .contains("another agent or version"));
+    // Sealed for another row, or not sealed at all.
+    assert!(check(&row, &seal(&format!("{id}/1"), &env(2))).is_some());
+    assert!(check(&row, &env(2))
+        .unwrap()
+        .contains("not under the at-rest layer"));
+    assert!(check(&row, &seal(&row, "{}"))
+        .unwrap()
+        .contains("not an end-to-end"));
+}

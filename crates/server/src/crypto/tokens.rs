@@ -21,3 +21,10 @@ pub fn generate(prefix: &str) -> Zeroizing<String> {
 pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
+
+/// A session's public id: derived from its stored hash, so it names the session in
+/// the activity log and config history without being usable to find or present it.
+pub fn session_id(token_hash: &str) -> String {
+    let digest = Sha256::digest(format!("openclaw-fleet/session-id/v1|{token_hash}").as_bytes());
+    hex::encode(&digest[..8])
+}

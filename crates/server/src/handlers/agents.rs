@@ -109,6 +109,10 @@ pub struct PutConfig {
     /// A SPEC §4 envelope; anything else is 422 `config_not_encrypted`.
     #[schema(value_type = Object)]
     pub config: Value,
+    /// When the envelope re-seals an older version's content (a restore): that
+    /// version, recorded in the activity log. It must be below the new version.
+    #[schema(minimum = 1)]
+    pub restored_from: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -257,7 +261,7 @@ pub async fn put_config(
     ApiJson(b): ApiJson<PutConfig>,
 ) -> ApiResult<Json<ConfigSaved>> {
     Ok(Json(ConfigSaved {
-        config_version: owner.save_config(&id, &b.config).await?,
+        config_version: owner.save_config(&id, &b.config, b.restored_from).await?,
     }))
 }
 

@@ -138,9 +138,20 @@ pub async fn logout(owner: Owner) -> ApiResult<Response> {
     Ok(response)
 }
 
-/// The logged-in account.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// This session's public id, as the config history and activity log name it.
+    pub session_id: String,
+}
+
+/// The logged-in account, and the id of this session.
 #[utoipa::path(get, path = "/api/me", tag = "auth",
-    responses((status = 200, body = UserView), (status = 401, body = super::ErrorBody)))]
-pub async fn me(owner: Owner) -> Json<UserView> {
-    Json(owner.user())
+    responses((status = 200, body = Me), (status = 401, body = super::ErrorBody)))]
+pub async fn me(owner: Owner) -> Json<Me> {
+    Json(Me {
+        user: owner.user(),
+        session_id: owner.session_id(),
+    })
 }

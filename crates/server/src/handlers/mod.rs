@@ -7,6 +7,7 @@ pub mod auth;
 pub mod events;
 pub mod fleets;
 pub mod health;
+pub mod history;
 pub mod master_key;
 pub mod schemas;
 

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    AgentFilter, AgentRef, AgentRow, MetricPoint, NewAgent, SaveOutcome, StoreError, WrapOutcome,
+    AgentFilter, AgentRef, AgentRow, HistoryEntry, MetricPoint, NewAgent, SaveOutcome, StoreError,
+    WrapOutcome,
 };
 
 /// The effective status, computed in SQL so filters and pages agree with what is shown.
@@ -36,13 +37,15 @@ pub trait AgentStore {
         first: bool,
         key_check: &str,
     ) -> Result<WrapOutcome, StoreError>;
-    /// Stores a new config iff the stored version is `expected`.
+    /// Stores a new config iff the stored version is `expected`, and records it in the
+    /// agent's history (pruned to the newest `HISTORY_KEPT`) in the same transaction.
     async fn save_config(
         &self,
         owner: &str,
         id: &str,
         expected: i64,
         sealed: &str,
+        history: &HistoryEntry,
         now: i64,
     ) -> Result<SaveOutcome, StoreError>;
     /// Replaces the agent secret and revokes every token of the agent.
@@ -211,8 +214,10 @@ macro_rules! impl_agent_store {
                 id: &str,
                 expected: i64,
                 sealed: &str,
+                history: &HistoryEntry,
                 now: i64,
             ) -> Result<SaveOutcome, StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE agents SET config_sealed = $1, config_version = $2, config_saved_at = $3 \
                      WHERE owner_id = $4 AND id = $5 AND config_version = $6",
@@ -223,12 +228,30 @@ macro_rules! impl_agent_store {
                 .bind(owner)
                 .bind(id)
                 .bind(expected)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 if done == 1 {
+                    sqlx::query(
+                        "INSERT INTO config_history (agent_id, version, envelope_sealed, saved_at, saved_by) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(id)
+                    .bind(expected + 1)
+                    .bind(&history.sealed)
+                    .bind(now)
+                    .bind(&history.saved_by)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM config_history WHERE agent_id = $1 AND version <= $2")
+                        .bind(id)
+                        .bind(expected + 1 - $crate::store::HISTORY_KEPT)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
                     return Ok(SaveOutcome::Saved);
                 }
+                drop(tx);
                 let stored: Option<i64> = sqlx::query_scalar(
                     "SELECT config_version FROM agents WHERE owner_id = $1 AND id = $2",
                 )

@@ -14,7 +14,8 @@ pub struct Cell {
     pub value: String,
 }
 
-/// Every text column the schema has, by table, with the column that names the row.
+/// Every text column the schema has, by table, with the column (or SQL expression) that
+/// names the row: for sealed columns, the row their at-rest AAD names.
 pub const TEXT_COLUMNS: &[(&str, &str, &[&str])] = &[
     ("meta", "key", &["key", "value"]),
     (
@@ -49,6 +50,26 @@ pub const TEXT_COLUMNS: &[(&str, &str, &[&str])] = &[
     ("agent_tokens", "agent_id", &["token_hash", "agent_id"]),
     ("used_signatures", "agent_id", &["agent_id", "signature"]),
     ("heartbeats", "agent_id", &["agent_id", "status"]),
+    (
+        "config_history",
+        super::HISTORY_ROW_SQL,
+        &["agent_id", "envelope_sealed", "saved_by"],
+    ),
+    (
+        "activity",
+        "id",
+        &[
+            "owner_id",
+            "action",
+            "object_kind",
+            "object_id",
+            "object_name",
+            "detail",
+            "actor_kind",
+            "actor_id",
+            "client_addr",
+        ],
+    ),
 ];
 
 #[async_trait]

@@ -11,6 +11,7 @@ mod batch;
 mod db_url;
 mod edits;
 mod fleets;
+mod history;
 pub mod maintenance;
 pub mod models;
 pub mod postgres;
@@ -25,13 +26,24 @@ pub use batch::BatchStore;
 pub use db_url::redact_url;
 pub use edits::{AgentUpdate, EditStore, UpdateOutcome};
 pub use fleets::FleetStore;
+pub use history::{
+    history_row, HistoryEntry, HistoryRow, HistoryStore, HISTORY_KEPT, HISTORY_ROW_SQL,
+};
 pub use maintenance::MaintenanceStore;
 pub use models::*;
 pub use users::UserStore;
 
 /// Everything the server needs from its database.
 pub trait Store:
-    UserStore + FleetStore + AgentStore + BatchStore + MaintenanceStore + EditStore + Send + Sync
+    UserStore
+    + FleetStore
+    + AgentStore
+    + BatchStore
+    + MaintenanceStore
+    + EditStore
+    + HistoryStore
+    + Send
+    + Sync
 {
 }
 impl<T> Store for T where
@@ -41,6 +53,7 @@ impl<T> Store for T where
         + BatchStore
         + MaintenanceStore
         + EditStore
+        + HistoryStore
         + Send
         + Sync
 {

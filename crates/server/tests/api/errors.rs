@@ -198,6 +198,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/agents/{id}/wrapped-secret"),
     ("put", "/api/agents/{id}/config"),
     ("get", "/api/agents/{id}/config"),
+    ("get", "/api/agents/{id}/config/history"),
+    ("get", "/api/agents/{id}/config/history/{version}"),
     ("post", "/api/agents/{id}/rotate-secret"),
     ("get", "/api/agents/{id}/metrics"),
     ("get", "/api/policies"),

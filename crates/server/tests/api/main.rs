@@ -18,6 +18,7 @@ mod fleets_agents;
 mod handshake;
 mod handshake_abuse;
 mod heartbeat;
+mod history;
 mod master_key;
 mod ownership;
 mod password_guard;

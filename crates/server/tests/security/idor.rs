@@ -49,6 +49,7 @@ async fn every_id_route_answers_another_owner_as_if_nothing_existed(backend: Bac
         Ids {
             fleet: uuid::Uuid::new_v4().to_string(),
             agent: uuid::Uuid::new_v4().to_string(),
+            version: "1".into(),
         },
     );
     let a_secrets = [

@@ -173,8 +173,15 @@ impl Owner {
         }
     }
 
-    /// Stores the browser's envelope as version + 1, sealed under the at-rest layer.
-    pub async fn save_config(&self, id: &str, envelope: &Value) -> ApiResult<i64> {
+    /// Stores the browser's envelope as version + 1, sealed under the at-rest layer, and
+    /// keeps it in the agent's history. `restored_from` names the older version the
+    /// browser re-sealed (for the activity log; the server cannot read either).
+    pub async fn save_config(
+        &self,
+        id: &str,
+        envelope: &Value,
+        restored_from: Option<i64>,
+    ) -> ApiResult<i64> {
         let row = self.row(id).await?;
         let env = Envelope::parse(envelope).map_err(|e| {
             ApiError::ConfigNotEncrypted(format!("config is not an encrypted envelope: {e}"))
@@ -187,6 +194,11 @@ impl Owner {
             return Err(ApiError::PayloadTooLarge);
         }
         let version = env.version as i64;
+        if restored_from.is_some_and(|from| !(1..version).contains(&from)) {
+            return Err(ApiError::invalid(
+                "restored_from must be an earlier version than the one saved",
+            ));
+        }
         if version != row.config_version + 1 {
             return Err(ApiError::VersionConflict {
                 stored_version: row.config_version,
@@ -195,12 +207,21 @@ impl Owner {
         let sealed = self
             .state
             .seal("agents", "config_sealed", &row.id, canonical.as_bytes());
+        let history = HistoryEntry {
+            sealed: self.state.seal(
+                "config_history",
+                "envelope_sealed",
+                &history_row(&row.id, version),
+                canonical.as_bytes(),
+            ),
+            saved_by: self.session_id(),
+        };
         let now = self.state.now();
         match self
             .state
             .0
             .store
-            .save_config(self.id(), &row.id, version - 1, &sealed, now)
+            .save_config(self.id(), &row.id, version - 1, &sealed, &history, now)
             .await?
         {
             SaveOutcome::Saved => {

@@ -13,6 +13,7 @@ use serde_json::Value;
 mod agents;
 mod edits;
 mod fleets;
+mod history;
 
 pub use edits::AgentEdit;
 
@@ -21,7 +22,8 @@ use crate::auth::{csrf, password, SESSION_COOKIE};
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
-    AgentFilter, FleetRow, MasterKeyOutcome, NewAgent, SaveOutcome, UserRow, WrapOutcome,
+    history_row, AgentFilter, FleetRow, HistoryEntry, MasterKeyOutcome, NewAgent, SaveOutcome,
+    UserRow, WrapOutcome,
 };
 
 /// Configs larger than this are refused (SPEC §4 envelope, base64url-encoded).

@@ -206,6 +206,53 @@ pub async fn exercise(http: &Http) -> (Vec<Needle>, Vec<String>) {
             .await,
     );
     assert_eq!(got["config"], env);
+    // Two more versions, one a restore: every envelope is kept in the history, and each
+    // must be stored under the at-rest layer (its ciphertext never appears as sent).
+    let mut envelopes = vec![env];
+    for (version, restored_from) in [(2, None), (3, Some(1))] {
+        let marker = hex::encode(random_bytes::<20>());
+        let doc = config_document(&marker);
+        needles.extend(forms("config API key", &format!("sk-ant-{marker}")));
+        let env = envelope(&es, &a, version, &doc);
+        let body = json!({"config": env, "restored_from": restored_from});
+        expect(
+            200,
+            http.call(
+                "PUT",
+                &format!("/api/agents/{a}/config"),
+                &session,
+                Some(&body),
+            )
+            .await,
+        );
+        envelopes.push(env);
+    }
+    let (_, history, _) = expect(
+        200,
+        http.call(
+            "GET",
+            &format!("/api/agents/{a}/config/history"),
+            &session,
+            None,
+        )
+        .await,
+    );
+    assert_eq!(history["versions"].as_array().unwrap().len(), 3);
+    let (_, first, _) = expect(
+        200,
+        http.call(
+            "GET",
+            &format!("/api/agents/{a}/config/history/1"),
+            &session,
+            None,
+        )
+        .await,
+    );
+    assert_eq!(first["config"], envelopes[0]);
+    for (i, env) in envelopes.iter().enumerate() {
+        let ct = env["ct"].as_str().unwrap();
+        needles.extend(forms(&format!("envelope {} ciphertext", i + 1), ct));
+    }
 
     // Rotation, a session under the new secret, a deletion.
     let (_, rotated, _) = expect(

@@ -46,6 +46,8 @@ impl Operation {
 pub struct Ids {
     pub fleet: String,
     pub agent: String,
+    /// A config version the agent's history holds.
+    pub version: String,
 }
 
 impl Ids {
@@ -60,6 +62,7 @@ impl Ids {
                 let id = match collection {
                     "fleets" => &self.fleet,
                     "agents" => &self.agent,
+                    "history" => &self.version,
                     other => panic!(
                         "{path}: no object known for a `{seg}` under `{other}`; teach \
                          tests/security/support/openapi.rs (Ids) this collection"

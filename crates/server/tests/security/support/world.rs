@@ -27,6 +27,8 @@ impl Side {
         Ids {
             fleet: self.fleet.clone(),
             agent: self.agent.id.clone(),
+            // `equip` saves version 1.
+            version: "1".into(),
         }
     }
 
