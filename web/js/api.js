@@ -103,7 +103,11 @@ export const agents = {
   update: (agentId, changes) => request('PATCH', `/agents/${id(agentId)}`, { body: changes }),
   remove: (agentId) => request('DELETE', `/agents/${id(agentId)}`),
   putWrappedSecret: (agentId, body) => request('PUT', `/agents/${id(agentId)}/wrapped-secret`, { body }),
-  putConfig: (agentId, config) => request('PUT', `/agents/${id(agentId)}/config`, { body: { config } }),
+  putConfig: (agentId, config, { restoredFrom } = {}) => request('PUT', `/agents/${id(agentId)}/config`, {
+    body: restoredFrom ? { config, restored_from: restoredFrom } : { config },
+  }),
+  configHistory: (agentId) => get(`/agents/${id(agentId)}/config/history`),
+  configVersion: (agentId, version) => get(`/agents/${id(agentId)}/config/history/${encodeURIComponent(version)}`),
   rotateSecret: (agentId) => request('POST', `/agents/${id(agentId)}/rotate-secret`),
   metrics: (agentId, since) => get(`/agents/${id(agentId)}/metrics${qs({ since })}`),
 };

@@ -121,6 +121,7 @@ export function configSection(initial, ctx) {
   return {
     el,
     render,
+    reload,
     /** A live Agent update (no config or wrapped secret in it). */
     update(a) {
       detail = { ...detail, ...a, config: detail.config, wrapped_secret: detail.wrapped_secret };

@@ -11,6 +11,7 @@ import { showRotatedSecret } from '../secrets.js';
 import { metricsSection } from './agent-metrics.js';
 import { configSection } from './agent-config.js';
 import { agentEditForm } from './agent-edit.js';
+import { historySection } from './agent-history.js';
 
 function fact(label, value) {
   return [h('dt', {}, label), h('dd', {}, value)];
@@ -148,6 +149,7 @@ export async function renderAgent(view, ctx) {
 
   const metrics = metricsSection(agent, ctx);
   const config = configSection(agent, ctx);
+  const history = historySection(agent, ctx, { onRestored: () => config.reload() });
   paint(agent);
 
   view.append(
@@ -160,7 +162,8 @@ export async function renderAgent(view, ctx) {
     h('section', { class: 'card', 'aria-labelledby': 'overview-h' },
       h('div', { class: 'card-head' }, h('h2', { id: 'overview-h' }, 'Overview'), editBtn), overview),
     metrics.el,
-    config.el);
+    config.el,
+    history.el);
 
   const onAgent = (a) => {
     if (a.id !== agent.id) return;
@@ -168,6 +171,7 @@ export async function renderAgent(view, ctx) {
     paint(agent);
     metrics.update(a);
     config.update(a);
+    history.update(a);
   };
   ctx.onCleanup(subscribe(onAgent, {
     onFleet: (f) => {
@@ -186,5 +190,5 @@ export async function renderAgent(view, ctx) {
       ctx.app.navigate('#/agents', { force: true });
     }),
   }));
-  await Promise.all([metrics.load(), config.render()]);
+  await Promise.all([metrics.load(), config.render(), history.load()]);
 }
