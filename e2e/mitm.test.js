@@ -1,17 +1,20 @@
-// MITM simulation: every party — the dashboard in Chromium, the Rust host agent and
-// the Python monitor — talks to the real server through a recording proxy. After
+// MITM simulation: every party — the dashboard in Chromium, the Rust host agent,
+// the Python monitor and the operator CLI — talks to the real server through a
+// recording proxy. After
 // provisioning (account, master key, agent: the one moment its secrets are shown),
 // the proxy records every byte of a whole working session: login, unlock, a config
 // holding marker values saved in the browser, the agent applying it once and then
 // live over its long poll, the monitor handshaking, heartbeating and applying it, and
-// the dashboard decrypting it again after a reload. A network observer's copy of all
+// the dashboard decrypting it again after a reload, then the operator CLI logging in,
+// decrypting the config, rotating a key read from its standard input and logging out,
+// and the agent applying that. A network observer's copy of all
 // that must hold no secret and no plaintext config value, in any common encoding.
 
 import { after, before, describe, it as nodeIt } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -31,6 +34,7 @@ const API_KEY = `sk-ant-mitm-${randomToken(12)}`;
 const GATEWAY = `gw-${randomToken(12)}`;
 const GATEWAY_2 = `gw-${randomToken(12)}`;
 const MODEL = `mitm-model-${randomToken(6)}`;
+const CLI_KEY = `sk-ant-cli-${randomToken(12)}`;
 
 /** The environment for a host process: ours, without proxies or fleet settings. */
 function hostEnv(extra) {
@@ -49,6 +53,18 @@ function run(cmd, args, env, { timeoutMs = 45000 } = {}) {
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const done = new Promise((res) => child.on('exit', (code) => { clearTimeout(timer); res({ code, out }); }));
   return { child, done, output: () => out };
+}
+
+/** Runs `cmd`, writing `input` to its standard input. */
+function runWithInput(cmd, args, env, input) {
+  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => { stdout += c; });
+  child.stderr.on('data', (c) => { stderr += c; });
+  child.stdin.end(input ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+  return new Promise((res) => child.on('exit', (code) => { clearTimeout(timer); res({ code, stdout, stderr }); }));
 }
 
 async function until(what, check, ms = 20000) {
@@ -199,6 +215,38 @@ describe('a network observer after provisioning', () => {
     assert.deepEqual(s.problems, []);
   });
 
+  it('records the operator CLI: login, decrypt, a key rotated from stdin, applied by the agent, logout', async () => {
+    const ctl = cargoBinary('openclaw-fleet-ctl', 'OPENCLAW_FLEET_CTL_BIN');
+    const home = tempDir('ctl');
+    const keyFile = join(home, 'master.key');
+    writeFileSync(keyFile, `${PASSPHRASE}\n`, { mode: 0o600 });
+    const ctlEnv = hostEnv({ HOME: home, OPENCLAW_FLEET_CTL_CONFIG: join(home, 'config') });
+    proxy.start();
+    const login = await runWithInput(ctl, ['login', '--url', proxy.url, '--email', EMAIL, '--password-file', '-'], ctlEnv, `${PASSWORD}\n`);
+    assert.equal(login.code, 0, login.stderr);
+    const got = await runWithInput(ctl, ['config', 'get', 'mitm-01', '--master-key-file', keyFile], ctlEnv);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(JSON.parse(got.stdout).env.OPENCLAW_GATEWAY_TOKEN, GATEWAY_2, 'the CLI decrypts what the browser saved');
+    const set = await runWithInput(ctl, ['--json', 'env', 'set', 'ANTHROPIC_API_KEY', '--agent', 'mitm-01', '--master-key-file', keyFile], ctlEnv, CLI_KEY);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(JSON.parse(set.stdout).version, 3);
+    assert.ok(!`${set.stdout}${set.stderr}${login.stdout}${login.stderr}`.includes(CLI_KEY), 'no value in the CLI output');
+
+    const agentDir = tempDir('agent-cli');
+    await nextSecond();
+    const once = await run(cargoBinary('openclaw-fleet-agent', 'OPENCLAW_FLEET_AGENT_BIN'), ['run', '--once'], hostEnv({
+      ...env,
+      HOME: agentDir,
+      OPENCLAW_STATE_DIR: agentDir,
+      OPENCLAW_GATEWAY_URL: `http://127.0.0.1:${gateway.address().port}`,
+    })).done;
+    assert.equal(once.code, 0, once.out);
+    assert.ok(readEnv(agentDir).includes(CLI_KEY), 'the agent wrote the key the CLI set');
+    const logout = await runWithInput(ctl, ['logout'], ctlEnv);
+    assert.equal(logout.code, 0, logout.stderr);
+    proxy.stop();
+  });
+
   it('captured a real session (so the search below is not vacuous)', () => {
     const ex = proxy.exchanges();
     const count = (method, re, status = 200) => ex.filter((e) => e.method === method && re.test(e.path) && e.status === status).length;
@@ -209,7 +257,8 @@ describe('a network observer after provisioning', () => {
     assert.ok(count('POST', /^\/api\/heartbeat$/) >= 3, 'heartbeats of the agent and the monitor');
     assert.ok(count('GET', new RegExp(`^/api/agents/${agentId}/config\\?after_version=`)) >= 1, 'a long poll');
     const saves = ex.filter((e) => e.method === 'PUT' && e.path === `/api/agents/${agentId}/config` && e.status === 200);
-    assert.equal(saves.length, 2, 'two config saves');
+    assert.equal(saves.length, 3, 'two config saves in the browser, one by the CLI');
+    assert.ok(proxy.capture().includes(Buffer.from('user-agent: openclaw-fleet-ctl/')), 'the CLI went through the proxy');
     for (const save of saves) {
       const envelope = JSON.parse(save.request).config;
       assert.deepEqual(Object.keys(envelope).sort(), ['agent_id', 'alg', 'ct', 'iv', 'v', 'version']);
@@ -247,6 +296,7 @@ describe('a network observer after provisioning', () => {
       ...textSpellings('OPENCLAW_GATEWAY_TOKEN value', GATEWAY),
       ...textSpellings('OPENCLAW_GATEWAY_TOKEN value v2', GATEWAY_2),
       ...textSpellings('openclaw.json value', MODEL),
+      ...textSpellings('value set with the CLI', CLI_KEY),
     ];
     assert.ok(needles.length >= 90);
     const found = needles.filter(([, n]) => capture.includes(n)).map(([label]) => label);

@@ -42,7 +42,7 @@ ensure_python_deps
 
 step "cargo test (workspace)"
 cargo build --workspace --bins
-cargo test --workspace
+OPENCLAW_FLEET_AGENT_BIN="$root/target/debug/openclaw-fleet-agent" cargo test --workspace
 
 step "node --test web/tests (dashboard crypto vectors)"
 node --test web/tests/
@@ -56,6 +56,7 @@ if [ "${SKIP_E2E:-0}" != 1 ]; then
   step "browser end-to-end tests (headless Chromium)"
   OPENCLAW_FLEET_BIN="$root/target/debug/openclaw-fleet" \
   OPENCLAW_FLEET_AGENT_BIN="$root/target/debug/openclaw-fleet-agent" \
+  OPENCLAW_FLEET_CTL_BIN="$root/target/debug/openclaw-fleet-ctl" \
     node --test --test-concurrency=1 e2e/
 fi
 step "all tests passed"

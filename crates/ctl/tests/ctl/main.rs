@@ -1,0 +1,8 @@
+//! The operator CLI against the real server and the real agent: one test
+//! binary, so the server library links once.
+
+mod common;
+mod fleet;
+mod flow;
+mod safety;
+mod session;
