@@ -2,10 +2,11 @@
 # Server benchmark: builds release binaries, starts a server on a fresh SQLite data dir
 # (or DATABASE_URL), creates an owner, and runs the load generator against it.
 #
-#   scripts/bench.sh [AGENTS] [CONCURRENCY] [SECONDS]
+#   scripts/bench.sh [AGENTS] [CONCURRENCY] [SECONDS] [LOADGEN FLAGS…]   e.g. … 10 --login-storm
 set -euo pipefail
 cd "$(dirname "$0")/.."
 agents=${1:-200} concurrency=${2:-16} seconds=${3:-10}
+extra=("${@:4}")
 
 cargo build --release -q -p openclaw-fleet -p openclaw-fleet-loadgen
 work=$(mktemp -d)
@@ -26,4 +27,5 @@ done
 [ -n "$url" ] || { cat "$work/err.log"; exit 1; }
 echo "server at $url (pid $server), $(nproc) cores; load generator on the same machine"
 target/release/openclaw-fleet-loadgen --url "$url" --email bench@example.com \
-  --password-file "$work/pw" --agents "$agents" --concurrency "$concurrency" --seconds "$seconds"
+  --password-file "$work/pw" --agents "$agents" --concurrency "$concurrency" --seconds "$seconds" \
+  "${extra[@]}"

@@ -3,6 +3,7 @@
 //! endpoint (`/healthz`) measured in the same run, so the figures are ratios that hold
 //! on a noisy machine.
 
+mod login_storm;
 mod measure;
 
 use std::sync::Arc;
@@ -39,6 +40,9 @@ struct Args {
     /// Seconds per phase.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Instead: heartbeat latency with and without 20 parallel wrong-password logins.
+    #[arg(long)]
+    login_storm: bool,
 }
 
 struct Agent {
@@ -55,6 +59,17 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let password =
         std::fs::read_to_string(&args.password_file).context("reading the password file")?;
+    if args.login_storm {
+        return login_storm::run(login_storm::Setup {
+            base: &base,
+            email: &args.email,
+            password: password.trim_end_matches('\n'),
+            agents: args.agents,
+            concurrency: args.concurrency,
+            seconds: args.seconds,
+        })
+        .await;
+    }
     let login: Value = client
         .post(format!("{base}/api/auth/login"))
         .json(&json!({"email": args.email, "password": password.trim_end_matches('\n')}))

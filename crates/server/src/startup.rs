@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 
 use crate::access::AppState;
 use crate::clock::{SharedClock, SystemClock};
-use crate::crypto::{internal_key, AtRest};
+use crate::crypto::internal_key::{self, KeyOrigin};
+use crate::crypto::AtRest;
 use crate::settings::Settings;
 use crate::store::{self, SharedStore};
 
@@ -27,7 +28,25 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<(SharedStore, A
         stored_id.as_deref(),
     )?;
     if stored_id.is_none() {
-        store.set_meta("key_id", key.id()).await?;
+        // Another replica may be starting on this empty database right now: the first key
+        // recorded wins, and a replica holding another one must not write a row with it.
+        let recorded = store.claim_meta("key_id", key.id()).await?;
+        if recorded != key.id() {
+            let mut hint = String::new();
+            if let KeyOrigin::Generated(path) = &origin {
+                // Made moments ago and never used: leave the data dir as it was.
+                if std::fs::remove_file(path).is_ok() {
+                    hint = format!(" ({} removed again)", path.display());
+                }
+            }
+            anyhow::bail!(
+                "another server initialised this database at the same moment with internal key \
+                 id {recorded}; this one has key id {}, from {origin}{hint}. Every replica \
+                 must use the same key: give this one the first one's INTERNAL_ENCRYPTION_KEY \
+                 (or key file) and start it again",
+                key.id()
+            );
+        }
     }
     tracing::info!(key_id = key.id(), "internal key from {origin}");
     tracing::info!(database = %store::redact_url(&url), "database ready");

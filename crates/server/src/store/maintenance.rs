@@ -77,6 +77,9 @@ pub trait MaintenanceStore {
     async fn ping(&self) -> Result<(), StoreError>;
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Stores `value` under `key` only if the key is absent; returns the value stored
+    /// afterwards (ours, or the one another process wrote first).
+    async fn claim_meta(&self, key: &str, value: &str) -> Result<String, StoreError>;
     /// Deletes expired sessions and tokens, signatures seen before `signatures_before`
     /// and heartbeats older than `heartbeats_before`. Returns the rows removed.
     async fn prune(
@@ -115,6 +118,20 @@ macro_rules! impl_maintenance_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            async fn claim_meta(&self, key: &str, value: &str) -> Result<String, StoreError> {
+                sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(value)
+                .execute(&self.pool)
+                .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await?)
             }
 
             async fn prune(

@@ -1,10 +1,17 @@
 //! The PostgreSQL backend, for when one machine is not enough: several server replicas
 //! share one database (and so share used signatures and token revocations).
+//!
+//! Durability: a commit is acknowledged only once PostgreSQL has flushed it. A database or
+//! role configured with `synchronous_commit = off` is overridden to `on` on this server's
+//! connections (stronger levels such as `remote_apply` are kept), with a warning; a server
+//! running with `fsync = off` cannot be fixed from here and is warned about at start.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::{ConnectOptions, PgConnection, PgPool};
 
 use super::agents::impl_agent_store;
 use super::batch::impl_batch_store;
@@ -18,6 +25,8 @@ use super::*;
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// The heartbeat-only write path; the same durable pool on this backend.
+    telemetry: PgPool,
 }
 
 impl PostgresStore {
@@ -31,17 +40,71 @@ impl PostgresStore {
         }
         let options = PgConnectOptions::from_url(&parsed)
             .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL {}: {e}", redact_url(url)))?;
+        let warned = Arc::new(AtomicBool::new(false));
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                let warned = warned.clone();
+                Box::pin(async move { durable_commits(conn, &warned).await })
+            })
             .connect_with(options)
             .await
             .map_err(|e| {
                 anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(url))
             })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        let fsync: String = sqlx::query_scalar("SELECT current_setting('fsync')")
+            .fetch_one(&pool)
+            .await?;
+        if fsync != "on" {
+            tracing::warn!(
+                "the PostgreSQL server runs with fsync = {fsync}: a crash of its host can lose \
+                 acknowledged writes (rotations, saved configs) or corrupt the database"
+            );
+        }
+        Ok(Self {
+            telemetry: pool.clone(),
+            pool,
+        })
     }
+
+    /// `synchronous_commit` as in effect on every connection of the pool.
+    pub async fn synchronous_commit_levels(&self) -> Result<Vec<String>, StoreError> {
+        let mut held = Vec::new();
+        for _ in 0..self.pool.options().get_max_connections() {
+            held.push(self.pool.acquire().await?);
+        }
+        let mut out = Vec::new();
+        for conn in &mut held {
+            out.push(
+                sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+                    .fetch_one(&mut **conn)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Turns `synchronous_commit = off` (set on the database, the role or the server) back on
+/// for this connection.
+async fn durable_commits(conn: &mut PgConnection, warned: &AtomicBool) -> Result<(), sqlx::Error> {
+    let level: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+        .fetch_one(&mut *conn)
+        .await?;
+    if level == "off" {
+        sqlx::query("SET synchronous_commit = on")
+            .execute(&mut *conn)
+            .await?;
+        if !warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "PostgreSQL is configured with synchronous_commit = off; this server sets it \
+                 to on for its own connections, so nothing is acknowledged before it is durable"
+            );
+        }
+    }
+    Ok(())
 }
 
 impl_user_store!(PostgresStore);

@@ -1,11 +1,19 @@
 //! The embedded default backend: a SQLite file in the data dir, in WAL mode with a busy
 //! timeout and foreign keys on.
+//!
+//! Durability: every control-plane write (accounts, sessions, agents, secrets, configs,
+//! master keys, used signatures, agent tokens) commits on connections with
+//! `synchronous=FULL`, so the WAL is synced to disk before the write is acknowledged and a
+//! power loss cannot take back a rotation or a saved config. Batches that hold only
+//! heartbeat telemetry (which the agents send again within seconds) commit on a separate
+//! connection with `synchronous=NORMAL`: at worst the last moments of telemetry are lost,
+//! the database is never corrupted, and a later FULL commit syncs them too.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Acquire, Connection, SqlitePool};
 
 use super::agents::impl_agent_store;
 use super::batch::impl_batch_store;
@@ -16,28 +24,88 @@ use super::maintenance::impl_maintenance_store;
 use super::users::impl_user_store;
 use super::*;
 
+/// The `synchronous` level of each write path.
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteDurability {
+    pub control: SqliteSynchronous,
+    pub telemetry: SqliteSynchronous,
+}
+
+impl Default for SqliteDurability {
+    fn default() -> Self {
+        Self {
+            control: SqliteSynchronous::Full,
+            telemetry: SqliteSynchronous::Normal,
+        }
+    }
+}
+
 pub struct SqliteStore {
     pool: SqlitePool,
+    telemetry: SqlitePool,
 }
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, SqliteDurability::default()).await
+    }
+
+    /// [`Self::connect`] with other `synchronous` levels (the durability benchmark
+    /// measures what FULL costs against NORMAL).
+    pub async fn connect_with(url: &str, durability: SqliteDurability) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("invalid SQLite URL {}: {e}", redact_url(url)))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+        let open = |max, sync| {
+            SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.clone().synchronous(sync))
+        };
+        let pool = open(4, durability.control)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", redact_url(url)))?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        migrate(&pool).await?;
+        let telemetry = open(1, durability.telemetry).await?;
+        Ok(Self { pool, telemetry })
     }
+
+    /// `PRAGMA synchronous` as in effect on every connection of the control-plane pool
+    /// and of the telemetry pool (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
+    pub async fn synchronous_levels(&self) -> Result<(Vec<i64>, Vec<i64>), StoreError> {
+        Ok((levels(&self.pool).await?, levels(&self.telemetry).await?))
+    }
+}
+
+/// Runs the migrations holding the database's write lock, so two processes starting on a
+/// new file at once do not both create the schema: the second waits, then finds it made.
+async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::migrate!("./migrations/sqlite")
+        .run(tx.acquire().await?)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn levels(pool: &SqlitePool) -> Result<Vec<i64>, StoreError> {
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        held.push(pool.acquire().await?);
+    }
+    let mut out = Vec::new();
+    for conn in &mut held {
+        out.push(
+            sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut **conn)
+                .await?,
+        );
+    }
+    Ok(out)
 }
 
 impl_user_store!(SqliteStore);
