@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openclaw_fleet::store::sqlite::{SqliteDurability, SqliteStore};
-use openclaw_fleet::store::{HandshakeAccept, NewAgent, Store, UserRow};
+use openclaw_fleet::store::{HandshakeAccept, HistoryEntry, NewAgent, Store, UserRow};
 use sqlx::sqlite::SqliteSynchronous;
 
 const OWNER: &str = "00000000-0000-4000-8000-000000000001";
@@ -60,8 +60,9 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `writers` tasks each loop over one agent of their own: save a config, record a
-/// handshake (used signature + token), rotate the secret; every call one committed write.
+/// `writers` tasks each loop over one agent of their own: save a config (with its history
+/// row), record a handshake (used signature + token), rotate the secret; every call one
+/// committed transaction.
 async fn run(
     level: SqliteSynchronous,
     writers: usize,
@@ -109,8 +110,12 @@ async fn run(
                 let t = Instant::now();
                 match latencies.len() % 3 {
                     0 => {
+                        let history = HistoryEntry {
+                            sealed: config.clone(),
+                            saved_by: "bench".into(),
+                        };
                         store
-                            .save_config(OWNER, &agent, version, &config, 0)
+                            .save_config(OWNER, &agent, version, &config, &history, 0)
                             .await?;
                         version += 1;
                     }

@@ -88,11 +88,13 @@ pub async fn exercise(http: &Http) -> (Vec<Needle>, Vec<String>) {
         http.call("POST", "/api/agents/handshake", "", Some(&body))
             .await
     };
-    let body = signed(&a, &a_secret, now());
+    let t0 = now();
+    let body = signed(&a, &a_secret, t0);
     let (_, ok, _) = expect(200, hs(body.clone()).await);
     let a_token = ok["token"].as_str().unwrap().to_string();
     expect(401, hs(body).await);
-    let ts = now() - 1;
+    // Another second than the first signature's, even if the clock has ticked since.
+    let ts = t0 - 1;
     let mut int_body = signed(&a, &a_secret, ts);
     int_body["timestamp"] = json!(ts);
     expect(200, hs(int_body).await);
