@@ -104,6 +104,65 @@ pub async fn agent_create(
     Ok(())
 }
 
+fn no_account(email: &str, e: ApiError) -> anyhow::Error {
+    match e {
+        ApiError::NotFound => anyhow::anyhow!("no account with email {email}"),
+        other => cli_error(other),
+    }
+}
+
+/// `user list`, `user reset-password`, `user disable`, `user enable`.
+pub enum UserAction {
+    List,
+    ResetPassword {
+        email: String,
+        password_file: std::path::PathBuf,
+    },
+    SetDisabled {
+        email: String,
+        disabled: bool,
+    },
+}
+
+pub async fn user_action(settings: Settings, action: UserAction) -> anyhow::Result<()> {
+    match action {
+        UserAction::List => {
+            let state = state(settings).await?;
+            let users = state.operator().accounts().await.map_err(cli_error)?;
+            println!("{}", json!({ "users": users }));
+        }
+        UserAction::ResetPassword {
+            email,
+            password_file,
+        } => {
+            let password = read_password(&password_file)?;
+            let state = state(settings).await?;
+            let ended = state
+                .operator()
+                .reset_password(&email, &password)
+                .await
+                .map_err(|e| no_account(&email, e))?;
+            println!(
+                "{}",
+                json!({ "email": email.trim().to_lowercase(), "password_reset": true, "ended_sessions": ended })
+            );
+        }
+        UserAction::SetDisabled { email, disabled } => {
+            let state = state(settings).await?;
+            let ended = state
+                .operator()
+                .set_disabled(&email, disabled)
+                .await
+                .map_err(|e| no_account(&email, e))?;
+            println!(
+                "{}",
+                json!({ "email": email.trim().to_lowercase(), "disabled": disabled, "ended_sessions": ended })
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `openclaw-fleet audit`: returns whether the database is clean.
 pub async fn audit(settings: Settings, as_json: bool) -> anyhow::Result<bool> {
     let (store, at_rest) = open_storage(&settings).await?;

@@ -10,6 +10,7 @@ use openclaw_fleet_protocol::{AgentSecret, Envelope, Kdf, Sealed};
 use serde::Serialize;
 
 use crate::crypto::at_rest::{AtRest, Slot};
+use crate::crypto::sealed_columns::{self, Plaintext, SealedColumn};
 use crate::store::history_row;
 use crate::store::maintenance::Cell;
 
@@ -29,50 +30,10 @@ pub fn check_cell(cell: &Cell, at_rest: &AtRest) -> Option<String> {
         row: &cell.row,
     };
     let v = cell.value.as_str();
+    if let Some(sealed) = sealed_columns::find(cell.table, cell.column) {
+        return check_sealed(sealed, cell, slot, at_rest);
+    }
     match (cell.table, cell.column) {
-        ("agents", "secret_sealed") => match at_rest.open(slot, v) {
-            Err(e) => Some(format!("agent secret not under the at-rest layer: {e}")),
-            Ok(plain) => match std::str::from_utf8(&plain)
-                .ok()
-                .map(|s| AgentSecret::from_opaque(s.into()))
-            {
-                Some(Ok(_)) => None,
-                _ => Some("sealed agent secret does not hold a secret".into()),
-            },
-        },
-        ("agents", "config_sealed") => match at_rest.open(slot, v) {
-            Err(e) => Some(format!("config not under the at-rest layer: {e}")),
-            Ok(plain) => {
-                let envelope = serde_json::from_slice(&plain)
-                    .ok()
-                    .and_then(|j| Envelope::parse(&j).ok());
-                match envelope {
-                    Some(env) if env.agent_id.to_string() == cell.row => None,
-                    Some(_) => Some("config envelope names another agent".into()),
-                    None => Some("config is not an end-to-end encrypted envelope".into()),
-                }
-            }
-        },
-        ("config_history", "envelope_sealed") => match at_rest.open(slot, v) {
-            Err(e) => Some(format!("config history not under the at-rest layer: {e}")),
-            Ok(plain) => {
-                let envelope = serde_json::from_slice(&plain)
-                    .ok()
-                    .and_then(|j| Envelope::parse(&j).ok());
-                match envelope {
-                    Some(env)
-                        if history_row(&env.agent_id.to_string(), env.version as i64)
-                            == cell.row =>
-                    {
-                        None
-                    }
-                    Some(_) => {
-                        Some("config history envelope names another agent or version".into())
-                    }
-                    None => Some("config history is not an end-to-end encrypted envelope".into()),
-                }
-            }
-        },
         ("agents", "wrapped_secret") | ("users", "key_check") => {
             let ok = serde_json::from_str(v)
                 .ok()
@@ -102,6 +63,63 @@ pub fn check_cell(cell: &Cell, at_rest: &AtRest) -> Option<String> {
             }
         }
         _ => secret_pattern(v).map(|p| format!("looks like a secret ({p}) in a plaintext column")),
+    }
+}
+
+/// A registered sealed column: opens under the current key (a value under a retired
+/// key is a finding until `rotate-internal-key` has re-sealed it) and holds what it must.
+fn check_sealed(
+    col: &SealedColumn,
+    cell: &Cell,
+    slot: Slot<'_>,
+    at_rest: &AtRest,
+) -> Option<String> {
+    let what = match col.plaintext {
+        Plaintext::AgentSecret => "agent secret",
+        Plaintext::ConfigEnvelope { .. } => "config",
+        Plaintext::HistoryEnvelope => "config history",
+    };
+    let plain = match at_rest.open(slot, &cell.value) {
+        Err(e) => return Some(format!("{what} not under the at-rest layer: {e}")),
+        Ok(plain) => plain,
+    };
+    if let Some(kid) = AtRest::key_id_of(&cell.value).filter(|k| *k != at_rest.key_id()) {
+        return Some(format!(
+            "{what} sealed under retired key id {kid}, not the current one: run rotate-internal-key"
+        ));
+    }
+    match col.plaintext {
+        Plaintext::AgentSecret => match std::str::from_utf8(&plain)
+            .ok()
+            .map(|s| AgentSecret::from_opaque(s.into()))
+        {
+            Some(Ok(_)) => None,
+            _ => Some("sealed agent secret does not hold a secret".into()),
+        },
+        Plaintext::ConfigEnvelope { for_row_agent } => {
+            let envelope = serde_json::from_slice(&plain)
+                .ok()
+                .and_then(|j| Envelope::parse(&j).ok());
+            match envelope {
+                Some(env) if !for_row_agent || env.agent_id.to_string() == cell.row => None,
+                Some(_) => Some("config envelope names another agent".into()),
+                None => Some("config is not an end-to-end encrypted envelope".into()),
+            }
+        }
+        Plaintext::HistoryEnvelope => {
+            let envelope = serde_json::from_slice(&plain)
+                .ok()
+                .and_then(|j| Envelope::parse(&j).ok());
+            match envelope {
+                Some(env)
+                    if history_row(&env.agent_id.to_string(), env.version as i64) == cell.row =>
+                {
+                    None
+                }
+                Some(_) => Some("config history envelope names another agent or version".into()),
+                None => Some("config history is not an end-to-end encrypted envelope".into()),
+            }
+        }
     }
 }
 

@@ -32,7 +32,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (API + dashboard).
     Serve(ServeArgs),
-    /// Manage accounts.
+    /// Manage accounts: create, list, reset-password, disable, enable.
     #[command(subcommand)]
     User(UserCommand),
     /// Manage agents.
@@ -40,6 +40,80 @@ pub enum Command {
     Agent(AgentCommand),
     /// Check every database row for secrets stored outside the encryption layers.
     Audit(AuditArgs),
+    /// Copy the live SQLite database into a new file (PostgreSQL: pg_dump).
+    #[command(
+        long_about = "Copy the SQLite database into a new file while the server runs \
+        (VACUUM INTO: one consistent snapshot). The file is created with mode 0600 and is never \
+        overwritten. It holds agent secrets and configs sealed under the internal key: keep \
+        internal.key apart from it (a backup together with its key opens every agent secret), \
+        and keep a copy of that key for as long as you keep the backup. Prints JSON with the \
+        key id the backup needs.\n\nFor PostgreSQL use pg_dump --format=custom (see the README)."
+    )]
+    Backup(BackupArgs),
+    /// Put a backup in place as the database of a data dir.
+    #[command(
+        long_about = "Restore a backup made by `openclaw-fleet backup` as the SQLite \
+        database of --data-dir (stop the server first). Refuses a data dir that already holds a \
+        database unless --force. The internal key the backup was made under must be at hand: \
+        <data-dir>/internal.key, INTERNAL_ENCRYPTION_KEY or --internal-encryption-key-file; the \
+        restore checks its id against the backup's and says which id it needs.\n\nFor \
+        PostgreSQL use pg_restore (see the README)."
+    )]
+    Restore(RestoreArgs),
+    /// Re-seal every stored agent secret and config under a new internal key.
+    #[command(
+        long_about = "Re-seal every value the at-rest layer protects (agent secrets, \
+        config envelopes, ...) under a new internal key. Stop every server first: the command \
+        refuses while one runs, and servers refuse to start until the rotation is done.\n\n\
+        It works in committed batches and can be interrupted and run again: values already \
+        under the new key are skipped. With the key in the data dir, the new key is written to \
+        internal.key.next (mode 0600) and, at the end, internal.key becomes internal.key.retired \
+        and the new key internal.key. With INTERNAL_ENCRYPTION_KEY or a key file, give \
+        --new-key-file (read if it exists, else written with mode 0600) and configure the \
+        servers with it afterwards.\n\nKeep the retired key with the backups made before the \
+        rotation (they need it), then remove it from the data dir with --drop-retired, which \
+        first checks that no value is still sealed under it."
+    )]
+    RotateInternalKey(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// For a key given by INTERNAL_ENCRYPTION_KEY or a key file: the new key's file.
+    #[arg(long, value_name = "FILE")]
+    pub new_key_file: Option<PathBuf>,
+    /// Re-seal at most N values in this run, then stop (run again to go on).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Values per committed batch.
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_size: u64,
+    /// Forget the retired key (after checking that no value is sealed under it).
+    #[arg(long, conflicts_with_all = ["limit", "new_key_file"])]
+    pub drop_retired: bool,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup file to create (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file to restore.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Replace the database the data dir already holds.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// Where the data lives; shared by every command.
@@ -84,10 +158,10 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_token_ttl_secs: Option<i64>,
-    /// Log format: text or json [default: text].
-    #[arg(long)]
+    /// Log format [default: text].
+    #[arg(long, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_format: Option<String>,
+    pub log_format: Option<crate::settings::LogFormat>,
     /// Reverse proxies whose X-Forwarded-For / Forwarded header names the client:
     /// comma-separated addresses or CIDR networks, e.g. 127.0.0.1,10.0.0.0/8 [default: none].
     #[arg(long, value_delimiter = ',')]
@@ -98,6 +172,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_drain_secs: Option<u64>,
+    /// Also serve /metrics, without a token, on this address (e.g. 127.0.0.1:9090);
+    /// keep it reachable by the scraper only.
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// File holding the bearer token that /metrics on the main address requires
+    /// (or set OPENCLAW_FLEET_METRICS_TOKEN); without one, /metrics answers 404 there.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +193,41 @@ pub enum UserCommand {
         /// File holding the password (a trailing newline is ignored); `-` reads stdin.
         #[arg(long)]
         password_file: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// List every account as JSON (email, disabled, active sessions, agents).
+    List {
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Set a new password for an account and end all its sessions.
+    #[command(
+        long_about = "Set a new password for an account and end all its sessions. \
+        The account's master key and configs are not touched: they are encrypted under the \
+        master key, which the server never had, so its owner still needs their master \
+        passphrase to read or change configs."
+    )]
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        /// File holding the new password (a trailing newline is ignored); `-` reads stdin.
+        #[arg(long)]
+        password_file: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Disable an account: it cannot log in and its sessions end; its agents keep working.
+    Disable {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        #[arg(long)]
+        email: String,
         #[command(flatten)]
         storage: StorageArgs,
     },

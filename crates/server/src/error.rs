@@ -32,6 +32,8 @@ pub enum ApiError {
     PasswordRequired,
     #[error("wrong account password")]
     WrongPassword,
+    #[error("this account is disabled; ask the server's operator")]
+    AccountDisabled,
     #[error("not found")]
     NotFound,
     #[error("stored config version is {stored_version}; a new config must be version {}", stored_version + 1)]
@@ -79,6 +81,7 @@ impl ApiError {
             RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed"),
             PasswordRequired => (StatusCode::FORBIDDEN, "password_required"),
             WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
+            AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             NotFound => (StatusCode::NOT_FOUND, "not_found"),
             VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
             Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -125,6 +128,9 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (status, axum::Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(crate::telemetry::ErrorCode(code));
         if let ApiError::RateLimited { retry_after } = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);

@@ -2,10 +2,11 @@
 
 use clap::Parser;
 use openclaw_fleet::cli::{AgentCommand, Cli, Command, UserCommand};
-use openclaw_fleet::{admin, startup, Server, Settings};
+use openclaw_fleet::settings::LogFormat;
+use openclaw_fleet::{admin, backup, key_rotation, startup, Server, Settings};
 use tracing_subscriber::EnvFilter;
 
-fn init_logging(format: &str, default_filter: &str) {
+fn init_logging(format: LogFormat, default_filter: &str) {
     let filter = EnvFilter::try_from_env("OPENCLAW_FLEET_LOG")
         .unwrap_or_else(|_| EnvFilter::new(default_filter));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -13,7 +14,7 @@ fn init_logging(format: &str, default_filter: &str) {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    if format == "json" {
+    if format == LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();
@@ -41,11 +42,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let settings = Settings::load(config, &args)?;
-            init_logging(&settings.log_format, "info,sqlx=warn,tower_http=warn");
+            init_logging(settings.log_format, "info,sqlx=warn,tower_http=warn");
             let server = Server::build(settings, None).await?;
             let addr = server.local_addr();
             tracing::info!("listening on http://{addr}");
             println!("OpenClaw Fleet is running: open http://{addr}/ in your browser");
+            if let Some(metrics) = server.metrics_addr() {
+                tracing::info!("metrics on http://{metrics}/metrics");
+                println!("Prometheus metrics: http://{metrics}/metrics");
+            }
             server.run(startup::shutdown_signal()).await
         }
         Command::User(UserCommand::Create {
@@ -54,8 +59,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             storage,
         }) => {
             let settings = Settings::load(config, &storage)?;
-            init_logging("text", "warn");
+            init_logging(LogFormat::Text, "warn");
             admin::user_create(settings, &email, &password_file).await
+        }
+        Command::User(command) => {
+            let (storage, action) = match command {
+                UserCommand::List { storage } => (storage, admin::UserAction::List),
+                UserCommand::ResetPassword {
+                    email,
+                    password_file,
+                    storage,
+                } => (
+                    storage,
+                    admin::UserAction::ResetPassword {
+                        email,
+                        password_file,
+                    },
+                ),
+                UserCommand::Disable { email, storage } => (
+                    storage,
+                    admin::UserAction::SetDisabled {
+                        email,
+                        disabled: true,
+                    },
+                ),
+                UserCommand::Enable { email, storage } => (
+                    storage,
+                    admin::UserAction::SetDisabled {
+                        email,
+                        disabled: false,
+                    },
+                ),
+                UserCommand::Create { .. } => unreachable!("matched above"),
+            };
+            let settings = Settings::load(config, &storage)?;
+            init_logging(LogFormat::Text, "warn");
+            admin::user_action(settings, action).await
         }
         Command::Agent(AgentCommand::Create {
             owner,
@@ -65,12 +104,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             storage,
         }) => {
             let settings = Settings::load(config, &storage)?;
-            init_logging("text", "warn");
+            init_logging(LogFormat::Text, "warn");
             admin::agent_create(settings, &owner, &name, fleet.as_deref(), &policy).await
+        }
+        Command::Backup(args) => {
+            let settings = Settings::load(config, &args.storage)?;
+            init_logging(LogFormat::Text, "warn");
+            println!("{}", backup::backup(&settings, &args.out).await?);
+            Ok(())
+        }
+        Command::Restore(args) => {
+            let settings = Settings::load(config, &args.storage)?;
+            init_logging(LogFormat::Text, "warn");
+            println!(
+                "{}",
+                backup::restore(&settings, &args.from, args.force).await?
+            );
+            Ok(())
+        }
+        Command::RotateInternalKey(args) => {
+            let settings = Settings::load(config, &args.storage)?;
+            init_logging(LogFormat::Text, "warn");
+            let options = key_rotation::RotateOptions {
+                new_key_file: args.new_key_file,
+                limit: args.limit,
+                batch: args.batch_size,
+                drop_retired: args.drop_retired,
+            };
+            println!("{}", key_rotation::rotate(&settings, &options).await?);
+            Ok(())
         }
         Command::Audit(args) => {
             let settings = Settings::load(config, &args.storage)?;
-            init_logging("text", "warn");
+            init_logging(LogFormat::Text, "warn");
             if !admin::audit(settings, args.json).await? {
                 std::process::exit(1);
             }

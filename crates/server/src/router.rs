@@ -16,7 +16,8 @@ use utoipa_axum::routes;
 use crate::access::AppState;
 use crate::error::ApiError;
 use crate::handlers::{
-    agent_api, agents, auth, events, fleets, health, history, master_key, ErrorBody,
+    account, agent_api, agents, auth, events, fleets, health, history, master_key, metrics,
+    ErrorBody,
 };
 use crate::web;
 
@@ -56,6 +57,9 @@ pub fn build(state: AppState) -> Router {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
         .routes(routes!(master_key::get, master_key::put))
+        .routes(routes!(account::change_password))
+        .routes(routes!(account::sessions))
+        .routes(routes!(account::end_session))
         .routes(routes!(fleets::list, fleets::create))
         .routes(routes!(fleets::get, fleets::update, fleets::delete))
         .routes(routes!(agents::list, agents::create))
@@ -88,9 +92,23 @@ pub fn build(state: AppState) -> Router {
         ));
 
     let body_limit = state.settings().max_body_bytes;
-    api.fallback(web::static_file)
+    api.route("/metrics", axum::routing::get(metrics::scrape))
+        .fallback(web::static_file)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(web::security_headers))
+        .layer(axum::middleware::from_fn(
+            crate::telemetry::http::count_outcomes,
+        ))
+        .layer(crate::telemetry::http::access_log(
+            state.settings().trusted_proxies.clone(),
+        ))
+        .with_state(state)
+}
+
+/// The `--metrics-listen` application: `/metrics` without a token, nothing else.
+pub fn metrics_only(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics::scrape_open))
         .with_state(state)
 }
 

@@ -1,12 +1,15 @@
 //! Server settings: defaults, then an optional TOML file, then `OPENCLAW_FLEET_*`
 //! environment variables, then command-line flags (figment). No secret lives here:
 //! the internal key is resolved by `crypto::internal_key` and never enters this struct.
+//! The one secret that does, the metrics scrape token, is a `SecretString`: redacted
+//! in `Debug`, never serialized, zeroized on drop.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::client_addr::TrustedProxies;
@@ -38,13 +41,31 @@ pub struct Settings {
     /// Largest request body, bytes (configs are capped at 64 KiB regardless).
     pub max_body_bytes: usize,
     /// Log format: `text` or `json`.
-    pub log_format: String,
+    pub log_format: LogFormat,
     /// Reverse proxies (CIDR networks or addresses) whose `X-Forwarded-For` / `Forwarded`
     /// name the client; see `crate::client_addr`.
     pub trusted_proxies: TrustedProxies,
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish, seconds; then
     /// what is left is closed and the server exits.
     pub shutdown_drain_secs: u64,
+    /// A second address that serves only `/metrics`, without a token.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token that `/metrics` on the main address requires; unset: not served there.
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<SecretString>,
+    /// A file holding the metrics token (instead of `metrics_token`).
+    pub metrics_token_file: Option<PathBuf>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 impl Default for Settings {
@@ -61,9 +82,12 @@ impl Default for Settings {
             session_ttl_secs: 12 * 3600,
             heartbeat_retention_days: 30,
             max_body_bytes: 1024 * 1024,
-            log_format: "text".into(),
+            log_format: LogFormat::Text,
             trusted_proxies: TrustedProxies::default(),
             shutdown_drain_secs: 5,
+            metrics_listen: None,
+            metrics_token: None,
+            metrics_token_file: None,
         }
     }
 }
@@ -78,16 +102,17 @@ impl Settings {
             }
             fig = fig.merge(Toml::file(path));
         }
-        let settings: Settings = fig
+        let mut settings: Settings = fig
             .merge(Env::prefixed("OPENCLAW_FLEET_").only(&Self::ENV_KEYS))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        settings.read_metrics_token_file()?;
         settings.validate()?;
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 14] = [
+    const ENV_KEYS: [&'static str; 17] = [
         "listen",
         "data_dir",
         "database_url",
@@ -102,7 +127,25 @@ impl Settings {
         "log_format",
         "trusted_proxies",
         "shutdown_drain_secs",
+        "metrics_listen",
+        "metrics_token",
+        "metrics_token_file",
     ];
+
+    fn read_metrics_token_file(&mut self) -> anyhow::Result<()> {
+        let Some(path) = &self.metrics_token_file else {
+            return Ok(());
+        };
+        anyhow::ensure!(
+            self.metrics_token.is_none(),
+            "set metrics_token or metrics_token_file, not both"
+        );
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read metrics_token_file {}: {e}", path.display())
+        })?);
+        self.metrics_token = Some(SecretString::from(text.trim()));
+        Ok(())
+    }
 
     fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -129,6 +172,13 @@ impl Settings {
             self.shutdown_drain_secs <= 600,
             "shutdown_drain_secs must be at most 600"
         );
+        if let Some(token) = &self.metrics_token {
+            use secrecy::ExposeSecret;
+            anyhow::ensure!(
+                token.expose_secret().chars().count() >= 16,
+                "the metrics token must be at least 16 characters (e.g. `openssl rand -hex 32`)"
+            );
+        }
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
                 url.starts_with("http://") || url.starts_with("https://"),
@@ -142,5 +192,10 @@ impl Settings {
         self.database_url
             .clone()
             .unwrap_or_else(|| crate::store::default_url(&self.data_dir))
+    }
+
+    /// Whether `/metrics` is served anywhere (and figures are collected).
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_token.is_some() || self.metrics_listen.is_some()
     }
 }

@@ -26,7 +26,14 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<(SharedStore, A
         &settings.data_dir,
         settings.internal_encryption_key_file.as_deref(),
         stored_id.as_deref(),
-    )?;
+    )
+    .map_err(|e| {
+        if settings.data_dir.join(internal_key::NEXT_KEY_FILE).exists() {
+            e.context("a rotation of the internal key was interrupted: run `openclaw-fleet rotate-internal-key` to finish it")
+        } else {
+            e
+        }
+    })?;
     if stored_id.is_none() {
         // Another replica may be starting on this empty database right now: the first key
         // recorded wins, and a replica holding another one must not write a row with it.
@@ -53,7 +60,7 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<(SharedStore, A
     Ok((store, AtRest::new(key, Vec::new())))
 }
 
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if !dir.exists() {
         std::fs::DirBuilder::new()
@@ -67,7 +74,9 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// A bound, ready-to-run server.
 pub struct Server {
+    _lock: crate::store::DbLock,
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -75,18 +84,51 @@ impl Server {
     /// Opens storage and binds the listener. `clock` replaces the wall clock in tests.
     pub async fn build(settings: Settings, clock: Option<SharedClock>) -> anyhow::Result<Self> {
         let (store, at_rest) = open_storage(&settings).await?;
+        let lock = store.server_lock().await?.context(
+            "a maintenance command (restore, rotate-internal-key) is running on this database; \
+             start the server once it has finished",
+        )?;
+        if let Some(to) = store.meta("rotation_to").await? {
+            anyhow::bail!(
+                "a rotation of the internal key to id {to} is not finished: run \
+                 `openclaw-fleet rotate-internal-key` again to finish it, then start the server"
+            );
+        }
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} for metrics"))?,
+            ),
+            None => None,
+        };
+        if settings.metrics_enabled() {
+            crate::telemetry::install()?;
+        }
         let state = AppState::new(store, at_rest, clock, settings);
-        Ok(Self { listener, state })
+        Ok(Self {
+            _lock: lock,
+            listener,
+            metrics_listener,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The metrics-only address, when `--metrics-listen` was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> AppState {
@@ -103,6 +145,10 @@ impl Server {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
+        let metrics = self.metrics_listener.map(|listener| {
+            let app = crate::router::metrics_only(state.clone());
+            tokio::spawn(async move { axum::serve(listener, app).await })
+        });
         let app = crate::router::build(state.clone());
         let drain = Duration::from_secs(state.settings().shutdown_drain_secs);
         let (stopping, stop_seen) = tokio::sync::oneshot::channel::<()>();
@@ -132,6 +178,9 @@ impl Server {
             }
         };
         housekeeping.abort();
+        if let Some(task) = metrics {
+            task.abort();
+        }
         let flush_bound = drain.max(Duration::from_secs(1));
         if tokio::time::timeout(flush_bound, state.flush_on_shutdown())
             .await

@@ -14,6 +14,7 @@ use super::*;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::store::HeartbeatRecord;
+use crate::telemetry::{names, InProgress};
 
 /// The longest long-poll a client may ask for (SPEC §3).
 pub const MAX_WAIT_SECS: u64 = 60;
@@ -141,6 +142,7 @@ impl AgentSession {
         let state = &self.state;
         let mut saves = state.0.config_saves.subscribe();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(MAX_WAIT_SECS));
+        let _waiting = (wait > 0).then(|| InProgress::start(names::LONG_POLL_WAITERS));
         loop {
             let (sealed, version) = state
                 .0

@@ -12,8 +12,10 @@
 mod agent;
 mod cache;
 mod drain;
+mod operator;
 mod owner;
 mod public;
+mod telemetry;
 mod views;
 mod writer;
 
@@ -22,6 +24,8 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 pub use agent::AgentSession;
+pub use operator::{AccountView, Operator};
+pub use owner::account::SessionView;
 pub use owner::{AgentEdit, Owner};
 pub use public::Public;
 pub use views::*;

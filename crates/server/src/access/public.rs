@@ -50,6 +50,7 @@ impl Public {
             kdf: None,
             key_check: None,
             created_at: self.0.now(),
+            disabled_at: None,
         };
         let conflict = |e| match e {
             crate::store::StoreError::Conflict => {
@@ -70,7 +71,15 @@ impl Public {
         Ok((&user).into())
     }
 
-    pub async fn login(&self, email: &str, pass: &str, ip: IpAddr) -> ApiResult<NewSession> {
+    /// Opens a session; `user_agent` is kept with it (trimmed) so the owner can tell their
+    /// sessions apart.
+    pub async fn login(
+        &self,
+        email: &str,
+        pass: &str,
+        ip: IpAddr,
+        user_agent: Option<&str>,
+    ) -> ApiResult<NewSession> {
         let state = &self.0;
         let email = email.trim().to_lowercase();
         let attempt = state
@@ -85,13 +94,27 @@ impl Public {
             return Err(ApiError::InvalidCredentials);
         };
         state.0.limits.login_succeeded(attempt);
+        if user.disabled_at.is_some() {
+            tracing::info!(user_id = %user.id, "login to a disabled account refused");
+            return Err(ApiError::AccountDisabled);
+        }
         let token = tokens::generate(tokens::SESSION_PREFIX);
         let now = state.now();
         let ttl = state.settings().session_ttl_secs;
+        let (id, addr) = (uuid::Uuid::new_v4().to_string(), ip.to_string());
+        let user_agent = user_agent.and_then(shown_user_agent);
         state
             .0
             .store
-            .create_session(&tokens::hash(&token), &user.id, now, now + ttl)
+            .create_session(&crate::store::NewSession {
+                token_hash: &tokens::hash(&token),
+                id: &id,
+                user_id: &user.id,
+                now,
+                expires_at: now + ttl,
+                user_agent: user_agent.as_deref(),
+                client_addr: Some(&addr),
+            })
             .await?;
         Ok(NewSession {
             token,
@@ -276,6 +299,14 @@ impl Public {
 /// costs the same HMAC as a wrong signature.
 fn dummy_secret() -> AgentSecret {
     AgentSecret::generate()
+}
+
+/// A user agent as kept with a session: at most 200 characters, no control characters,
+/// and nothing that looks like a secret (it is stored in plaintext).
+fn shown_user_agent(ua: &str) -> Option<String> {
+    let clean: String = ua.chars().filter(|c| !c.is_control()).take(200).collect();
+    let clean = clean.trim();
+    (!clean.is_empty() && crate::audit::secret_pattern(clean).is_none()).then(|| clean.to_string())
 }
 
 fn normalize_email(email: &str) -> ApiResult<String> {

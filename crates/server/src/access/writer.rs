@@ -94,6 +94,7 @@ async fn run(store: SharedStore, mut rx: mpsc::Receiver<Op>) {
         if beats.is_empty() && shakes.is_empty() {
             continue;
         }
+        let _timer = crate::telemetry::BatchTimer::start(beats.len() + shakes.len());
         match store.write_batch(&beats, &shakes).await {
             Ok(fresh) => {
                 for tx in beat_tx {

@@ -107,6 +107,21 @@ impl AtRest {
             .map_err(|_| AtRestError::Authentication)
     }
 
+    /// The key id a sealed value names (`None` when it is not sealed text).
+    pub fn key_id_of(sealed: &str) -> Option<&str> {
+        let mut parts = sealed.split('.');
+        (parts.next() == Some(PREFIX))
+            .then(|| parts.next())
+            .flatten()
+    }
+
+    /// The ids of every key this can open with: the current one first.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(&self.current)
+            .chain(&self.retired)
+            .map(InternalKey::id)
+    }
+
     /// Whether a value has the sealed shape (for the audit; does not decrypt).
     pub fn looks_sealed(value: &str) -> bool {
         let parts: Vec<&str> = value.split('.').collect();

@@ -92,6 +92,20 @@ const FILE_ENV_NAMES: [&str; 2] = [
     "OPENCLAW_FLEET_INTERNAL_ENCRYPTION_KEY_FILE",
 ];
 
+/// The key file in the data dir, and the two a rotation adds beside it.
+pub const KEY_FILE: &str = "internal.key";
+pub const NEXT_KEY_FILE: &str = "internal.key.next";
+pub const RETIRED_KEY_FILE: &str = "internal.key.retired";
+
+/// Whether the key is configured outside the data dir (environment or a named file).
+pub fn configured_outside(key_file: Option<&Path>) -> bool {
+    key_file.is_some()
+        || ENV_NAMES
+            .iter()
+            .chain(&FILE_ENV_NAMES)
+            .any(|n| std::env::var_os(n).is_some())
+}
+
 /// Finds the key. `stored_key_id` is the id the database recorded, if any.
 pub fn resolve(
     data_dir: &Path,
@@ -109,7 +123,7 @@ pub fn resolve(
     } else if let Some(path) = key_file.map(Path::to_path_buf).or(file_env) {
         (read_key_file(&path)?, KeyOrigin::File(path))
     } else {
-        let path = data_dir.join("internal.key");
+        let path = data_dir.join(KEY_FILE);
         if path.exists() {
             (read_key_file(&path)?, KeyOrigin::File(path))
         } else if let Some(id) = stored_key_id {
@@ -137,7 +151,7 @@ pub fn resolve(
     Ok((key, origin))
 }
 
-fn read_key_file(path: &Path) -> anyhow::Result<InternalKey> {
+pub fn read_key_file(path: &Path) -> anyhow::Result<InternalKey> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the internal key file {}", path.display()))?,
@@ -145,7 +159,8 @@ fn read_key_file(path: &Path) -> anyhow::Result<InternalKey> {
     InternalKey::parse_hex(&text).with_context(|| format!("in key file {}", path.display()))
 }
 
-fn write_key_file(path: &Path, key: &InternalKey) -> anyhow::Result<()> {
+/// Writes a new key file (mode 0600); never replaces an existing one.
+pub fn write_key_file(path: &Path, key: &InternalKey) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)

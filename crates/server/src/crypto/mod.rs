@@ -3,6 +3,7 @@
 
 pub mod at_rest;
 pub mod internal_key;
+pub mod sealed_columns;
 pub mod tokens;
 
 pub use at_rest::AtRest;

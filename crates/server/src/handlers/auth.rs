@@ -84,9 +84,12 @@ pub async fn login(
     if body.email.chars().any(char::is_control) {
         return Err(crate::error::ApiError::InvalidCredentials);
     }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     let session = state
         .public()
-        .login(&body.email, &body.password, ip)
+        .login(&body.email, &body.password, ip, user_agent)
         .await?;
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",

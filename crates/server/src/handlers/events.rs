@@ -44,6 +44,7 @@ pub async fn stream(
         let event = live.next().await?;
         Some((Ok(event), live))
     });
+    let events = crate::telemetry::counted(events, crate::telemetry::names::SSE_CLIENTS);
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

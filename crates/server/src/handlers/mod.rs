@@ -1,6 +1,7 @@
 //! HTTP handlers, one file per resource. They parse input, call a scope of the access
 //! layer and shape the answer; they never touch storage themselves.
 
+pub mod account;
 pub mod agent_api;
 pub mod agents;
 pub mod auth;
@@ -9,6 +10,7 @@ pub mod fleets;
 pub mod health;
 pub mod history;
 pub mod master_key;
+pub mod metrics;
 pub mod schemas;
 
 use serde::Serialize;

@@ -23,7 +23,11 @@ pub const TEXT_COLUMNS: &[(&str, &str, &[&str])] = &[
         "id",
         &["id", "email", "password_hash", "kdf", "key_check"],
     ),
-    ("sessions", "user_id", &["token_hash", "user_id"]),
+    (
+        "sessions",
+        "user_id",
+        &["token_hash", "user_id", "id", "user_agent", "client_addr"],
+    ),
     ("fleets", "id", &["id", "owner_id", "name"]),
     (
         "agents",

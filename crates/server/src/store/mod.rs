@@ -6,21 +6,26 @@
 //! from the database URL's scheme. Owner-scoped methods take the owner's id and filter
 //! on it in SQL; only the access layer (`crate::access`) calls them.
 
+mod accounts;
 mod agents;
 mod batch;
 mod db_url;
 mod edits;
 mod fleets;
 mod history;
+pub mod lock;
 pub mod maintenance;
 pub mod models;
 pub mod postgres;
+pub mod reseal;
 pub mod sqlite;
+mod stats;
 mod users;
 
 use std::path::Path;
 use std::sync::Arc;
 
+pub use accounts::{AccountRow, AccountStore, SessionRow};
 pub use agents::AgentStore;
 pub use batch::BatchStore;
 pub use db_url::redact_url;
@@ -29,8 +34,11 @@ pub use fleets::FleetStore;
 pub use history::{
     history_row, HistoryEntry, HistoryRow, HistoryStore, HISTORY_KEPT, HISTORY_ROW_SQL,
 };
+pub use lock::{DbLock, LockStore};
 pub use maintenance::MaintenanceStore;
 pub use models::*;
+pub use reseal::ResealStore;
+pub use stats::StatsStore;
 pub use users::UserStore;
 
 /// Everything the server needs from its database.
@@ -42,6 +50,10 @@ pub trait Store:
     + MaintenanceStore
     + EditStore
     + HistoryStore
+    + StatsStore
+    + ResealStore
+    + LockStore
+    + AccountStore
     + Send
     + Sync
 {
@@ -54,6 +66,10 @@ impl<T> Store for T where
         + MaintenanceStore
         + EditStore
         + HistoryStore
+        + StatsStore
+        + ResealStore
+        + LockStore
+        + AccountStore
         + Send
         + Sync
 {

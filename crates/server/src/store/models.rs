@@ -11,6 +11,27 @@ pub struct UserRow {
     pub kdf: Option<String>,
     pub key_check: Option<String>,
     pub created_at: i64,
+    pub disabled_at: Option<i64>,
+}
+
+/// The account behind a session, and which session it is.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionUser {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub session_id: String,
+    pub session_last_used_at: Option<i64>,
+}
+
+/// A session being opened.
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<&'a str>,
+    pub client_addr: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -13,13 +13,17 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgConnection, PgPool};
 
+use super::accounts::impl_account_store;
 use super::agents::impl_agent_store;
 use super::batch::impl_batch_store;
 use super::db_url;
 use super::edits::impl_edit_store;
 use super::fleets::impl_fleet_store;
 use super::history::impl_history_store;
+use super::lock::impl_lock_store_postgres;
 use super::maintenance::impl_maintenance_store;
+use super::reseal::impl_reseal_store;
+use super::stats::impl_stats_store;
 use super::users::impl_user_store;
 use super::*;
 
@@ -114,3 +118,7 @@ impl_batch_store!(PostgresStore, sqlx::Postgres);
 impl_maintenance_store!(PostgresStore);
 impl_edit_store!(PostgresStore);
 impl_history_store!(PostgresStore);
+impl_stats_store!(PostgresStore);
+impl_account_store!(PostgresStore);
+impl_reseal_store!(PostgresStore);
+impl_lock_store_postgres!(PostgresStore);

@@ -15,12 +15,16 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Acquire, Connection, SqlitePool};
 
+use super::accounts::impl_account_store;
 use super::agents::impl_agent_store;
 use super::batch::impl_batch_store;
 use super::edits::impl_edit_store;
 use super::fleets::impl_fleet_store;
 use super::history::impl_history_store;
+use super::lock::impl_lock_store_sqlite;
 use super::maintenance::impl_maintenance_store;
+use super::reseal::impl_reseal_store;
+use super::stats::impl_stats_store;
 use super::users::impl_user_store;
 use super::*;
 
@@ -115,3 +119,7 @@ impl_batch_store!(SqliteStore, sqlx::Sqlite);
 impl_maintenance_store!(SqliteStore);
 impl_edit_store!(SqliteStore);
 impl_history_store!(SqliteStore);
+impl_stats_store!(SqliteStore);
+impl_account_store!(SqliteStore);
+impl_reseal_store!(SqliteStore);
+impl_lock_store_sqlite!(SqliteStore);

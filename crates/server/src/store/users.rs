@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{MasterKeyOutcome, StoreError, UserRow};
+use super::{MasterKeyOutcome, NewSession, SessionUser, StoreError, UserRow};
 
 #[async_trait]
 pub trait UserStore {
@@ -14,16 +14,13 @@ pub trait UserStore {
     async fn create_first_user(&self, user: &UserRow) -> Result<bool, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError>;
     async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError>;
-    async fn create_session(
+    async fn create_session(&self, session: &NewSession<'_>) -> Result<(), StoreError>;
+    /// The enabled user behind an unexpired session.
+    async fn session_user(
         &self,
         token_hash: &str,
-        user_id: &str,
         now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
-    /// The user behind an unexpired session.
-    async fn session_user(&self, token_hash: &str, now: i64)
-        -> Result<Option<UserRow>, StoreError>;
+    ) -> Result<Option<SessionUser>, StoreError>;
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Sets the master-key parameters; with `rewrapped`, also replaces every wrapped
     /// secret, all in one transaction, refusing unless `rewrapped` names exactly the
@@ -107,20 +104,18 @@ macro_rules! impl_user_store {
                     .await?)
             }
 
-            async fn create_session(
-                &self,
-                token_hash: &str,
-                user_id: &str,
-                now: i64,
-                expires_at: i64,
-            ) -> Result<(), StoreError> {
+            async fn create_session(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO sessions (token_hash, id, user_id, created_at, expires_at, \
+                     last_used_at, user_agent, client_addr) VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
                 )
-                .bind(token_hash)
-                .bind(user_id)
-                .bind(now)
-                .bind(expires_at)
+                .bind(s.token_hash)
+                .bind(s.id)
+                .bind(s.user_id)
+                .bind(s.now)
+                .bind(s.expires_at)
+                .bind(s.user_agent)
+                .bind(s.client_addr)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -130,10 +125,11 @@ macro_rules! impl_user_store {
                 &self,
                 token_hash: &str,
                 now: i64,
-            ) -> Result<Option<UserRow>, StoreError> {
+            ) -> Result<Option<SessionUser>, StoreError> {
                 Ok(sqlx::query_as(
-                    "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id \
-                     WHERE s.token_hash = $1 AND s.expires_at > $2",
+                    "SELECT u.*, s.id AS session_id, s.last_used_at AS session_last_used_at \
+                     FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
                 )
                 .bind(token_hash)
                 .bind(now)

@@ -206,6 +206,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/events"),
     ("post", "/api/agents/handshake"),
     ("post", "/api/heartbeat"),
+    ("post", "/api/me/password"),
+    ("get", "/api/me/sessions"),
+    ("delete", "/api/me/sessions/{id}"),
 ];
 
 async fn openapi_lists_every_route(b: Backend) {

@@ -7,6 +7,7 @@ include!("common/both_backends.rs");
 
 mod common;
 
+mod accounts;
 mod auth;
 mod auth_guards;
 mod client_addr;
@@ -22,6 +23,7 @@ mod handshake_abuse;
 mod heartbeat;
 mod history;
 mod master_key;
+mod operations;
 mod ownership;
 mod password_guard;
 mod replicas;

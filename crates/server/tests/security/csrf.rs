@@ -15,13 +15,18 @@ use crate::support::{db, send, Cred};
 
 both_backends!(cookie_writes_need_the_servers_own_origin);
 
-fn order(op: &Operation) -> (bool, u8) {
+fn order(op: &Operation) -> (bool, bool, u8) {
     let rank = match op.method {
         Method::PUT | Method::PATCH => 0,
         Method::POST => 1,
         _ => 2,
     };
-    (op.path == "/api/auth/logout", rank)
+    // A password change ends the other sessions; a logout ends this one.
+    (
+        op.path == "/api/auth/logout",
+        op.path == "/api/me/password",
+        rank,
+    )
 }
 
 async fn cookie_writes_need_the_servers_own_origin(backend: Backend) {

@@ -50,6 +50,7 @@ async fn every_id_route_answers_another_owner_as_if_nothing_existed(backend: Bac
             fleet: uuid::Uuid::new_v4().to_string(),
             agent: uuid::Uuid::new_v4().to_string(),
             version: "1".into(),
+            session: uuid::Uuid::new_v4().to_string(),
         },
     );
     let a_secrets = [

@@ -10,6 +10,7 @@ use openclaw_fleet_protocol::{
 };
 use serde_json::Value;
 
+pub(crate) mod account;
 mod agents;
 mod edits;
 mod fleets;
@@ -34,7 +35,11 @@ pub struct Owner {
     state: AppState,
     user: UserRow,
     token_hash: String,
+    session_id: String,
 }
+
+/// A session's last use is written at most this often (seconds).
+const LAST_USE_RESOLUTION: i64 = 60;
 
 /// Reads the session token from the bearer header, else the cookie. Says which.
 fn session_token(parts: &Parts) -> Option<(String, bool)> {
@@ -73,16 +78,24 @@ impl FromRequestParts<AppState> for Owner {
             return Err(ApiError::Csrf);
         }
         let token_hash = tokens::hash(&token);
-        let user = state
+        let now = state.now();
+        let session = state
             .0
             .store
-            .session_user(&token_hash, state.now())
+            .session_user(&token_hash, now)
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        if session
+            .session_last_used_at
+            .is_none_or(|t| now - t >= LAST_USE_RESOLUTION)
+        {
+            state.0.store.touch_session(&token_hash, now).await?;
+        }
         Ok(Owner {
             state: state.clone(),
-            user,
+            user: session.user,
             token_hash,
+            session_id: session.session_id,
         })
     }
 }
@@ -111,6 +124,7 @@ impl Owner {
             state: state.clone(),
             user,
             token_hash: String::new(),
+            session_id: String::new(),
         })
     }
 
@@ -136,7 +150,7 @@ impl Owner {
             .store
             .session_user(&self.token_hash, now)
             .await?;
-        Ok(user.is_some_and(|u| u.id == self.user.id))
+        Ok(user.is_some_and(|s| s.user.id == self.user.id))
     }
 
     /// Checks the account password for changes a stolen session alone must not make.

@@ -29,6 +29,10 @@ pub async fn valid_body(app: &TestApp, target: &Side, op: &Operation) -> Option<
                 "password": PASSWORD,
             })
         }
+        ("POST", "/api/me/password") => json!({
+            "current_password": PASSWORD,
+            "new_password": PASSWORD,
+        }),
         ("POST", "/api/fleets") => json!({ "name": format!("fleet-{fresh}") }),
         ("POST", "/api/agents") => json!({
             "name": format!("agent-{fresh}"),

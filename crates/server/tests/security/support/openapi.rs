@@ -48,6 +48,8 @@ pub struct Ids {
     pub agent: String,
     /// A config version the agent's history holds.
     pub version: String,
+    /// A session of the owner other than the one the suite uses.
+    pub session: String,
 }
 
 impl Ids {
@@ -63,6 +65,7 @@ impl Ids {
                     "fleets" => &self.fleet,
                     "agents" => &self.agent,
                     "history" => &self.version,
+                    "sessions" => &self.session,
                     other => panic!(
                         "{path}: no object known for a `{seg}` under `{other}`; teach \
                          tests/security/support/openapi.rs (Ids) this collection"

@@ -20,6 +20,8 @@ pub struct Side {
     pub token: String,
     pub es: EncryptionSecret,
     pub wrap: Wrap,
+    /// The id of a second session of `owner`, one the suite may end.
+    pub spare_session: String,
 }
 
 impl Side {
@@ -29,6 +31,7 @@ impl Side {
             agent: self.agent.id.clone(),
             // `equip` saves version 1.
             version: "1".into(),
+            session: self.spare_session.clone(),
         }
     }
 
@@ -101,7 +104,20 @@ async fn equip(app: &TestApp, owner: Owner, tag: &str) -> Side {
     let token = app.agent_token(&agent).await;
     let hb = fixtures::heartbeat(&agent.id, "healthy", json!({ "cpu_usage": 5.0 }));
     app.heartbeat(&token, &hb).await.ok(200);
+    app.login(&owner.email, crate::common::PASSWORD)
+        .await
+        .ok(200);
+    let sessions = app.get("/api/me/sessions", t).await.ok(200).json;
+    let spare_session = sessions["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|s| s["current"] == false)
+        .and_then(|s| s["id"].as_str())
+        .expect("a second session")
+        .to_string();
     Side {
+        spare_session,
         owner,
         fleet,
         agent,

@@ -1,0 +1,9 @@
+//! Operating the server: the real binary's operator commands and the figures it
+//! exports, as an operator meets them.
+
+mod backup;
+mod fleet;
+mod metrics;
+mod proc;
+mod rotation;
+mod users;
