@@ -83,6 +83,12 @@ export const auth = {
   me: () => get('/me', { expect401: true }),
 };
 
+export const me = {
+  changePassword: (current_password, new_password) => request('POST', '/me/password', { body: { current_password, new_password } }),
+  sessions: () => get('/me/sessions'),
+  endSession: (sessionId) => request('DELETE', `/me/sessions/${id(sessionId)}`),
+};
+
 export const masterKey = {
   get: () => get('/me/master-key'),
   put: (body) => request('PUT', '/me/master-key', { body }),

@@ -8,6 +8,7 @@ import { unwrapSecret, wrapSecret } from '../crypto.js';
 import { h, field, button, busy, errorBox, toast, pageHeader } from '../ui.js';
 import { MIN_PASSPHRASE_LENGTH, strengthMeter, printRecoverySheet } from '../passphrase.js';
 import { showKeyError } from './masterkey.js';
+import { passwordForm, sessionsList } from './account.js';
 
 function pw(autocomplete) {
   return h('input', { type: 'password', autocomplete, required: true, spellcheck: 'false', autocapitalize: 'off' });
@@ -134,4 +135,11 @@ export async function renderSettings(view, ctx) {
       h('div', { class: 'actions' },
         state !== 'none' ? button('Print a recovery sheet', { iconName: 'print', onclick: () => printRecoverySheet(email) }) : null,
         button('Log out', { iconName: 'logout', onclick: () => app.logout() }))));
+  const sessions = sessionsList();
+  view.append(
+    section('pw-h', 'Account password', [
+      'The password signs you in to this server. Changing it signs out every other session.',
+      'It does not touch your master key or any config: those stay encrypted under your master key, which the server never had. The same holds when the server’s operator resets your password.'],
+    passwordForm(() => sessions.reload())),
+    section('ss-h', 'Sessions', ['Where your account is signed in. End any session you do not recognise.'], sessions));
 }
