@@ -113,8 +113,11 @@ pub async fn serve(storage: &[String], extra: &[&str], env: &[(&str, &str)]) -> 
                 Some(u) => base = Some(u.trim_end_matches('/').to_string()),
                 None => {}
             }
-            if base.is_some() && (metrics.is_some() || !wants_metrics) {
-                return Some((base.unwrap(), metrics));
+            match &base {
+                Some(b) if metrics.is_some() || !wants_metrics => {
+                    return Some((b.clone(), metrics));
+                }
+                _ => {}
             }
         }
         None
