@@ -104,12 +104,6 @@ impl Resp {
     }
 }
 
-/// What a stopped server ran on, to start another on the same data.
-pub struct Stopped {
-    pub settings: Settings,
-    storage: Arc<(tempfile::TempDir, Option<PgDatabase>)>,
-}
-
 pub struct TestApp {
     pub base: String,
     pub clock: ManualClock,
@@ -223,28 +217,6 @@ impl TestApp {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
-    }
-
-    /// Stops the server and waits until it has let go of its database.
-    pub async fn stop(mut self) -> Stopped {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
-        tokio::time::timeout(std::time::Duration::from_secs(20), task)
-            .await
-            .expect("the server stops within 20 s")
-            .expect("the server task ends cleanly");
-        Stopped {
-            settings: self.settings.clone(),
-            storage: self._storage.clone(),
-        }
-    }
-
-    /// A new server on what `stopped` ran on.
-    pub async fn restart(stopped: &Stopped) -> Self {
-        let clock = ManualClock::new(wall_clock());
-        Self::start(stopped.settings.clone(), clock, stopped.storage.clone()).await
     }
 
     pub fn url(&self, path: &str) -> String {

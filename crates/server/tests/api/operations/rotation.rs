@@ -20,7 +20,7 @@ both_backends!(rotation_reseals_everything_and_survives_interruption);
 const WITH_CONFIG: usize = 3;
 
 async fn rotation_reseals_everything_and_survives_interruption(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    let mut app = TestApp::spawn(b).await;
     let owner = app.first_owner().await;
     let mut hosts = Vec::new();
     for i in 0..WITH_CONFIG {
@@ -52,7 +52,7 @@ async fn rotation_reseals_everything_and_survives_interruption(b: Backend) {
     let out = run(&rotate(&[]), &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("server is running"), "{}", out.stderr);
-    let stopped = app.stop().await;
+    app.stop().await;
 
     let first = run(&rotate(&["--limit", "3", "--batch-size", "2"]), &[])
         .await
@@ -68,7 +68,7 @@ async fn rotation_reseals_everything_and_survives_interruption(b: Backend) {
     );
     let new_id = read_key_file(&next).unwrap().id().to_string();
     assert_eq!(first["rotating_to"], new_id.as_str());
-    let refused = Server::build(stopped.settings.clone(), None)
+    let refused = Server::build(settings.clone(), None)
         .await
         .err()
         .expect("refused");
@@ -128,7 +128,7 @@ async fn rotation_reseals_everything_and_survives_interruption(b: Backend) {
         "{third}"
     );
 
-    let app = TestApp::restart(&stopped).await;
+    let mut app = app.restart().await;
     for (agent, es, i) in &hosts {
         let r = app.handshake_now(agent).await.ok(200);
         let env = Envelope::parse(&r.json["config"]).expect("an envelope");
@@ -138,9 +138,77 @@ async fn rotation_reseals_everything_and_survives_interruption(b: Backend) {
         let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
         assert_eq!(doc, config_document(&format!("h{i}")));
     }
-    let stopped = app.stop().await;
+    app.stop().await;
     let dropped = run(&rotate(&["--drop-retired"]), &[]).await.ok().json();
     assert_eq!(dropped["dropped"], old_id.as_str(), "{dropped}");
     assert!(!dir.join("internal.key.retired").exists());
-    drop(stopped);
+}
+
+/// A key given by `INTERNAL_ENCRYPTION_KEY` is the operator's to swap: the rotation
+/// needs `--new-key-file`, writes the new key there (mode 0600) and touches nothing in the
+/// data dir; afterwards the old key is refused and the new one serves the agents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_of_a_key_from_the_environment_writes_the_new_key_file() {
+    use super::fleet::{open_config, Client};
+    use super::proc::serve;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let store = storage(&dir, None);
+    let old_key = hex::encode(crate::common::fixtures::random_bytes::<32>());
+    let env_old = [("INTERNAL_ENCRYPTION_KEY", old_key.as_str())];
+    let server = serve(&store, &[], &env_old).await;
+    let fleet = Client::new(&server.base);
+    let owner = fleet.owner("ops@example.com", true).await;
+    let host = fleet.host(&owner, "env-1").await;
+    server.stop().await;
+    assert!(!dir.join("internal.key").exists());
+
+    let rotate =
+        |extra: &[&str]| [args(&["rotate-internal-key"]), store.clone(), args(extra)].concat();
+    let out = run(&rotate(&[]), &env_old).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("--new-key-file"), "{}", out.stderr);
+    let new_file = tmp.path().join("new.key");
+    let new_path = new_file.to_str().unwrap();
+    let done = run(&rotate(&["--new-key-file", new_path]), &env_old)
+        .await
+        .ok()
+        .json();
+    assert_eq!(done["done"], true, "{done}");
+    assert_eq!(done["resealed"], 2);
+    assert_eq!(
+        std::fs::metadata(&new_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let new_id = read_key_file(&new_file).unwrap().id().to_string();
+    assert_eq!(done["key_id"], new_id.as_str());
+    for name in ["internal.key", "internal.key.next", "internal.key.retired"] {
+        assert!(!dir.join(name).exists(), "{name} was written");
+    }
+
+    let mut serve_args = args(&["serve", "--listen", "127.0.0.1:0"]);
+    serve_args.extend(store.clone());
+    let refused = run(&serve_args, &env_old).await;
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains(&new_id), "{}", refused.stderr);
+    let env_new = [("INTERNAL_ENCRYPTION_KEY_FILE", new_path)];
+    let again = run(&rotate(&["--new-key-file", new_path]), &env_new)
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (again["done"].clone(), again["resealed"].clone()),
+        (json!(true), json!(0)),
+        "{again}"
+    );
+    let server = serve(&store, &[], &env_new).await;
+    let fleet = fleet.moved_to(&server.base);
+    let (status, answer) = fleet.handshake(&host).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        open_config(&host, &answer["config"]),
+        config_document("env-1")
+    );
+    server.stop().await;
 }
