@@ -19,12 +19,13 @@ fn view(row: HistoryRow) -> ConfigVersionView {
 }
 
 impl Owner {
-    /// The public id of this request's session (never the token or its hash).
+    /// The public id of this request's session (never the token or its hash): the id
+    /// `GET /api/me/sessions` lists it under.
     pub fn session_id(&self) -> String {
         if self.token_hash.is_empty() {
             OPERATOR.into()
         } else {
-            tokens::session_id(&self.token_hash)
+            self.session_id.clone()
         }
     }
 

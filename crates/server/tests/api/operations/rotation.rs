@@ -37,7 +37,8 @@ async fn rotation_reseals_everything_and_survives_interruption(b: Backend) {
         hosts.push((agent, es, i));
     }
     app.agent(&owner, "no-config").await;
-    let total = 2 * WITH_CONFIG + 1;
+    // Each agent's secret, each config and its one kept version in the history.
+    let total = 3 * WITH_CONFIG + 1;
 
     let settings = app.settings().clone();
     let dir = settings.data_dir.clone();
@@ -176,7 +177,7 @@ async fn rotation_of_a_key_from_the_environment_writes_the_new_key_file() {
         .ok()
         .json();
     assert_eq!(done["done"], true, "{done}");
-    assert_eq!(done["resealed"], 2);
+    assert_eq!(done["resealed"], 3);
     assert_eq!(
         std::fs::metadata(&new_file).unwrap().permissions().mode() & 0o777,
         0o600
