@@ -83,6 +83,7 @@ async fn run(
             kdf: None,
             key_check: None,
             created_at: 0,
+            disabled_at: None,
         })
         .await?;
     let start = Instant::now();
