@@ -47,7 +47,7 @@ describe('account settings', () => {
   it('says a password change leaves the master key and configs alone', async () => {
     await openSettings(s.page);
     await s.page.getByText(/does not touch your master key or any config/).waitFor();
-    await s.page.getByRole('heading', { name: 'Account password' }).waitFor();
+    await s.page.getByRole('heading', { name: 'Sign-in password' }).waitFor();
   });
 
   it('lists sessions, marks this one, and ends another browser’s', async () => {

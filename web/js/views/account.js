@@ -12,7 +12,7 @@ function pw(autocomplete) {
   return h('input', { type: 'password', autocomplete, required: true, spellcheck: 'false', autocapitalize: 'off' });
 }
 
-/** The "Account password" form; `onChanged` runs after a change (sessions ended). */
+/** The "Sign-in password" form; `onChanged` runs after a change (sessions ended). */
 export function passwordForm(onChanged) {
   const current = pw('current-password');
   const fresh = pw('new-password');

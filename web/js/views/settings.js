@@ -137,7 +137,7 @@ export async function renderSettings(view, ctx) {
         button('Log out', { iconName: 'logout', onclick: () => app.logout() }))));
   const sessions = sessionsList();
   view.append(
-    section('pw-h', 'Account password', [
+    section('pw-h', 'Sign-in password', [
       'The password signs you in to this server. Changing it signs out every other session.',
       'It does not touch your master key or any config: those stay encrypted under your master key, which the server never had. The same holds when the server’s operator resets your password.'],
     passwordForm(() => sessions.reload())),
