@@ -179,6 +179,9 @@ describe('zero-knowledge master key and encrypted config', () => {
     await s.page.getByText('Someone else saved version 2 meanwhile.', { exact: false }).first().waitFor();
     await s.page.getByRole('button', { name: 'Reload' }).first().click();
     await s.page.getByText('Stored version 2', { exact: false }).waitFor();
+    // "Stored version 2" was already shown by the live update: wait for the re-rendered editor.
+    await s.page.waitForFunction((v) => document.querySelector('input[aria-label="Value of ANTHROPIC_API_KEY"]')?.value === v, MARKER2, { timeout: 10000 })
+      .catch(() => {});
     assert.equal(await s.page.getByLabel('Value of ANTHROPIC_API_KEY').inputValue(), MARKER2);
   });
 

@@ -424,6 +424,15 @@ export function parseEnvelope(envelope) {
 }
 
 export async function openConfig(secretString, expectedAgentId, envelope) {
+  return (await openConfigVersioned(secretString, expectedAgentId, envelope)).doc;
+}
+
+/**
+ * Like openConfig, and also returns the version that was authenticated: the
+ * one in the AAD the ciphertext was opened with (SPEC §4), so a caller's
+ * rollback check never relies on an unauthenticated field.
+ */
+export async function openConfigVersioned(secretString, expectedAgentId, envelope) {
   requireId(expectedAgentId, 'agent id');
   const env = parseEnvelope(envelope);
   if (env.agentId !== expectedAgentId) {
@@ -440,7 +449,7 @@ export async function openConfig(secretString, expectedAgentId, envelope) {
     pt.fill(0);
   }
   validateDocument(doc);
-  return doc;
+  return { doc, version: env.version };
 }
 
 // ---------------------------------------------------------- config document

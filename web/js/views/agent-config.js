@@ -4,13 +4,12 @@
 // editor. Config values never appear while locked.
 
 import * as api from '../api.js';
-import { generateEncryptionSecret, openConfig, unwrapSecret, wrapSecret } from '../crypto.js';
+import { generateEncryptionSecret, unwrapSecret, wrapSecret } from '../crypto.js';
+import { EMPTY_DOC, openCurrent, recordSeen, RollbackError, seenVersion, VersionMismatchError } from '../rollback.js';
 import { h, button, busy, errorBox, callout } from '../ui.js';
 import { icon } from '../icons.js';
 import { showEncryptionSecret } from '../secrets.js';
 import { configEditor } from './config-editor.js';
-
-const EMPTY_DOC = { schema: 1, env: {}, openclaw: {} };
 
 export function configSection(initial, ctx) {
   const { app } = ctx;
@@ -89,14 +88,20 @@ export function configSection(initial, ctx) {
     headActions.replaceChildren(button('Show encryption secret', {
       iconName: 'eye', onclick: () => showEncryptionSecret(detail, secret),
     }));
+    const userId = app.session.user.id;
     let doc = EMPTY_DOC;
-    if (detail.config) {
-      try {
-        doc = await openConfig(secret, detail.id, detail.config);
-      } catch {
-        err.showText(`Stored version ${detail.config_version} could not be decrypted with this agent’s encryption secret. `
-          + 'Saving a new config replaces it.');
+    try {
+      ({ doc } = await openCurrent({
+        userId, agentId: detail.id, secret, stored: detail.config_version ?? 0, envelope: detail.config,
+      }));
+    } catch (e) {
+      if (!ctx.isCurrent()) return;
+      if (e instanceof RollbackError || e instanceof VersionMismatchError) {
+        refuse(e);
+        return;
       }
+      err.showText(`Stored version ${detail.config_version} could not be decrypted with this agent’s encryption secret. `
+        + 'Saving a new config replaces it.');
     }
     if (!ctx.isCurrent()) return;
     editor = configEditor({
@@ -104,13 +109,26 @@ export function configSection(initial, ctx) {
       secret,
       doc,
       version: detail.config_version ?? 0,
+      seen: () => seenVersion(userId, detail.id),
       userReload: () => reload(),
       onSaved: (v) => {
+        recordSeen(userId, detail.id, v);
         detail = { ...detail, config_version: v };
         showVersions(detail);
       },
     });
     body.replaceChildren(err, editor.el);
+  }
+
+  /** A refused answer: warn, show nothing of it, and offer no save over it. */
+  function refuse(e) {
+    const rollback = e instanceof RollbackError;
+    body.replaceChildren(h('div', { class: 'alert alert-error', role: 'alert' }, icon('alert'), h('div', {},
+      h('p', { class: 'callout-title' }, rollback ? 'Possible rollback: this config is not shown' : 'Inconsistent answer: this config is not shown'),
+      h('p', {}, e.message),
+      h('p', {}, 'Nothing was decrypted for display and saving is disabled here, so the old config is not sealed again as the newest. '
+        + 'The server may be replaying an old config; the agent refuses such a config as well. Reload later, and report it to whoever runs the server if it persists.'),
+      h('div', { class: 'actions' }, button('Check again', { iconName: 'rotate', onclick: () => reload() })))));
   }
 
   async function reload() {

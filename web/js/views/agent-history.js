@@ -7,6 +7,7 @@
 import * as api from '../api.js';
 import { openConfig, parseEnvelope, sealConfig, unwrapSecret } from '../crypto.js';
 import { diffDocuments, pathText } from '../config-diff.js';
+import { checkNext, recordSeen, RollbackError, seenVersion } from '../rollback.js';
 import { h, button, busy, errorBox, field, timeEl, toast } from '../ui.js';
 import { icon } from '../icons.js';
 import { confirmDialog } from '../dialog.js';
@@ -165,14 +166,17 @@ export function historySection(initial, ctx, { onRestored }) {
         const doc = await open(v, es);
         detail = await api.agents.get(detail.id);
         const next = (detail.config_version ?? 0) + 1;
+        checkNext(next, seenVersion(app.session.user.id, detail.id));
         const envelope = await sealConfig(es, detail.id, next, doc);
         await api.agents.putConfig(detail.id, envelope, { restoredFrom: v });
+        recordSeen(app.session.user.id, detail.id, next);
         toast(`Version ${v} restored as version ${next}.`);
         detail = { ...detail, config_version: next };
         await load();
         onRestored?.();
       } catch (e) {
-        if (e.code === 'version_conflict') err.showText('Someone saved a new version meanwhile. Look at the history again, then restore.');
+        if (e instanceof RollbackError) err.showText(`${e.message} Nothing was restored.`);
+        else if (e.code === 'version_conflict') err.showText('Someone saved a new version meanwhile. Look at the history again, then restore.');
         else err.show(e.code ? e : { code: 'client', message: `Could not restore: ${e.message ?? 'error'}.` });
         await load().catch(() => {});
       }

@@ -1,16 +1,18 @@
 // The decrypted config editor: env vars as a name/value table (values masked
 // until revealed; names checked live), the `openclaw` fragment as JSON, and
-// Save = seal a new envelope with version stored + 1 and PUT it. A 409
+// Save = seal a new envelope with version stored + 1 and PUT it (never at or
+// below a version this browser has seen: rollback.js). A 409
 // version_conflict is explained, with a way to reload.
 
 import * as api from '../api.js';
 import { isValidEnvName, sealConfig } from '../crypto.js';
+import { checkNext, RollbackError } from '../rollback.js';
 import { h, button, busy, errorBox, toast, uid } from '../ui.js';
 import { icon } from '../icons.js';
 
 const NAME_RULE = 'Use capital letters, digits and _, not starting with a digit.';
 
-export function configEditor({ agent, secret, doc, version, userReload, onSaved }) {
+export function configEditor({ agent, secret, doc, version, seen = () => 0, userReload, onSaved }) {
   const rowsEl = h('tbody');
   const rows = [];
   const err = errorBox();
@@ -139,6 +141,7 @@ export function configEditor({ agent, secret, doc, version, userReload, onSaved 
     const next = { ...doc, schema: 1, env, openclaw };
     busy(save, async () => {
       try {
+        checkNext(base + 1, seen());
         const envelope = await sealConfig(secret, agent.id, base + 1, next);
         const res = await api.agents.putConfig(agent.id, envelope);
         base = res?.config_version ?? base + 1;
@@ -149,6 +152,7 @@ export function configEditor({ agent, secret, doc, version, userReload, onSaved 
         onSaved?.(base);
       } catch (e2) {
         if (e2.code === 'version_conflict') showConflict(e2.body?.stored_version);
+        else if (e2 instanceof RollbackError) showConflict(e2.floor);
         else err.show(e2);
       }
     }, 'Encrypting and saving…');
