@@ -109,6 +109,34 @@ impl AgentSession {
             .agent_row(&self.agent_id)
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        // Renew a token with under a third of its life left, so a healthy fleet never
+        // drops offline together when tokens run out. The new token is stored only while
+        // the presented one still is, atomically with that check (see
+        // `AgentStore::renew_agent_token`): a rotation or deletion that revoked it, even
+        // one this replica's cache has not seen yet, leaves nothing to renew, and the
+        // heartbeat is refused.
+        let ttl = state.settings().agent_token_ttl_secs;
+        let renewed = if self.expires_at - now < ttl / 3 {
+            let token = tokens::generate(tokens::AGENT_PREFIX);
+            let stored = state
+                .0
+                .store
+                .renew_agent_token(
+                    &self.agent_id,
+                    &self.token_hash,
+                    &tokens::hash(&token),
+                    now,
+                    now + ttl,
+                )
+                .await?;
+            if !stored {
+                state.0.cache.invalidate(&self.agent_id);
+                return Err(ApiError::Unauthorized);
+            }
+            Some(token)
+        } else {
+            None
+        };
         state.0.writer.heartbeat(record).await?;
         state.notify_change(&row.owner_id, &row.id, false);
         let mut answer = json!({
@@ -118,16 +146,7 @@ impl AgentSession {
             "heartbeat_interval": row.heartbeat_interval,
             "config_version": row.config_version,
         });
-        // Renew a token with under a third of its life left, so a healthy fleet never
-        // drops offline together when tokens run out.
-        let ttl = state.settings().agent_token_ttl_secs;
-        if self.expires_at - now < ttl / 3 {
-            let token = tokens::generate(tokens::AGENT_PREFIX);
-            state
-                .0
-                .store
-                .insert_agent_token(&self.agent_id, &tokens::hash(&token), now + ttl)
-                .await?;
+        if let Some(token) = renewed {
             answer["token"] = json!(token.as_str());
             answer["expires_in"] = json!(ttl);
         }

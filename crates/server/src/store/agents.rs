@@ -51,12 +51,21 @@ pub trait AgentStore {
     /// Replaces the agent secret and revokes every token of the agent.
     async fn rotate_secret(&self, owner: &str, id: &str, sealed: &str) -> Result<bool, StoreError>;
     async fn mark_plaintext_secret(&self, id: &str, now: i64) -> Result<(), StoreError>;
-    async fn insert_agent_token(
+    /// Token renewal (a heartbeat with a token in its last third): stores `new_hash` for
+    /// `agent_id` iff the presented token `old_hash` is still stored for that agent and
+    /// unexpired at `now`, in one transaction that first takes the agent's row lock.
+    /// [`Self::rotate_secret`] takes the same lock before it deletes the agent's tokens,
+    /// so either the rotation commits first (the presented token is gone: no renewal) or
+    /// the renewal does (the rotation's delete, a later statement, sees the new token).
+    /// Returns whether the new token was stored.
+    async fn renew_agent_token(
         &self,
         agent_id: &str,
-        token_hash: &str,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
         expires_at: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// The agent id and expiry behind an unexpired token.
     async fn agent_token(
         &self,
@@ -302,19 +311,40 @@ macro_rules! impl_agent_store {
                 Ok(())
             }
 
-            async fn insert_agent_token(
+            async fn renew_agent_token(
                 &self,
                 agent_id: &str,
-                token_hash: &str,
+                old_hash: &str,
+                new_hash: &str,
+                now: i64,
                 expires_at: i64,
-            ) -> Result<(), StoreError> {
-                sqlx::query("INSERT INTO agent_tokens (token_hash, agent_id, expires_at) VALUES ($1, $2, $3)")
-                    .bind(token_hash)
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                // The agent's row lock, as `rotate_secret` takes it (a no-op write).
+                let locked = sqlx::query("UPDATE agents SET secret_sealed = secret_sealed WHERE id = $1")
                     .bind(agent_id)
-                    .bind(expires_at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if locked != 1 {
+                    return Ok(false);
+                }
+                // A new statement after the lock: it sees a rotation committed meanwhile.
+                let stored = sqlx::query(
+                    "INSERT INTO agent_tokens (token_hash, agent_id, expires_at) \
+                     SELECT $1, agent_id, $2 FROM agent_tokens \
+                     WHERE token_hash = $3 AND agent_id = $4 AND expires_at > $5",
+                )
+                .bind(new_hash)
+                .bind(expires_at)
+                .bind(old_hash)
+                .bind(agent_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(stored == 1)
             }
 
             async fn agent_token(

@@ -26,6 +26,7 @@ mod master_key;
 mod operations;
 mod ownership;
 mod password_guard;
+mod renewal;
 mod replicas;
 mod secrets_at_rest;
 mod sessions;
