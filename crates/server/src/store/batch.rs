@@ -20,8 +20,14 @@ pub trait BatchStore {
     ) -> Result<Vec<HandshakeOutcome>, StoreError>;
 }
 
+/// `$lock_rows`: on a backend with row locks, the clause that locks the selected rows for
+/// the updates that follow (`Some(" FOR NO KEY UPDATE")`), or `None` where a transaction
+/// holds the whole database (SQLite). With row locks, every agent row the batch writes is
+/// locked first, in one statement, in ascending id order: two batches (on two replicas)
+/// touching overlapping agents then wait for each other instead of deadlocking, and any
+/// other transaction that locks more than one agent row must take them in the same order.
 macro_rules! impl_batch_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $lock_rows:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::BatchStore for $store {
             async fn write_batch(
@@ -34,14 +40,32 @@ macro_rules! impl_batch_store {
                 let pool = if handshakes.is_empty() { &self.telemetry } else { &self.pool };
                 let mut tx = pool.begin().await?;
                 let mut outcomes = vec![HandshakeOutcome::SecretChanged; handshakes.len()];
+                // Every agent the batch writes, in ascending id order (see the macro's doc).
+                let agents: std::collections::BTreeSet<&str> = handshakes
+                    .iter()
+                    .map(|h| h.agent_id.as_str())
+                    .chain(heartbeats.iter().map(|hb| hb.agent_id.as_str()))
+                    .collect();
+                let lock_rows: Option<&str> = $lock_rows;
+                if let Some(lock) = lock_rows {
+                    let mut q = QueryBuilder::<$db>::new("SELECT id FROM agents WHERE id IN (");
+                    let mut ids = q.separated(", ");
+                    for id in &agents {
+                        ids.push_bind(*id);
+                    }
+                    q.push(") ORDER BY id").push(lock);
+                    q.build().fetch_all(&mut *tx).await?;
+                }
                 if !handshakes.is_empty() {
-                    // First, so the agents' row locks order this against a rotation.
+                    // Under the agents' row locks, so a rotation is ordered against this.
                     let now = handshakes.iter().map(|h| h.now).max().unwrap_or_default();
                     let mut q = QueryBuilder::<$db>::new("UPDATE agents SET secret_last_used_at = ");
                     q.push_bind(now).push(" WHERE id IN (");
                     let mut ids = q.separated(", ");
-                    for h in handshakes {
-                        ids.push_bind(&h.agent_id);
+                    let shaking: std::collections::BTreeSet<&str> =
+                        handshakes.iter().map(|h| h.agent_id.as_str()).collect();
+                    for id in shaking {
+                        ids.push_bind(id);
                     }
                     q.push(") RETURNING id, secret_sealed");
                     let current: std::collections::HashMap<String, String> =
@@ -94,7 +118,7 @@ macro_rules! impl_batch_store {
                 }
                 if !heartbeats.is_empty() {
                     // The latest heartbeat of each agent sets its current state.
-                    let mut latest: std::collections::HashMap<&str, &HeartbeatRecord> = Default::default();
+                    let mut latest: std::collections::BTreeMap<&str, &HeartbeatRecord> = Default::default();
                     for hb in heartbeats {
                         latest.insert(hb.agent_id.as_str(), hb);
                     }

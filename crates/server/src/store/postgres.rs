@@ -114,7 +114,7 @@ async fn durable_commits(conn: &mut PgConnection, warned: &AtomicBool) -> Result
 impl_user_store!(PostgresStore);
 impl_fleet_store!(PostgresStore);
 impl_agent_store!(PostgresStore, sqlx::Postgres);
-impl_batch_store!(PostgresStore, sqlx::Postgres);
+impl_batch_store!(PostgresStore, sqlx::Postgres, Some(" FOR NO KEY UPDATE"));
 impl_maintenance_store!(PostgresStore);
 impl_edit_store!(PostgresStore);
 impl_history_store!(PostgresStore);

@@ -115,7 +115,7 @@ async fn levels(pool: &SqlitePool) -> Result<Vec<i64>, StoreError> {
 impl_user_store!(SqliteStore);
 impl_fleet_store!(SqliteStore);
 impl_agent_store!(SqliteStore, sqlx::Sqlite);
-impl_batch_store!(SqliteStore, sqlx::Sqlite);
+impl_batch_store!(SqliteStore, sqlx::Sqlite, None);
 impl_maintenance_store!(SqliteStore);
 impl_edit_store!(SqliteStore);
 impl_history_store!(SqliteStore);

@@ -183,6 +183,9 @@ macro_rules! impl_user_store {
                     if held != given {
                         return Ok(MasterKeyOutcome::SetMismatch);
                     }
+                    // Row locks in ascending id order, as the group-commit batch takes them.
+                    let mut items: Vec<_> = items.iter().collect();
+                    items.sort_by(|a, b| a.0.cmp(&b.0));
                     for (agent_id, wrapped) in items {
                         sqlx::query(
                             "UPDATE agents SET wrapped_secret = $1 WHERE id = $2 AND owner_id = $3",

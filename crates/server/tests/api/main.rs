@@ -22,6 +22,7 @@ mod handshake;
 mod handshake_abuse;
 mod heartbeat;
 mod history;
+mod lock_order;
 mod master_key;
 mod operations;
 mod ownership;
