@@ -66,7 +66,14 @@ struct Inner {
     config_saves: broadcast::Sender<String>,
     /// Cancelled once when the server starts draining (see `drain`).
     drain: tokio_util::sync::CancellationToken,
+    /// A random agent secret sealed like a stored one, under [`UNKNOWN_AGENT_ROW`]: the
+    /// handshake of an unknown agent opens and checks against it, so it does the same
+    /// work as a known agent's.
+    unknown_agent_secret: String,
 }
+
+/// The at-rest row name of [`Inner::unknown_agent_secret`] (no agent id looks like it).
+const UNKNOWN_AGENT_ROW: &str = "unknown-agent";
 
 impl AppState {
     pub fn new(
@@ -75,7 +82,18 @@ impl AppState {
         clock: SharedClock,
         settings: Settings,
     ) -> Self {
+        let unknown_agent_secret = at_rest.seal(
+            Slot {
+                table: "agents",
+                column: "secret_sealed",
+                row: UNKNOWN_AGENT_ROW,
+            },
+            openclaw_fleet_protocol::AgentSecret::generate()
+                .expose_secret()
+                .as_bytes(),
+        );
         Self(Arc::new(Inner {
+            unknown_agent_secret,
             limits: Limits::new(clock.clone()),
             writer: Writer::spawn(store.clone()),
             cache: AgentCache::default(),

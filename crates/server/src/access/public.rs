@@ -13,7 +13,7 @@ use super::*;
 use crate::auth::password;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{AgentRow, HandshakeAccept, HandshakeOutcome, UserRow};
+use crate::store::{HandshakeAccept, HandshakeOutcome, UserRow};
 
 pub struct Public(pub(super) AppState);
 
@@ -182,9 +182,11 @@ impl Public {
         }
         // Always a fresh read, never the cache: an unknown agent and a known one must cost
         // the same (SPEC §2), and a rotation through another replica must be seen at once.
-        let row = state.fresh_agent_row(&agent_id).await?;
-        let valid = self.verify(row.as_deref(), &agent_id, &req)?;
-        let Some(row) = row.filter(|_| valid) else {
+        // Only the sealed secret is read before the signature is checked; the rest of
+        // the row (the sealed config may be large) only once it has been.
+        let secret_sealed = state.0.store.agent_secret_sealed(&agent_id).await?;
+        let valid = self.verify(secret_sealed.as_deref(), &agent_id, &req)?;
+        let Some(secret_sealed) = secret_sealed.filter(|_| valid) else {
             return Err(ApiError::Unauthorized);
         };
         let token = tokens::generate(tokens::AGENT_PREFIX);
@@ -194,7 +196,7 @@ impl Public {
             .writer
             .handshake(HandshakeAccept {
                 agent_id: agent_id.clone(),
-                secret_sealed: row.secret_sealed.clone(),
+                secret_sealed,
                 signature: req.signature.clone(),
                 token_hash: tokens::hash(&token),
                 now,
@@ -209,6 +211,11 @@ impl Public {
                 return Err(ApiError::Unauthorized);
             }
         }
+        // Read after the commit, so the answer carries the config current at acceptance.
+        let row = state
+            .fresh_agent_row(&agent_id)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         state.notify_change(&row.owner_id, &agent_id, false);
         tracing::debug!(agent_id = %agent_id, "agent handshake accepted");
         let config = match &row.config_sealed {
@@ -231,26 +238,27 @@ impl Public {
     }
 
     /// Checks the signature against the agent's secret, or against a throwaway secret
-    /// when there is no such agent, so both cost one HMAC.
+    /// sealed the same way when there is no such agent, so both cost one at-rest open and
+    /// one HMAC.
     fn verify(
         &self,
-        row: Option<&AgentRow>,
+        secret_sealed: Option<&str>,
         agent_id: &str,
         req: &HandshakeRequest,
     ) -> ApiResult<bool> {
-        let secret = match row {
-            Some(r) => self.agent_secret(r)?,
-            None => dummy_secret(),
+        let secret = match secret_sealed {
+            Some(sealed) => self.agent_secret(agent_id, sealed)?,
+            None => self.agent_secret(UNKNOWN_AGENT_ROW, &self.0 .0.unknown_agent_secret)?,
         };
         let valid = handshake::verify(agent_id, &req.timestamp_text, &secret, &req.signature);
-        Ok(valid && row.is_some())
+        Ok(valid && secret_sealed.is_some())
     }
 
-    fn agent_secret(&self, row: &AgentRow) -> ApiResult<AgentSecret> {
+    fn agent_secret(&self, agent_id: &str, secret_sealed: &str) -> ApiResult<AgentSecret> {
         let bytes =
             Zeroizing::new(
                 self.0
-                    .open("agents", "secret_sealed", &row.id, &row.secret_sealed)?,
+                    .open("agents", "secret_sealed", agent_id, secret_sealed)?,
             );
         let text = String::from_utf8(bytes.to_vec()).map_err(ApiError::internal)?;
         AgentSecret::from_opaque(text).map_err(ApiError::internal)
@@ -269,7 +277,7 @@ impl Public {
         let Some(row) = self.0 .0.store.agent_by_id(&id.to_string()).await? else {
             return Ok(());
         };
-        let secret = self.agent_secret(&row)?;
+        let secret = self.agent_secret(&row.id, &row.secret_sealed)?;
         let real = secret.expose_secret().as_bytes();
         // Any string at any depth: nested, it is just as exposed.
         let mut stack = vec![body];
@@ -293,12 +301,6 @@ impl Public {
         }
         Ok(())
     }
-}
-
-/// A random secret to verify against when the agent does not exist, so an unknown agent
-/// costs the same HMAC as a wrong signature.
-fn dummy_secret() -> AgentSecret {
-    AgentSecret::generate()
 }
 
 /// A user agent as kept with a session: at most 200 characters, no control characters,

@@ -23,6 +23,10 @@ pub trait AgentStore {
     async fn get_agent(&self, owner: &str, id: &str) -> Result<Option<AgentRow>, StoreError>;
     /// Host-side lookup, not owner-scoped: only the handshake and agent-token paths use it.
     async fn agent_by_id(&self, id: &str) -> Result<Option<AgentRow>, StoreError>;
+    /// The handshake's lookup: the sealed secret alone, the one thing verification needs,
+    /// so a known agent with a wrong signature costs what an unknown one does (SPEC §2)
+    /// whatever the size of its row.
+    async fn agent_secret_sealed(&self, id: &str) -> Result<Option<String>, StoreError>;
     async fn delete_agent(&self, owner: &str, id: &str) -> Result<bool, StoreError>;
     /// `first`: only while none is stored, so a first wrap (which needs no password)
     /// cannot replace one stored concurrently.
@@ -157,6 +161,13 @@ macro_rules! impl_agent_store {
 
             async fn agent_by_id(&self, id: &str) -> Result<Option<AgentRow>, StoreError> {
                 Ok(sqlx::query_as("SELECT * FROM agents WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn agent_secret_sealed(&self, id: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("SELECT secret_sealed FROM agents WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?)

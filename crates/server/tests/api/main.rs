@@ -20,6 +20,7 @@ mod first_start;
 mod fleets_agents;
 mod handshake;
 mod handshake_abuse;
+mod handshake_timing;
 mod heartbeat;
 mod history;
 mod lock_order;
