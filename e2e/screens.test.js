@@ -85,6 +85,7 @@ describe('screens', () => {
     ['agent', () => `#/agents/${agentId}`, 'gpu-box-01'],
     ['fleets', '#/fleets', 'Fleets'],
     ['settings', '#/settings', 'Settings'],
+    ['config-change', '#/config-change', 'Change many configs'],
   ];
 
   for (const scheme of ['light', 'dark']) {

@@ -122,11 +122,11 @@ export const policies = {
   list: () => get('/policies'),
 };
 
-/** Every agent of the owner, page by page (for re-wrapping on a master key change). */
-export async function allAgents(limit = 100) {
+/** Every agent of the owner (or of one fleet), page by page. */
+export async function allAgents(limit = 100, { fleet_id } = {}) {
   const out = [];
   for (let page = 1; ; page += 1) {
-    const res = await agents.list({ page, limit });
+    const res = await agents.list({ fleet_id, page, limit });
     out.push(...(res.agents ?? []));
     if (!res.agents?.length || out.length >= (res.total ?? 0)) return out;
   }

@@ -15,6 +15,7 @@ import { renderAgents } from './views/agents.js';
 import { renderAgent } from './views/agent.js';
 import { renderFleets } from './views/fleets.js';
 import { renderSettings } from './views/settings.js';
+import { renderBulkConfig } from './views/bulk-config.js';
 
 const ROUTES = [
   { re: /^\/login$/, view: renderLogin, title: 'Sign in', public: true },
@@ -23,6 +24,7 @@ const ROUTES = [
   { re: /^\/unlock$/, view: renderUnlock, title: 'Unlock', bare: true },
   { re: /^\/agents$/, view: renderAgents, title: 'Agents', nav: 'agents' },
   { re: /^\/agents\/([0-9a-f-]{36})$/, view: renderAgent, title: 'Agent', nav: 'agents' },
+  { re: /^\/config-change$/, view: renderBulkConfig, title: 'Change many configs', nav: 'agents' },
   { re: /^\/fleets$/, view: renderFleets, title: 'Fleets', nav: 'fleets' },
   { re: /^\/settings$/, view: renderSettings, title: 'Settings', nav: 'settings' },
 ];

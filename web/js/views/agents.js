@@ -4,6 +4,7 @@
 import * as api from '../api.js';
 import { subscribe } from '../live.js';
 import { h, field, button, errorBox, pageHeader, statusBadge, timeEl, fmtNum, STATUSES } from '../ui.js';
+import { icon } from '../icons.js';
 import { openCreateAgent } from './agent-create.js';
 
 const LIMIT = 25;
@@ -34,7 +35,12 @@ export async function renderAgents(view, ctx) {
     onclick: () => openCreateAgent(app, { fleetId: filters.fleet, onCreated: () => load() }).catch((e) => err.show(e)),
   });
 
+  const bulkLink = h('a', { class: 'btn btn-secondary', href: '#/config-change' }, icon('edit'), h('span', {}, 'Change configs'));
+  const syncBulkLink = () => bulkLink.setAttribute('href', `#/config-change${filters.fleet ? `?fleet=${encodeURIComponent(filters.fleet)}` : ''}`);
+  syncBulkLink();
+
   function syncUrl() {
+    syncBulkLink();
     const q = new URLSearchParams();
     if (filters.fleet) q.set('fleet', filters.fleet);
     if (filters.status) q.set('status', filters.status);
@@ -144,7 +150,7 @@ export async function renderAgents(view, ctx) {
   }));
 
   view.append(
-    pageHeader('Agents', createBtn),
+    pageHeader('Agents', bulkLink, createBtn),
     h('div', { class: 'toolbar' },
       h('div', { class: 'filters' }, field({ label: 'Fleet', input: fleetSel }), field({ label: 'Status', input: statusSel })),
       summary),
