@@ -14,6 +14,7 @@ Python >= 3.8; only the standard library, plus 'cryptography' for configs.
 import argparse
 import base64
 import copy
+import errno
 import hashlib
 import hmac
 import http.client
@@ -24,8 +25,8 @@ import os
 import random
 import re
 import signal
+import stat
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -62,6 +63,8 @@ MAX_INTERVAL = 3600
 HTTP_TIMEOUT = 15.0
 GATEWAY_TIMEOUT = 3.0
 MAX_RESPONSE = 2 * 1024 * 1024
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 # --------------------------------------------------------------------- crypto
@@ -212,15 +215,79 @@ def open_config(secret, expected_agent_id, envelope, last_applied=0):
 
 # ------------------------------------------------------------- file writing
 
+class SymlinkRefused(OSError):
+    """A file the monitor reads or writes is a symbolic link: it is never followed."""
+
+    def __init__(self, path):
+        # type: (str) -> None
+        OSError.__init__(self, errno.ELOOP, "is a symbolic link; refusing to follow it (replace it with a "
+                                            "regular file)", path)
+
+
+def _dir_owner(directory):
+    # type: (str) -> Optional[Tuple[int, int]]
+    """The (uid, gid) new files in `directory` get: its owner's, when we run as root there.
+
+    Running as root (e.g. a system service) in a directory that belongs to the user who runs
+    OpenClaw, a root-owned 0600 file would lock that user out of their own .env.
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    st = os.stat(directory)
+    if st.st_uid == 0 and st.st_gid == 0:
+        return None
+    return st.st_uid, st.st_gid
+
+
+def read_file(path):
+    # type: (str) -> Optional[bytes]
+    """The bytes of `path`, or None when it does not exist; a symlink or non-regular file is refused."""
+    flags = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP or os.path.islink(path):
+            raise SymlinkRefused(path)
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "is not a regular file", path)
+        return f.read()
+
+
 def write_atomic(path, data, mode=0o600):
     # type: (str, bytes, int) -> None
-    """Temp file in the same directory, fsync, rename: readers see old or new, never half."""
-    path = os.path.realpath(path)
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    """Replaces `path` with `data`: readers see the old or the new file, never half of one.
+
+    The temp file is created exclusively (O_EXCL, O_NOFOLLOW) in the same directory, fsynced,
+    then renamed onto the name with os.replace, and the directory is fsynced. The name is never
+    followed: a symlink there is refused and its target left as it was. Run as root in a
+    directory owned by another user, the file is given to that user before the rename.
+    """
+    directory = os.path.dirname(path) or "."
     try:
-        os.fchmod(fd, mode)
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise SymlinkRefused(path)
+    except FileNotFoundError:
+        pass
+    owner = _dir_owner(directory)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+    for _ in range(16):
+        tmp = os.path.join(directory, ".%s.tmp-%s" % (os.path.basename(path), os.urandom(8).hex()))
+        try:
+            fd = os.open(tmp, flags, 0o600)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(errno.EEXIST, "cannot create a temporary file", directory)
+    try:
         with os.fdopen(fd, "wb") as f:
+            if owner is not None:
+                os.fchown(f.fileno(), owner[0], owner[1])
+            os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -239,6 +306,23 @@ def write_atomic(path, data, mode=0o600):
             os.close(dfd)
     except OSError:
         pass
+
+
+def make_private_dir(directory):
+    # type: (str) -> None
+    """Creates `directory` (0700) if missing, owned like its parent when we run as root."""
+    if os.path.isdir(directory):
+        return
+    parent = os.path.dirname(os.path.abspath(directory))
+    if parent != directory:
+        make_private_dir(parent)
+    owner = _dir_owner(parent)
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        return
+    if owner is not None:
+        os.chown(directory, owner[0], owner[1])
 
 
 def env_line(name, value):
@@ -343,24 +427,19 @@ def apply_document(state_dir, doc, previous_paths):
     Everything is computed before anything is written, so a refused document
     leaves both files as they were.
     """
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    make_private_dir(state_dir)
     env_path = os.path.join(state_dir, ".env")
-    try:
-        with open(env_path, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
-            old_env = f.read()
-    except FileNotFoundError:
-        old_env = None
+    env_bytes = read_file(env_path)
+    old_env = None if env_bytes is None else env_bytes.decode("utf-8", errors="surrogateescape")
     new_env = merge_env_text(old_env or "", doc["env"])
 
     fragment = doc["openclaw"]
     json_path = os.path.join(state_dir, "openclaw.json")
     new_json = None  # type: Optional[bytes]
     if fragment or previous_paths:
+        raw = read_file(json_path)
         try:
-            with open(json_path, "rb") as f:
-                current = json.loads(f.read().decode("utf-8"))
-        except FileNotFoundError:
-            current = {}
+            current = {} if raw is None else json.loads(raw.decode("utf-8"))
         except ValueError:
             raise ConfigRejected("openclaw_json_unreadable")
         if not isinstance(current, dict):
@@ -388,10 +467,13 @@ class State(object):
     def load(self):
         # type: () -> State
         try:
-            with open(self.path, "rb") as f:
-                data = json.loads(f.read().decode("utf-8"))
-        except FileNotFoundError:
+            raw = read_file(self.path)
+        except OSError as e:
+            raise SettingsError("state file %s: %s" % (self.path, e.strerror or e.__class__.__name__))
+        if raw is None:
             return self
+        try:
+            data = json.loads(raw.decode("utf-8"))
         except ValueError:
             raise SettingsError("state file %s is unreadable; fix or remove it" % self.path)
         if not isinstance(data, dict):
@@ -406,7 +488,7 @@ class State(object):
 
     def save(self):
         # type: () -> None
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        make_private_dir(os.path.dirname(self.path))
         data = {"agent_id": self.agent_id, "config_version_applied": self.applied,
                 "openclaw_paths": self.openclaw_paths}
         write_atomic(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
@@ -836,7 +918,8 @@ class Monitor(object):
             return
         except OSError as e:
             self.config_error = "config_write_failed"
-            LOG.error("%s config not written: %s", self.log_prefix(), e.strerror or e.__class__.__name__)
+            where = (" (%s)" % e.filename) if isinstance(e.filename, str) else ""
+            LOG.error("%s config not written%s: %s", self.log_prefix(), where, e.strerror or e.__class__.__name__)
             return
         self.seen_version = max(self.seen_version, version)
         self.config_error = None
