@@ -63,6 +63,11 @@ MAX_INTERVAL = 3600
 HTTP_TIMEOUT = 15.0
 GATEWAY_TIMEOUT = 3.0
 MAX_RESPONSE = 2 * 1024 * 1024
+# A 401 timestamp_out_of_window is unauthenticated: its server_time is adopted only this close
+# to the host's clock, so an on-path attacker cannot make us sign handshakes for a time it picks.
+DEFAULT_MAX_CLOCK_CORRECTION = 600
+MAX_CLOCK_CORRECTION_LIMIT = 86400
+MAX_CLOCK_CORRECTION_ENV = "OPENCLAW_FLEET_MAX_CLOCK_CORRECTION"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -695,10 +700,23 @@ def clamp_interval(value, default):
     return max(MIN_INTERVAL, min(MAX_INTERVAL, value))
 
 
+class ClockSkewError(Exception):
+    """The server's clock is further from this host's than the monitor may correct by itself."""
+
+    def __init__(self, skew, bound):
+        # type: (int, int) -> None
+        Exception.__init__(self, "this host's clock is off by %+d s from the server's (more than the %d s "
+                                 "corrected automatically, %s); fix this host's clock (e.g. enable NTP)"
+                           % (skew, bound, MAX_CLOCK_CORRECTION_ENV))
+        self.skew = skew
+        self.bound = bound
+
+
 class Settings(object):
     def __init__(self, url, agent_id, agent_secret, encryption_secret, state_dir, gateway_url,
-                 interval=None):
-        # type: (str, str, str, Optional[str], str, str, Optional[int]) -> None
+                 interval=None, max_clock_correction=DEFAULT_MAX_CLOCK_CORRECTION):
+        # type: (str, str, str, Optional[str], str, str, Optional[int], int) -> None
+        self.max_clock_correction = max_clock_correction
         self.url = url
         self.agent_id = agent_id
         self.agent_secret = agent_secret
@@ -754,7 +772,14 @@ def load_settings(args, environ):
     gateway = environ.get("OPENCLAW_GATEWAY_URL") or "http://127.0.0.1:18789"
     if args.interval is not None and args.interval < 1:
         raise SettingsError("--interval must be at least 1 second")
-    return Settings(url, agent_id, secret, enc, state_dir, gateway, args.interval)
+    bound = args.max_clock_correction
+    if bound is None:
+        text = (environ.get(MAX_CLOCK_CORRECTION_ENV) or "").strip()
+        bound = int(text) if text.isdigit() else (DEFAULT_MAX_CLOCK_CORRECTION if not text else -1)
+    if not 0 <= bound <= MAX_CLOCK_CORRECTION_LIMIT:
+        raise SettingsError("%s must be a number of seconds from 0 to %d"
+                            % (MAX_CLOCK_CORRECTION_ENV, MAX_CLOCK_CORRECTION_LIMIT))
+    return Settings(url, agent_id, secret, enc, state_dir, gateway, args.interval, bound)
 
 
 def _is_loopback(host):
@@ -824,8 +849,15 @@ class Monitor(object):
 
     def handshake(self):
         # type: () -> Dict[str, Any]
-        """SPEC §2; corrects the clock from server_time once on timestamp_out_of_window."""
-        for attempt in (0, 1):
+        """SPEC §2, with two bounded retries.
+
+        On 401 timestamp_out_of_window the clock offset is taken from server_time, once, and
+        only within --max-clock-correction of the host's clock (the answer is unauthenticated);
+        beyond that nothing is signed for the server's time: ClockSkewError. On 401 replayed
+        (another run signed this second), it waits for the next second and signs again, once.
+        """
+        corrected = resigned = False
+        while True:
             ts = max(int(self.clock() + self.clock_offset), self.last_ts + 1)
             self.last_ts = ts
             body = {"agent_id": self.s.agent_id, "timestamp": str(ts),
@@ -834,11 +866,24 @@ class Monitor(object):
                 answer = self.client.call("POST", "/api/agents/handshake", body)
             except ApiError as e:
                 server_time = e.body.get("server_time")
-                if attempt == 0 and e.status == 401 and e.code == "timestamp_out_of_window" and _is_int(server_time):
-                    self.clock_offset = server_time - self.clock()
+                if (not corrected and e.status == 401 and e.code == "timestamp_out_of_window"
+                        and _is_int(server_time)):
+                    corrected = True
+                    skew = int(round(server_time - self.clock()))
+                    if abs(skew) > self.s.max_clock_correction:
+                        LOG.error("%s clock is off by %+d s from the server's: not corrected (bound %d s)",
+                                  self.log_prefix(), skew, self.s.max_clock_correction)
+                        raise ClockSkewError(skew, self.s.max_clock_correction)
+                    self.clock_offset = float(skew)
                     self.last_ts = 0
-                    LOG.warning("%s clock is off by %+d s; corrected from server_time", self.log_prefix(),
-                                int(self.clock_offset))
+                    LOG.warning("%s clock is off by %+d s from the server's; corrected from server_time",
+                                self.log_prefix(), skew)
+                    continue
+                if not resigned and e.status == 401 and e.code == "replayed":
+                    resigned = True
+                    LOG.info("%s handshake signature already used this second (a restart?); signing the "
+                             "next second", self.log_prefix())
+                    self._wait_past(ts)
                     continue
                 raise
             if not isinstance(answer.get("token"), str) or not answer.get("token"):
@@ -848,7 +893,13 @@ class Monitor(object):
             if "config" in answer:
                 self.handle_config(answer.get("config"))
             return answer
-        raise AssertionError("unreachable")
+
+    def _wait_past(self, ts):
+        # type: (int) -> None
+        """Sleeps until the corrected clock is past second `ts` (at most 2 s)."""
+        remaining = ts + 1 - (self.clock() + self.clock_offset)
+        if remaining > 0:
+            self.sleep(min(remaining + 0.01, 2.0))
 
     def metrics(self, latency):
         # type: (Optional[float]) -> Dict[str, float]
@@ -963,6 +1014,10 @@ class Monitor(object):
                 LOG.warning("%s server unreachable (%s); retrying in %.0f s", self.log_prefix(), e, delay)
                 self.sleep(delay)
                 continue
+            except ClockSkewError:
+                failures += 1
+                self.sleep(backoff_delay(failures))
+                continue
             self.wait_until(self.clock() + self.heartbeat_interval())
 
     def wait_until(self, deadline):
@@ -1003,6 +1058,9 @@ whose content is used without its trailing newline):
                                     (needs: pip install cryptography)
   OPENCLAW_STATE_DIR                OpenClaw state directory (default ~/.openclaw)
   OPENCLAW_GATEWAY_URL              gateway probed for latency (default http://127.0.0.1:18789)
+  OPENCLAW_FLEET_MAX_CLOCK_CORRECTION  seconds of clock skew corrected from the server's
+                                    server_time (default 600, 0 = never; or --max-clock-correction);
+                                    beyond it the monitor stops: fix this host's clock
 
 Configs are written to <state dir>/.env (inside a managed block; other lines
 are kept) and merged into <state dir>/openclaw.json, both mode 0600.
@@ -1030,6 +1088,9 @@ def build_parser():
     p.add_argument("--agent-id", help="agent id (overrides OPENCLAW_FLEET_AGENT_ID)")
     p.add_argument("--interval", type=int, metavar="SECONDS",
                    help="heartbeat interval, overriding the server's policy")
+    p.add_argument("--max-clock-correction", type=int, metavar="SECONDS",
+                   help="largest clock skew corrected from the server's time (default 600; "
+                        "overrides OPENCLAW_FLEET_MAX_CLOCK_CORRECTION)")
     p.add_argument("--state-dir", metavar="DIR", help="OpenClaw state directory (overrides OPENCLAW_STATE_DIR)")
     p.add_argument("--verbose", "-v", action="store_true", help="log every heartbeat")
     p.add_argument("--version", action="version", version="%(prog)s " + __version__)
@@ -1064,6 +1125,8 @@ def main(argv=None, environ=None):
             return fail(1, "server answered %d %s" % (e.status, e.code))
         except Unreachable as e:
             return fail(1, "server unreachable (%s)" % e)
+        except ClockSkewError as e:
+            return fail(1, str(e))
         if monitor.config_error:
             return fail(3, monitor.config_error)
         return 0

@@ -230,3 +230,31 @@ def test_once_applies_a_config_saved_by_the_owner(fleet):
     assert agent["config_version_applied"] == 1
     assert agent["status"] == "healthy"
     assert enc not in r.stdout + r.stderr and "hello from the fleet" not in fleet["server"].log()
+
+
+def start_monitor(fleet, gateway_url, extra=()):
+    env = clean_env()
+    env.update({"OPENCLAW_FLEET_URL": fleet["server"].url, "OPENCLAW_FLEET_AGENT_ID": fleet["agent_id"],
+                "OPENCLAW_FLEET_AGENT_SECRET": fleet["agent_secret"],
+                "OPENCLAW_STATE_DIR": fleet["state_dir"], "OPENCLAW_GATEWAY_URL": gateway_url})
+    return subprocess.Popen([sys.executable, MONITOR_PATH, "--once", "--verbose"] + list(extra), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def test_two_runs_in_the_same_second_both_succeed(fleet):
+    """A restart right after a run signs the same second: the server answers 'replayed' and the
+    monitor signs the next second instead of exiting 1."""
+    collided = False
+    for _ in range(3):
+        time.sleep(1.02 - time.time() % 1)  # both start just after a second begins
+        runs = [start_monitor(fleet, "http://127.0.0.1:9/") for _ in range(2)]
+        results = [(p.wait(timeout=120), p.stderr.read()) for p in runs]
+        for p in runs:
+            p.stdout.close()
+            p.stderr.close()
+        for code, stderr in results:
+            assert code == 0, stderr
+        collided = any("already used this second" in stderr for _, stderr in results)
+        if collided:
+            break
+    assert collided, "the two runs never signed the same second: nothing was tested"

@@ -17,6 +17,9 @@ Environment:
   OPENCLAW_STATE_DIR                    OpenClaw state directory (default ~/.openclaw)
   OPENCLAW_GATEWAY_URL                  local gateway (default http://127.0.0.1:18789)
   OPENCLAW_FLEET_ON_CHANGE              command run after a config change (sh -c)
+  OPENCLAW_FLEET_MAX_CLOCK_CORRECTION   largest clock skew, in seconds, corrected from the
+                                        server's time (default 600, 0 = never); beyond it the
+                                        agent stops: fix this host's clock
   RUST_LOG                              log level: error, warn, info (default), debug";
 
 #[derive(Debug, Parser)]
@@ -70,7 +73,7 @@ pub struct InstallArgs {
 #[derive(Debug, Default, Clone, Args)]
 pub struct SettingsArgs {
     /// TOML settings file (keys: url, agent_id, state_dir, gateway_url, on_change,
-    /// agent_secret_file, encryption_secret_file)
+    /// max_clock_correction, agent_secret_file, encryption_secret_file)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Fleet server base URL
@@ -88,4 +91,7 @@ pub struct SettingsArgs {
     /// Shell command run (sh -c) after an applied config changed a file
     #[arg(long, value_name = "CMD")]
     pub on_change: Option<String>,
+    /// Largest clock skew (seconds) corrected from the server's time; default 600
+    #[arg(long, value_name = "SECONDS")]
+    pub max_clock_correction: Option<String>,
 }

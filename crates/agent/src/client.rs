@@ -62,6 +62,14 @@ pub enum ClientError {
     /// An answer that does not follow the API.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    /// The server's `server_time` is further from this host's clock than the
+    /// agent corrects by itself; nothing was signed for the server's time.
+    #[error(
+        "this host's clock is off by {skew:+} s from the server's (more than the {bound} s \
+         corrected automatically, OPENCLAW_FLEET_MAX_CLOCK_CORRECTION); fix this host's clock \
+         (e.g. enable NTP)"
+    )]
+    ClockSkew { skew: i64, bound: u64 },
 }
 
 impl ClientError {
@@ -74,7 +82,7 @@ impl ClientError {
         match self {
             Self::Unreachable(_) => true,
             Self::Api { status, .. } => *status >= 500 || *status == 429,
-            Self::Protocol(_) => false,
+            Self::Protocol(_) | Self::ClockSkew { .. } => false,
         }
     }
 

@@ -50,9 +50,14 @@ impl Clock {
             .max(0) as u64
     }
 
+    /// How far the server's idea of now is from the host's clock, in seconds.
+    pub fn skew_to(&self, server_time: u64) -> i64 {
+        (server_time as i64).saturating_sub(self.source.now_unix() as i64)
+    }
+
     /// Adopts the server's idea of now; returns the new offset in seconds.
     pub fn correct_to(&self, server_time: u64) -> i64 {
-        let offset = (server_time as i64).saturating_sub(self.source.now_unix() as i64);
+        let offset = self.skew_to(server_time);
         self.offset.store(offset, Ordering::Relaxed);
         offset
     }

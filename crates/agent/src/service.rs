@@ -92,6 +92,12 @@ pub fn plan(
     if let Some(cmd) = &resolved.on_change {
         put(settings::ENV_ON_CHANGE, cmd)?;
     }
+    if resolved.max_clock_correction != settings::DEFAULT_MAX_CLOCK_CORRECTION {
+        put(
+            settings::ENV_MAX_CLOCK_CORRECTION,
+            &resolved.max_clock_correction.to_string(),
+        )?;
+    }
 
     let unit = format!(
         "[Unit]\n\

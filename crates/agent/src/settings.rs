@@ -20,6 +20,13 @@ pub const ENV_STATE_DIR: &str = "OPENCLAW_STATE_DIR";
 pub const ENV_GATEWAY_URL: &str = "OPENCLAW_GATEWAY_URL";
 pub const ENV_ON_CHANGE: &str = "OPENCLAW_FLEET_ON_CHANGE";
 pub const ENV_CONFIG: &str = "OPENCLAW_FLEET_AGENT_CONFIG";
+pub const ENV_MAX_CLOCK_CORRECTION: &str = "OPENCLAW_FLEET_MAX_CLOCK_CORRECTION";
+/// The largest clock skew adopted from an (unauthenticated) 401 `server_time`,
+/// so an on-path attacker cannot make the agent sign handshakes for a time of
+/// its choosing: ten minutes unless configured.
+pub const DEFAULT_MAX_CLOCK_CORRECTION: u64 = 600;
+/// Beyond a day the host's clock needs fixing, not correcting.
+pub const MAX_CLOCK_CORRECTION_LIMIT: u64 = 86_400;
 
 /// Variables never passed on to a child process (validator, on-change hook).
 pub const SECRET_ENV_VARS: [&str; 4] = [
@@ -57,6 +64,7 @@ struct FileSettings {
     state_dir: Option<PathBuf>,
     gateway_url: Option<String>,
     on_change: Option<String>,
+    max_clock_correction: Option<u64>,
     agent_secret_file: Option<PathBuf>,
     encryption_secret_file: Option<PathBuf>,
 }
@@ -92,6 +100,8 @@ pub struct Layered {
     pub state_dir: Option<PathBuf>,
     pub gateway_url: String,
     pub on_change: Option<String>,
+    /// Seconds, as given (checked by `resolve`).
+    pub max_clock_correction: Option<String>,
     pub agent_secret: Option<SecretSource>,
     pub encryption_secret: Option<SecretSource>,
 }
@@ -103,6 +113,8 @@ pub struct Settings {
     pub state_dir: PathBuf,
     pub gateway_url: reqwest::Url,
     pub on_change: Option<String>,
+    /// Largest clock skew (seconds) corrected from the server's `server_time`.
+    pub max_clock_correction: u64,
     pub agent_secret: AgentSecret,
     pub encryption_secret: EncryptionSecret,
 }
@@ -157,6 +169,11 @@ impl Layered {
                 .clone()
                 .or(env(ENV_ON_CHANGE))
                 .or(file.on_change),
+            max_clock_correction: args
+                .max_clock_correction
+                .clone()
+                .or(env(ENV_MAX_CLOCK_CORRECTION))
+                .or(file.max_clock_correction.map(|n| n.to_string())),
             agent_secret: secret(ENV_AGENT_SECRET, file.agent_secret_file)?,
             encryption_secret: secret(ENV_ENCRYPTION_SECRET, file.encryption_secret_file)?,
             config_file,
@@ -199,9 +216,28 @@ impl Layered {
             state_dir,
             gateway_url: parse_url(ENV_GATEWAY_URL, &self.gateway_url)?,
             on_change: self.on_change.clone().filter(|c| !c.trim().is_empty()),
+            max_clock_correction: self.max_clock_correction()?,
             agent_secret,
             encryption_secret,
         })
+    }
+}
+
+impl Layered {
+    fn max_clock_correction(&self) -> Result<u64, SettingsError> {
+        let Some(text) = self.max_clock_correction.as_deref() else {
+            return Ok(DEFAULT_MAX_CLOCK_CORRECTION);
+        };
+        text.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= MAX_CLOCK_CORRECTION_LIMIT)
+            .ok_or_else(|| {
+                invalid(
+                    ENV_MAX_CLOCK_CORRECTION,
+                    format!("expected a number of seconds from 0 to {MAX_CLOCK_CORRECTION_LIMIT}"),
+                )
+            })
     }
 }
 

@@ -147,3 +147,39 @@ fn urls_must_be_http_without_credentials() {
         assert!(layered.resolve().is_err(), "{bad} accepted");
     }
 }
+
+#[test]
+fn the_clock_correction_bound_is_layered_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("agent.toml");
+    std::fs::write(&toml, "max_clock_correction = 120\n").unwrap();
+    let resolve = |args: &SettingsArgs, extra: &[(&str, String)]| {
+        Layered::gather(args, &env_of(&base_env(extra)))
+            .and_then(|l| l.resolve())
+            .map(|s| s.max_clock_correction)
+    };
+    let mut args = SettingsArgs::default();
+    assert_eq!(resolve(&args, &[]).unwrap(), DEFAULT_MAX_CLOCK_CORRECTION);
+    assert_eq!(DEFAULT_MAX_CLOCK_CORRECTION, 600);
+    args.config = Some(toml);
+    assert_eq!(resolve(&args, &[]).unwrap(), 120);
+    assert_eq!(
+        resolve(&args, &[(ENV_MAX_CLOCK_CORRECTION, "30".into())]).unwrap(),
+        30
+    );
+    args.max_clock_correction = Some("0".into());
+    assert_eq!(
+        resolve(&args, &[(ENV_MAX_CLOCK_CORRECTION, "30".into())]).unwrap(),
+        0
+    );
+    for bad in ["-1", "ten", "86401"] {
+        let err = resolve(
+            &SettingsArgs::default(),
+            &[(ENV_MAX_CLOCK_CORRECTION, bad.into())],
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains(ENV_MAX_CLOCK_CORRECTION), "{bad}: {err}");
+    }
+}

@@ -70,24 +70,64 @@ impl Agent {
         tracing::debug!("switched to a renewed token");
     }
 
-    /// Signed handshake; on `timestamp_out_of_window` the clock adopts the
-    /// server's time and the handshake is tried once more.
+    /// Signed handshake, with two bounded retries. On `timestamp_out_of_window`
+    /// the clock adopts the server's `server_time`, once, and only within
+    /// `max_clock_correction` of the host's clock: that answer is not
+    /// authenticated, and beyond the bound nothing is signed for the
+    /// server's time ([`ClientError::ClockSkew`]). On `replayed` (another run
+    /// signed this second, as after a restart) it waits for the next second
+    /// and signs again, once.
     pub(super) async fn handshake(&self) -> Result<HandshakeResponse, ClientError> {
-        match self.handshake_at(self.timestamp()).await {
-            Err(ClientError::Api {
+        let (mut corrected, mut resigned) = (false, false);
+        loop {
+            let ts = self.timestamp();
+            let result = self.handshake_at(ts).await;
+            let Err(ClientError::Api {
                 status: 401,
                 code,
-                server_time: Some(server_time),
+                server_time,
                 ..
-            }) if code == "timestamp_out_of_window" => {
-                let offset = self.clock.correct_to(server_time);
-                tracing::warn!(
-                    offset_seconds = offset,
-                    "local clock is off from the server's; correcting and retrying"
-                );
-                self.handshake_at(self.timestamp()).await
+            }) = &result
+            else {
+                return result;
+            };
+            match (code.as_str(), *server_time) {
+                ("timestamp_out_of_window", Some(server_time)) if !corrected => {
+                    corrected = true;
+                    let skew = self.clock.skew_to(server_time);
+                    let bound = self.settings.max_clock_correction;
+                    if skew.unsigned_abs() > bound {
+                        tracing::error!(
+                            skew_seconds = skew,
+                            max_correction_seconds = bound,
+                            "this host's clock is too far from the server's to correct"
+                        );
+                        return Err(ClientError::ClockSkew { skew, bound });
+                    }
+                    self.clock.correct_to(server_time);
+                    tracing::warn!(
+                        skew_seconds = skew,
+                        "local clock is off from the server's; correcting and retrying"
+                    );
+                }
+                ("replayed", _) if !resigned => {
+                    resigned = true;
+                    tracing::info!(
+                        "handshake signature already used this second (a restart?); \
+                         signing the next second"
+                    );
+                    self.wait_past(ts).await;
+                }
+                _ => return result,
             }
-            other => other,
+        }
+    }
+
+    /// Sleeps until the (corrected) clock is past second `ts`, at most 2 s.
+    async fn wait_past(&self, ts: u64) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.clock.now_unix() <= ts && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

@@ -186,3 +186,36 @@ async fn once_exits_non_zero_on_a_rollback_and_reports_it() {
     assert_eq!(hb["error"], "config_rollback");
     host.assert_no_secret_in(&stderr, &["sk-ant-good", "sk-ant-old"]);
 }
+
+#[tokio::test]
+async fn nothing_is_ever_signed_for_a_server_time_a_day_away() {
+    let (hostile, host) = hostile_host().await;
+    hostile.state.lock().unwrap().clock_offset = 86_400;
+    let _daemon = host.spawn(&[]);
+    wait_for("three refused handshakes", WAIT, || async {
+        (hostile.state.lock().unwrap().attempts.len() >= 3).then_some(())
+    })
+    .await;
+    let now = crate::common::wall_clock();
+    let attempts = hostile.state.lock().unwrap().attempts.clone();
+    for a in &attempts {
+        let ts: i64 = a["timestamp"].as_str().unwrap().parse().unwrap();
+        assert!((ts - now).abs() < 120, "signed for the server's time: {a}");
+    }
+    assert_eq!(hostile.handshake_count(), 0);
+    let log = host.log();
+    assert!(log.contains("too far from the server's"), "{log}");
+    assert!(log.contains("fix this host's clock"), "{log}");
+
+    // Within the bound the same server's time is adopted.
+    hostile.state.lock().unwrap().clock_offset = 300;
+    wait_for(
+        "a heartbeat after correcting by 300 s",
+        Duration::from_secs(90),
+        || async { hostile.last_heartbeat() },
+    )
+    .await;
+    let signed = hostile.state.lock().unwrap().handshakes.clone();
+    let ts: i64 = signed[0]["timestamp"].as_str().unwrap().parse().unwrap();
+    assert!((ts - (crate::common::wall_clock() + 300)).abs() < 90);
+}

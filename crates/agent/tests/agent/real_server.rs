@@ -92,13 +92,91 @@ async fn a_wrong_agent_secret_fails_once_with_a_one_line_reason() {
 }
 
 #[tokio::test]
-async fn a_skewed_host_clock_is_corrected_from_server_time() {
-    // The server's clock runs 1000 s ahead of the host's.
-    let (_data, _server, owner, host) = setup(Some(1000)).await;
+async fn a_skew_of_five_minutes_is_corrected_from_server_time() {
+    // The server's clock runs 300 s ahead of the host's.
+    let (_data, _server, owner, host) = setup(Some(300)).await;
     let out = host.run_once();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("correcting"), "{stderr}");
+    let skew = stderr
+        .split("skew_seconds=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<i64>().ok());
+    assert!(matches!(skew, Some(299..=301)), "skew not logged: {stderr}");
+    host.assert_no_secret_in(&stderr, &[]);
+    let agent = owner.agent(&host.agent_id.to_string()).await;
+    assert!(agent["last_seen"].is_number(), "{agent}");
+}
+
+#[tokio::test]
+async fn a_skew_of_a_day_is_refused_with_fix_this_hosts_clock() {
+    let (_data, _server, owner, host) = setup(Some(86_400)).await;
+    let out = host.run_once();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("this host's clock is off by +86") && last.contains("fix this host's clock"),
+        "{stderr}"
+    );
+    let agent = owner.agent(&host.agent_id.to_string()).await;
+    assert!(agent["last_seen"].is_null(), "{agent}");
+
+    // The bound is a setting: with 0 even five minutes are refused.
+    let (_data, _server, _owner, host) = setup(Some(300)).await;
+    let out = host
+        .command(&["run", "--once", "--max-clock-correction", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fix this host's clock"));
+}
+
+#[tokio::test]
+async fn two_runs_in_the_same_second_both_succeed() {
+    // A restart right after a run signs the same second: the server answers
+    // `replayed` and the agent signs the next second instead of exiting 1.
+    let (_data, _server, owner, host) = setup(None).await;
+    let mut collided = false;
+    for _ in 0..3 {
+        let into_second = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_millis();
+        tokio::time::sleep(Duration::from_millis(u64::from(1020 - into_second))).await;
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                host.command(&["run", "--once"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outs = tokio::task::spawn_blocking(move || {
+            runs.into_iter()
+                .map(|c| c.wait_with_output().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        for out in &outs {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+        }
+        collided = outs
+            .iter()
+            .any(|o| String::from_utf8_lossy(&o.stderr).contains("already used this second"));
+        if collided {
+            break;
+        }
+    }
+    assert!(
+        collided,
+        "the runs never signed the same second: nothing tested"
+    );
     let agent = owner.agent(&host.agent_id.to_string()).await;
     assert!(agent["last_seen"].is_number(), "{agent}");
 }

@@ -24,6 +24,10 @@ pub struct Recorded {
     pub config_polls: usize,
     pub tokens: HashSet<String>,
     pub renew_next: bool,
+    /// Seconds the server's clock is ahead of the host's (behind when negative).
+    pub clock_offset: i64,
+    /// Every handshake body received, accepted or not.
+    pub attempts: Vec<Value>,
     issued: usize,
 }
 
@@ -102,6 +106,13 @@ fn policy() -> Value {
 async fn handshake(State(h): State<Hostile>, Json(body): Json<Value>) -> Response {
     let secret = AgentSecret::parse(&h.secret).expect("agent secret");
     let id = body["agent_id"].as_str().unwrap_or_default();
+    let now = super::wall_clock() + h.state.lock().unwrap().clock_offset;
+    h.state.lock().unwrap().attempts.push(body.clone());
+    let ts = canonical_timestamp(&body["timestamp"]).map_or(0, |(n, _)| n as i64);
+    if (ts - now).abs() > 60 {
+        let body = json!({"error": "timestamp_out_of_window", "server_time": now});
+        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    }
     let signed = body["timestamp"].is_string()
         && canonical_timestamp(&body["timestamp"]).is_ok_and(|(_, ts)| {
             verify(id, &ts, &secret, body["signature"].as_str().unwrap_or(""))
