@@ -31,15 +31,50 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-try:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # e.g. "Python 3.8 is deprecated": noise on every start
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-except Exception:  # ImportError, or a broken native build
-    AESGCM = None
+# 'cryptography' costs about 8 MB of memory once imported, so it is loaded only when a config
+# has to be decrypted (load_aesgcm); a monitor that only heartbeats never imports it.
+_AESGCM_LOADED = False
+_AESGCM = None  # type: Any
+
+
+def load_aesgcm():
+    # type: () -> Any
+    """cryptography's AESGCM class, imported on first use; None when it cannot be imported."""
+    global _AESGCM, _AESGCM_LOADED
+    if not _AESGCM_LOADED:
+        _AESGCM_LOADED = True
+        import warnings
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. "Python 3.8 is deprecated": noise on every start
+                from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            _AESGCM = AESGCM
+        except Exception:  # ImportError, or a broken native build
+            _AESGCM = None
+    return _AESGCM
+
+
+def crypto_available():
+    # type: () -> bool
+    """Whether 'cryptography' looks installed, without importing it (a broken build is found
+    out, and reported, when the first config arrives)."""
+    if _AESGCM_LOADED:
+        return _AESGCM is not None
+    import importlib.util
+    try:
+        return importlib.util.find_spec("cryptography") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def __getattr__(name):
+    # type: (str) -> Any
+    """`openclaw_fleet_monitor.AESGCM` for callers (tests) still reads the class, loading it."""
+    if name == "AESGCM":
+        return load_aesgcm()
+    raise AttributeError(name)
 
 __version__ = "0.1.0"
 PROG = "openclaw-fleet-monitor"
@@ -185,7 +220,8 @@ def validate_document(doc):
 def decrypt_envelope(secret, expected_agent_id, envelope):
     # type: (str, str, Any) -> Tuple[int, bytes]
     """Checks and decrypts a config envelope; returns (version, plaintext bytes)."""
-    if AESGCM is None:
+    aesgcm = load_aesgcm()
+    if aesgcm is None:
         raise ConfigRejected("no_crypto")
     agent_id, version, iv, ct = parse_envelope(envelope)
     if agent_id != expected_agent_id:
@@ -195,7 +231,7 @@ def decrypt_envelope(secret, expected_agent_id, envelope):
     except ValueError:
         raise ConfigRejected("bad_encryption_secret")
     try:
-        plaintext = AESGCM(key).decrypt(iv, ct, config_aad(agent_id, version))
+        plaintext = aesgcm(key).decrypt(iv, ct, config_aad(agent_id, version))
     except Exception:
         raise ConfigRejected("auth_failed")
     return version, plaintext
@@ -824,11 +860,11 @@ class Monitor(object):
 
     def can_apply_configs(self):
         # type: () -> bool
-        return AESGCM is not None and self.s.encryption_secret is not None
+        return self.s.encryption_secret is not None and crypto_available()
 
     def _explain_no_apply(self):
         # type: () -> None
-        if AESGCM is None:
+        if not crypto_available():
             if not self._said_no_crypto:
                 self._said_no_crypto = True
                 LOG.warning(NO_CRYPTO_MESSAGE)
@@ -1113,7 +1149,7 @@ def main(argv=None, environ=None):
         monitor = Monitor(settings)
     except SettingsError as e:
         return fail(2, str(e))
-    if settings.encryption_secret is not None and AESGCM is None:
+    if settings.encryption_secret is not None and not crypto_available():
         monitor._explain_no_apply()
     host = urllib.parse.urlsplit(settings.url).hostname or ""
     if settings.url.startswith("http://") and not _is_loopback(host):

@@ -258,3 +258,27 @@ def test_two_runs_in_the_same_second_both_succeed(fleet):
         if collided:
             break
     assert collided, "the two runs never signed the same second: nothing was tested"
+
+
+HEARTBEAT_DRIVER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from conftest import load_monitor
+M = load_monitor()
+url, agent, secret, enc, state = sys.argv[2:7]
+m = M.Monitor(M.Settings(url, agent, secret, enc, state, "http://127.0.0.1:9/"))
+m.run_once()
+m.heartbeat()
+print(m.can_apply_configs(), sorted(k for k in sys.modules if k.split(".")[0] == "cryptography"))
+"""
+
+
+def test_heartbeating_with_config_delivery_set_up_does_not_import_cryptography(fleet):
+    enc = "ocf_es_" + M.b64u_encode(secrets.token_bytes(32))
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run([sys.executable, "-c", HEARTBEAT_DRIVER, here, fleet["server"].url, fleet["agent_id"],
+                        fleet["agent_secret"], enc, fleet["state_dir"]], env=clean_env(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split(None, 1) == [str(M.crypto_available()), "[]\n"], r.stdout
+    assert owner_view(fleet)["last_seen"] is not None
