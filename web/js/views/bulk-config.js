@@ -210,15 +210,32 @@ export async function renderBulkConfig(view, ctx) {
     retryBtn.querySelector('span').textContent = `Retry ${failed} failed`;
   }
 
-  function paintResult(agent, r) {
-    const text = r.state === 'pending' ? 'Waiting…' : describeResult(r);
-    const cell = h('td', { 'data-label': 'Result' }, h('span', { class: `tag ${STATE_TAG[r.state] ?? ''}` }, text));
+  function paintResult(agent, r, into) {
+    const cell = h('td', { 'data-label': 'Result' }, h('span', { class: `tag ${STATE_TAG[r.state] ?? ''}` }, describeResult(r)));
     const tr = h('tr', { dataset: { id: agent.id, state: r.state } },
       h('th', { scope: 'row', 'data-label': 'Agent' }, h('a', { href: `#/agents/${agent.id}` }, agent.name)), cell);
     const old = resultRows.get(agent.id);
-    if (old) old.replaceWith(tr);
-    else resultsBody.append(tr);
+    if (old?.isConnected) old.replaceWith(tr);
+    else into.append(tr);
     resultRows.set(agent.id, tr);
+  }
+
+  // Results are painted in batches (a few times a second), not one by one: with
+  // a thousand agents, re-laying out the table per result would cost more than the work.
+  const pending = new Map();
+  let flushTimer = null;
+  let runState = { done: 0, total: 0 };
+  function flush() {
+    clearTimeout(flushTimer);
+    flushTimer = null;
+    if (!ctx.isCurrent()) return;
+    const fresh = document.createDocumentFragment();
+    for (const [agent, r] of pending.values()) paintResult(agent, r, fresh);
+    pending.clear();
+    resultsBody.append(fresh);
+    progress.value = runState.done;
+    progressText.textContent = `${runState.done} of ${runState.total} done`;
+    paintTotals();
   }
 
   async function run(targets, edit) {
@@ -228,14 +245,11 @@ export async function renderBulkConfig(view, ctx) {
     resultsCard.hidden = false;
     retryBtn.hidden = true;
     progress.max = targets.length;
-    progress.value = 0;
+    runState = { done: 0, total: targets.length };
     const started = performance.now();
     const byId = new Map(targets.map((a) => [a.id, a]));
-    for (const a of targets) {
-      results.delete(a.id);
-      paintResult(a, { state: 'pending' });
-    }
-    progressText.textContent = `0 of ${targets.length} done`;
+    for (const a of targets) results.delete(a.id);
+    flush();
     try {
       await changeMany(targets.map((a) => a.id), edit, {
         api: { get: (id) => api.agents.get(id), putConfig: (id, env) => api.agents.putConfig(id, env) },
@@ -244,19 +258,17 @@ export async function renderBulkConfig(view, ctx) {
       }, {
         onResult: (id, r, done) => {
           results.set(id, r);
-          if (!ctx.isCurrent()) return;
-          paintResult(byId.get(id), r);
-          progress.value = done;
-          progressText.textContent = `${done} of ${targets.length} done`;
-          paintTotals();
+          pending.set(id, [byId.get(id), r]);
+          runState.done = done;
+          flushTimer ??= setTimeout(flush, 250);
         },
       });
     } finally {
       running = false;
+      flush();
     }
     const secs = ((performance.now() - started) / 1000).toFixed(1);
     progressText.textContent = `${targets.length} of ${targets.length} done in ${secs} s`;
-    paintTotals();
     const failed = targets.filter((a) => results.get(a.id)?.state === FAILED).length;
     toast(failed ? `${failed} of ${targets.length} agents failed. Retry them from the results.` : `Config changed on ${targets.length} agents.`,
       failed ? 'error' : 'info');
