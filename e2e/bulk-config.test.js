@@ -163,7 +163,13 @@ describe('fleet-wide config change from the dashboard', () => {
     await page.getByLabel('Do not set ANTHROPIC_API_KEY').click();
     await page.getByLabel('Variables to remove').fill('OTHER_SETTING');
     await page.getByLabel('Merge into openclaw.json').fill('{"agents": {"defaults": {"model": "bulk-model"}}}');
-    await page.getByLabel('host-d-no-secret').uncheck();
+    // "Select none" acts on the agents the name filter shows: only host-d here.
+    await page.getByLabel('Find by name').fill('no-secret');
+    assert.equal(await page.getByLabel('host-a').isVisible(), false);
+    await page.getByRole('button', { name: 'Select none' }).click();
+    await page.getByLabel('Find by name').fill('');
+    assert.equal(await page.getByLabel('host-d-no-secret').isChecked(), false);
+    assert.equal(await page.getByLabel('host-a').isChecked(), true);
     await page.getByRole('button', { name: 'Apply to 3 agents' }).click();
     await page.getByRole('dialog', { name: 'Change the config of 3 agents?' }).getByRole('button', { name: 'Apply change' }).click();
     await page.getByText('3 of 3 done', { exact: false }).waitFor({ timeout: 30000 });

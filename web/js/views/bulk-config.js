@@ -62,6 +62,7 @@ export async function renderBulkConfig(view, ctx) {
         a.fleet_id && !scope ? h('span', { class: 'muted' }, ` · ${fleetNames.get(a.fleet_id) ?? ''}`) : null));
     }));
     if (!agents.length) pickList.append(h('li', { class: 'muted' }, 'No agents here.'));
+    applyFind();
     count();
   }
   scopeSel.addEventListener('change', () => {
@@ -69,7 +70,15 @@ export async function renderBulkConfig(view, ctx) {
     history.replaceState(null, '', `#/config-change${scope ? `?fleet=${encodeURIComponent(scope)}` : ''}`);
     loadAgents().catch((e) => formErr.show(e));
   });
-  const setAll = (on) => { for (const b of boxes.values()) b.checked = on; count(); };
+  // "Select all / none" act on the agents the name filter shows.
+  const findInput = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false' });
+  const visible = (box) => !box.closest('li').hidden;
+  function applyFind() {
+    const q = findInput.value.trim().toLowerCase();
+    for (const a of agents) boxes.get(a.id).closest('li').hidden = !!q && !a.name.toLowerCase().includes(q);
+  }
+  findInput.addEventListener('input', applyFind);
+  const setAll = (on) => { for (const b of boxes.values()) if (visible(b)) b.checked = on; count(); };
 
   // ---------------------------------------------------------------- change
   const setRows = h('tbody');
@@ -126,7 +135,8 @@ export async function renderBulkConfig(view, ctx) {
   const form = h('form', { class: 'stack bulk-form', novalidate: true, 'aria-label': 'Change for the selected agents' },
     h('section', { class: 'card stack', 'aria-labelledby': 'bulk-agents-h' },
       h('div', { class: 'card-head' }, h('h2', { id: 'bulk-agents-h' }, 'Agents'), pickCount),
-      h('div', { class: 'toolbar' }, field({ label: 'Agents to choose from', input: scopeSel }),
+      h('div', { class: 'toolbar' },
+        h('div', { class: 'filters' }, field({ label: 'Agents to choose from', input: scopeSel }), field({ label: 'Find by name', input: findInput })),
         h('div', { class: 'actions' }, button('Select all', { onclick: () => setAll(true) }), button('Select none', { onclick: () => setAll(false) }))),
       pickList),
     h('section', { class: 'card stack', 'aria-labelledby': 'bulk-change-h' },
