@@ -92,7 +92,7 @@ describe('dashboard foundation', () => {
     const hs = await handshake(server.url, agentId, agentSecret);
     assert.equal(hs.status, 200, JSON.stringify(hs.body));
     const hb = await heartbeat(server.url, hs.body.token, agentId,
-      { cpu_usage: 12.5, memory_usage: 40.1, uptime_hours: 3, latency_ms: 8 }, { version: '0.1.0-e2e' });
+      { cpu_usage: 12.5, memory_usage: 40.1, uptime_hours: 3, latency_ms: 8 }, { version: '0.1.0-e2e', config_delivery: 'not_set_up' });
     assert.equal(hb.status, 200, JSON.stringify(hb.body));
     const row = page.getByRole('row', { name: /edge-01/ });
     await row.getByText('Healthy').waitFor({ timeout: 10000 });
@@ -105,6 +105,8 @@ describe('dashboard foundation', () => {
     await page.getByRole('link', { name: 'edge-01' }).click();
     await page.getByRole('heading', { name: 'edge-01', level: 1 }).waitFor();
     await page.getByText('0.1.0-e2e').waitFor();
+    // A monitor-only host (no ENCRYPTION_SECRET) says so in its heartbeat.
+    await page.getByText('Config delivery not set up').waitFor();
     const cpu = page.getByRole('figure').filter({ hasText: 'CPU' });
     await cpu.getByText('12.5 %').waitFor();
     assert.ok(await cpu.locator('svg[role="img"]').count(), 'CPU chart drawn as inline SVG');

@@ -870,7 +870,9 @@ class Monitor(object):
                 LOG.warning(NO_CRYPTO_MESSAGE)
         elif self.s.encryption_secret is None and not self._said_no_secret:
             self._said_no_secret = True
-            LOG.warning("OPENCLAW_FLEET_ENCRYPTION_SECRET is not set; configs are not applied")
+            LOG.warning("OPENCLAW_FLEET_ENCRYPTION_SECRET is not set: running monitor-only (handshakes and "
+                        "heartbeats; no config is fetched or applied, and the dashboard shows config "
+                        "delivery not set up)")
 
     def _take_session(self, answer):
         # type: (Dict[str, Any]) -> None
@@ -953,6 +955,7 @@ class Monitor(object):
             body["error"] = error
         if self.state.applied:
             body["config_version_applied"] = self.state.applied
+        body["config_delivery"] = "ready" if self.can_apply_configs() else "not_set_up"
         return body
 
     def heartbeat(self):
@@ -1018,7 +1021,8 @@ class Monitor(object):
         # type: () -> int
         """One handshake, one config fetch, one heartbeat (reporting what the fetch did)."""
         self.handshake()
-        self.fetch_config()
+        if self.can_apply_configs():
+            self.fetch_config()
         self.heartbeat()
         return 0
 
@@ -1091,7 +1095,8 @@ whose content is used without its trailing newline):
   OPENCLAW_FLEET_AGENT_ID           the agent's id (or --agent-id)
   OPENCLAW_FLEET_AGENT_SECRET       ocf_as_... shown once when the agent was created
   OPENCLAW_FLEET_ENCRYPTION_SECRET  ocf_es_... optional: decrypt and apply configs
-                                    (needs: pip install cryptography)
+                                    (needs: pip install cryptography); without it the
+                                    monitor runs monitor-only (heartbeats, no configs)
   OPENCLAW_STATE_DIR                OpenClaw state directory (default ~/.openclaw)
   OPENCLAW_GATEWAY_URL              gateway probed for latency (default http://127.0.0.1:18789)
   OPENCLAW_FLEET_MAX_CLOCK_CORRECTION  seconds of clock skew corrected from the server's
@@ -1149,8 +1154,8 @@ def main(argv=None, environ=None):
         monitor = Monitor(settings)
     except SettingsError as e:
         return fail(2, str(e))
-    if settings.encryption_secret is not None and not crypto_available():
-        monitor._explain_no_apply()
+    if not monitor.can_apply_configs():
+        monitor._explain_no_apply()  # the one line saying configs are not applied, at start
     host = urllib.parse.urlsplit(settings.url).hostname or ""
     if settings.url.startswith("http://") and not _is_loopback(host):
         LOG.warning("the server URL is plain http to another host: tokens would travel unencrypted")

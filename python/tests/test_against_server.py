@@ -282,3 +282,27 @@ def test_heartbeating_with_config_delivery_set_up_does_not_import_cryptography(f
     assert r.returncode == 0, r.stderr
     assert r.stdout.split(None, 1) == [str(M.crypto_available()), "[]\n"], r.stdout
     assert owner_view(fleet)["last_seen"] is not None
+
+
+def test_monitor_only_is_shown_to_the_owner_as_config_delivery_not_set_up(fleet):
+    doc_env = {"schema": 1, "env": {"NOT_APPLIED": "x"}, "openclaw": {}}
+    enc = "ocf_es_" + M.b64u_encode(secrets.token_bytes(32))
+    if M.crypto_available():
+        iv = os.urandom(12)
+        ct = M.AESGCM(M.config_key(enc, fleet["agent_id"])).encrypt(
+            iv, json.dumps(doc_env).encode(), M.config_aad(fleet["agent_id"], 1))
+        envelope = {"v": 1, "alg": "A256GCM", "agent_id": fleet["agent_id"], "version": 1,
+                    "iv": M.b64u_encode(iv), "ct": M.b64u_encode(ct)}
+        status, answer = api("PUT", "%s/api/agents/%s/config" % (fleet["server"].url, fleet["agent_id"]),
+                             {"config": envelope}, token=fleet["owner_token"])
+        assert status == 200, answer
+    r = run_monitor(fleet, "http://127.0.0.1:9/")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("monitor-only") == 1, r.stderr
+    agent = owner_view(fleet)
+    assert agent["config_delivery"] == "not_set_up" and agent["last_seen"] is not None
+    assert not os.path.exists(os.path.join(fleet["state_dir"], ".env")), "a monitor-only run applied a config"
+    if M.crypto_available():
+        r = run_monitor(fleet, "http://127.0.0.1:9/", encryption_secret=enc)
+        assert r.returncode == 0, r.stderr
+        assert owner_view(fleet)["config_delivery"] == "ready"

@@ -32,6 +32,8 @@ class FakeServer(object):
         self.replay_first = replay_first
         self.handshakes = []
         self.heartbeats = 0
+        self.heartbeat_bodies = []
+        self.gets = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +49,7 @@ class FakeServer(object):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode())
                 if self.path == "/api/heartbeat":
                     owner.heartbeats += 1
+                    owner.heartbeat_bodies.append(body)
                     return self._answer(200, {"message": "Heartbeat received", "status": "healthy",
                                               "heartbeat_interval": 30, "config_version": 0})
                 owner.handshakes.append(body)
@@ -65,6 +68,7 @@ class FakeServer(object):
                                    "config_version": 0, "server_time": now})
 
             def do_GET(self):
+                owner.gets.append(self.path)
                 self._answer(200, {"config": None, "config_version": 0})
 
             def log_message(self, *args):

@@ -116,7 +116,9 @@ pub struct Settings {
     /// Largest clock skew (seconds) corrected from the server's `server_time`.
     pub max_clock_correction: u64,
     pub agent_secret: AgentSecret,
-    pub encryption_secret: EncryptionSecret,
+    /// None: monitor-only (handshakes and heartbeats; no config is fetched
+    /// or applied), reported to the server as `config_delivery: not_set_up`.
+    pub encryption_secret: Option<EncryptionSecret>,
 }
 
 impl Layered {
@@ -203,13 +205,13 @@ impl Layered {
             .read()?;
         let agent_secret = AgentSecret::parse(&agent_secret)
             .map_err(|e| invalid(ENV_AGENT_SECRET, e.to_string()))?;
-        let encryption_secret = self
-            .encryption_secret
-            .as_ref()
-            .ok_or(SettingsError::Missing(ENV_ENCRYPTION_SECRET))?
-            .read()?;
-        let encryption_secret = EncryptionSecret::parse(&encryption_secret)
-            .map_err(|e| invalid(ENV_ENCRYPTION_SECRET, e.to_string()))?;
+        let encryption_secret = match &self.encryption_secret {
+            None => None,
+            Some(source) => Some(
+                EncryptionSecret::parse(&source.read()?)
+                    .map_err(|e| invalid(ENV_ENCRYPTION_SECRET, e.to_string()))?,
+            ),
+        };
         Ok(Settings {
             url,
             agent_id,

@@ -82,7 +82,7 @@ fn secrets_come_from_files_and_never_from_two_places() {
         .resolve()
         .unwrap();
     assert_eq!(
-        s.encryption_secret.expose_bytes(),
+        s.encryption_secret.as_ref().unwrap().expose_bytes(),
         EncryptionSecret::parse(ES).unwrap().expose_bytes()
     );
     vars.push((ENV_ENCRYPTION_SECRET, ES.into()));
@@ -182,4 +182,15 @@ fn the_clock_correction_bound_is_layered_and_checked() {
         .to_string();
         assert!(err.contains(ENV_MAX_CLOCK_CORRECTION), "{bad}: {err}");
     }
+}
+
+#[test]
+fn without_an_encryption_secret_the_agent_is_monitor_only() {
+    let mut vars = base_env(&[]);
+    vars.retain(|(k, _)| *k != ENV_ENCRYPTION_SECRET);
+    let s = Layered::gather(&SettingsArgs::default(), &env_of(&vars))
+        .unwrap()
+        .resolve()
+        .unwrap();
+    assert!(s.encryption_secret.is_none());
 }

@@ -32,6 +32,6 @@ pub use master_key::{
 };
 pub use secrets::{AgentSecret, EncryptionSecret, AGENT_SECRET_PREFIX, ENCRYPTION_SECRET_PREFIX};
 pub use wire::{
-    builtin_policies, policy, AgentStatus, ConfigResponse, HandshakeResponse, HeartbeatRequest,
-    HeartbeatResponse, Policy, DEFAULT_POLICY,
+    builtin_policies, policy, AgentStatus, ConfigDelivery, ConfigResponse, HandshakeResponse,
+    HeartbeatRequest, HeartbeatResponse, Policy, DEFAULT_POLICY,
 };

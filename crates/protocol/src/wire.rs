@@ -54,6 +54,32 @@ impl fmt::Display for AgentStatus {
     }
 }
 
+/// Whether an agent can receive configs: `not_set_up` when it runs
+/// monitor-only (no `ENCRYPTION_SECRET`, or no way to decrypt), so the
+/// dashboard can say "config delivery not set up". An optional heartbeat
+/// field added after SPEC v1 (docs/security.md, "Readings of the SPEC").
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigDelivery {
+    Ready,
+    NotSetUp,
+}
+
+impl ConfigDelivery {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::NotSetUp => "not_set_up",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Ready, Self::NotSetUp]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
 /// `POST /api/heartbeat` body. Unknown fields are ignored.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HeartbeatRequest {
@@ -72,6 +98,10 @@ pub struct HeartbeatRequest {
     pub model: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Absent from older agents; a value this server does not know is
+    /// ignored like an unknown field, so newer agents keep heartbeating.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_delivery: Option<ConfigDelivery>,
 }
 
 fn bad(msg: String) -> ProtocolError {
@@ -174,6 +204,11 @@ impl HeartbeatRequest {
             location: opt_text(obj, "location")?,
             model: opt_text(obj, "model")?,
             error: opt_text(obj, "error")?,
+            config_delivery: match obj.get("config_delivery") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => ConfigDelivery::parse(s),
+                Some(_) => return Err(bad("`config_delivery` must be a string".into())),
+            },
         })
     }
 }

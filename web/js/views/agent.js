@@ -13,6 +13,16 @@ import { configSection } from './agent-config.js';
 import { agentEditForm } from './agent-edit.js';
 import { historySection } from './agent-history.js';
 
+/** What the agent's last heartbeat said about config delivery (`config_delivery`). */
+function configDelivery(value) {
+  if (value === 'not_set_up') {
+    return h('span', { class: 'config-delivery-off' }, 'Config delivery not set up',
+      h('span', { class: 'muted' }, ' — this host has no ENCRYPTION_SECRET, so it only reports its health; configs saved here are not applied'));
+  }
+  if (value === 'ready') return 'Ready';
+  return h('span', { class: 'muted' }, 'Unknown');
+}
+
 function fact(label, value) {
   return [h('dt', {}, label), h('dd', {}, value)];
 }
@@ -63,6 +73,7 @@ export async function renderAgent(view, ctx) {
       fact('Gateway URL', a.gateway_url ? h('code', {}, a.gateway_url) : h('span', { class: 'muted' }, 'Default')),
       fact('Secret last used', timeEl(a.secret_last_used_at, 'Never')),
       fact('Config version', `stored ${a.config_version ?? 0} · applied ${a.config_version_applied ?? '—'}`),
+      fact('Config delivery', configDelivery(a.config_delivery)),
       fact('Created', h('span', { title: fmtDateTime(a.created_at) }, fmtDateTime(a.created_at))),
       fact('Agent ID', h('code', { class: 'break' }, a.id)),
     ].flat());

@@ -61,14 +61,21 @@ impl Agent {
     /// was applied. A refusal is logged with its code, kept for the next
     /// heartbeat, and leaves the last good config in place.
     pub(super) async fn offer_config(&self, envelope: Value) -> bool {
+        if self.settings.encryption_secret.is_none() {
+            return false; // monitor-only: configs are neither fetched nor applied
+        }
         let offered = Envelope::parse(&envelope).ok();
         let settings = self.settings.clone();
         let result = tokio::task::spawn_blocking(move || {
+            let secret = settings
+                .encryption_secret
+                .as_ref()
+                .expect("checked above: config delivery is set up");
             apply::apply_envelope(
                 &settings.state_dir,
                 &envelope,
                 &settings.agent_id,
-                &settings.encryption_secret,
+                secret,
                 &Validator::detect(),
             )
         })

@@ -99,6 +99,7 @@ impl Agent {
             location: None,
             model: None,
             error,
+            config_delivery: Some(self.config_delivery()),
         }
     }
 }

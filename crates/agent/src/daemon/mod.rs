@@ -11,6 +11,8 @@ mod session;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use openclaw_fleet_protocol::ConfigDelivery;
+
 use crate::client::{ClientError, FleetClient};
 use crate::clock::Clock;
 use crate::metrics::{GatewayProbe, HostMetrics};
@@ -106,6 +108,27 @@ impl Agent {
             .store(secs, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Whether configs are fetched and applied: not without an encryption
+    /// secret, when the agent runs monitor-only.
+    pub fn config_delivery(&self) -> ConfigDelivery {
+        if self.settings.encryption_secret.is_some() {
+            ConfigDelivery::Ready
+        } else {
+            ConfigDelivery::NotSetUp
+        }
+    }
+
+    /// The one line saying the agent runs monitor-only, at start.
+    fn say_if_monitor_only(&self) {
+        if self.config_delivery() == ConfigDelivery::NotSetUp {
+            tracing::warn!(
+                "{} is not set: running monitor-only (handshakes and heartbeats; no config \
+                 is fetched or applied, and the dashboard shows config delivery not set up)",
+                crate::settings::ENV_ENCRYPTION_SECRET
+            );
+        }
+    }
+
     /// Runs the heartbeat and config loops until the process is stopped.
     pub async fn run(&self) {
         tracing::info!(
@@ -113,11 +136,18 @@ impl Agent {
             version = env!("CARGO_PKG_VERSION"),
             "agent starting"
         );
-        tokio::join!(self.heartbeat_loop(), self.config_loop());
+        self.say_if_monitor_only();
+        match self.config_delivery() {
+            ConfigDelivery::Ready => {
+                tokio::join!(self.heartbeat_loop(), self.config_loop());
+            }
+            ConfigDelivery::NotSetUp => self.heartbeat_loop().await,
+        }
     }
 
     /// One handshake, config fetch and heartbeat; see [`OnceError`].
     pub async fn run_once(&self) -> Result<OnceSummary, OnceError> {
+        self.say_if_monitor_only();
         once::run(self).await
     }
 }

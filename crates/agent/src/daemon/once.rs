@@ -2,7 +2,7 @@
 //! heartbeat reporting the result, then exit. Unlike the daemon it does not
 //! retry: the first failure is the answer, as a one-line reason.
 
-use openclaw_fleet_protocol::AgentStatus;
+use openclaw_fleet_protocol::{AgentStatus, ConfigDelivery};
 
 use super::Agent;
 use crate::client::{ClientError, Token};
@@ -31,14 +31,16 @@ pub(super) async fn run(agent: &Agent) -> Result<OnceSummary, OnceError> {
     let resp = agent.handshake().await.map_err(OnceError::Handshake)?;
     let session = agent.adopt(resp).await;
     let token: Token = session.token;
-    let after = agent.report().seen;
-    let fetched = agent
-        .client
-        .config(&token, &agent.settings.agent_id, after, None)
-        .await
-        .map_err(OnceError::Fetch)?;
-    if let Some(envelope) = fetched.config {
-        agent.offer_config(envelope).await;
+    if agent.config_delivery() == ConfigDelivery::Ready {
+        let after = agent.report().seen;
+        let fetched = agent
+            .client
+            .config(&token, &agent.settings.agent_id, after, None)
+            .await
+            .map_err(OnceError::Fetch)?;
+        if let Some(envelope) = fetched.config {
+            agent.offer_config(envelope).await;
+        }
     }
     let body = agent.heartbeat_body().await;
     let summary = OnceSummary {

@@ -219,3 +219,31 @@ async fn nothing_is_ever_signed_for_a_server_time_a_day_away() {
     let ts: i64 = signed[0]["timestamp"].as_str().unwrap().parse().unwrap();
     assert!((ts - (crate::common::wall_clock() + 300)).abs() < 90);
 }
+
+#[tokio::test]
+async fn a_monitor_only_daemon_never_polls_for_configs_and_says_so_once() {
+    let (hostile, host) = hostile_host().await;
+    hostile.serve(host.seal(1, &doc("sk-ant-not-for-you")));
+    let log = std::fs::File::create(host.log_path()).unwrap();
+    let _daemon = crate::common::Daemon(
+        host.command(&["run"])
+            .env_remove("OPENCLAW_FLEET_ENCRYPTION_SECRET")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("three heartbeats", WAIT, || async {
+        (hostile.heartbeats().len() >= 3).then_some(())
+    })
+    .await;
+    assert_eq!(hostile.state.lock().unwrap().config_polls, 0);
+    for hb in hostile.heartbeats() {
+        assert_eq!(hb["config_delivery"], "not_set_up", "{hb}");
+        assert_eq!(hb["config_version_applied"], 0, "{hb}");
+    }
+    assert!(host.read(".env").is_none());
+    let log = host.log();
+    assert_eq!(log.matches("monitor-only").count(), 1, "{log}");
+    host.assert_no_secret_in(&log, &["sk-ant-not-for-you"]);
+}

@@ -276,3 +276,84 @@ async fn the_daemon_rides_out_a_server_outage_and_reconnects() {
     );
     host.assert_no_secret_in(&log, &["sk-ant-after"]);
 }
+
+#[tokio::test]
+async fn without_an_encryption_secret_the_agent_runs_monitor_only() {
+    let (_data, _server, owner, host) = setup(None).await;
+    let id = host.agent_id.to_string();
+    owner
+        .save_config(&id, host.seal(1, &doc("sk-ant-not-applied")))
+        .await;
+    let out = host
+        .command(&["run", "--once"])
+        .env_remove("OPENCLAW_FLEET_ENCRYPTION_SECRET")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("monitor-only").count(), 1, "{stderr}");
+    assert!(
+        host.read(".env").is_none(),
+        "a monitor-only agent applied a config"
+    );
+    let agent = owner.agent(&id).await;
+    assert!(agent["last_seen"].is_number(), "{agent}");
+    assert_eq!(agent["config_delivery"], "not_set_up", "{agent}");
+    assert!(agent["config_version_applied"] == 0 || agent["config_version_applied"].is_null());
+
+    // With the secret the same host takes the config and says it is ready.
+    let out = host.run_once();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let agent = owner.agent(&id).await;
+    assert_eq!(agent["config_delivery"], "ready", "{agent}");
+    assert_eq!(agent["config_version_applied"], 1, "{agent}");
+}
+
+#[tokio::test]
+async fn as_root_the_files_written_into_a_users_state_dir_belong_to_that_user() {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: giving a directory to another user needs root");
+        return;
+    }
+    let (_data, _server, owner, host) = setup(None).await;
+    std::fs::create_dir(host.state_dir()).unwrap();
+    std::os::unix::fs::chown(host.state_dir(), Some(12345), Some(12345)).unwrap();
+    let id = host.agent_id.to_string();
+    let mut d = doc("sk-ant-owned");
+    d["openclaw"]["gateway"] = serde_json::json!({"port": 1});
+    owner.save_config(&id, host.seal(1, &d)).await;
+    std::fs::write(host.state_dir().join("openclaw.json"), "{}\n").unwrap();
+    let out = host.run_once();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(host.state_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut want = vec![
+        ".env",
+        openclaw_fleet_agent::state::STATE_FILE,
+        "openclaw.json",
+        "openclaw.json.bak",
+    ];
+    want.sort();
+    assert_eq!(names, want);
+    for name in names {
+        let meta = std::fs::metadata(host.state_dir().join(&name)).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mode() & 0o777),
+            (12345, 12345, 0o600),
+            "{name}"
+        );
+    }
+}

@@ -190,3 +190,24 @@ fn responses_round_trip_and_redact_tokens() {
         serde_json::from_value(json!({"config": null, "config_version": 0})).unwrap();
     assert_eq!(cfg.config, None);
 }
+
+#[test]
+fn config_delivery_is_optional_and_an_unknown_value_is_ignored() {
+    let mut b = body(json!({}));
+    assert_eq!(HeartbeatRequest::parse(&b).unwrap().config_delivery, None);
+    for (text, want) in [
+        ("not_set_up", Some(ConfigDelivery::NotSetUp)),
+        ("ready", Some(ConfigDelivery::Ready)),
+        ("from_the_future", None),
+    ] {
+        b["config_delivery"] = json!(text);
+        let hb = HeartbeatRequest::parse(&b).unwrap();
+        assert_eq!(hb.config_delivery, want, "{text}");
+        if want.is_some() {
+            let again = serde_json::to_value(&hb).unwrap();
+            assert_eq!(again["config_delivery"], text);
+        }
+    }
+    b["config_delivery"] = json!(false);
+    assert!(request_error(b).contains("config_delivery"));
+}

@@ -104,6 +104,7 @@ impl AgentSession {
             machine_id: req.machine_id.clone(),
             location: req.location.clone(),
             model: req.model.clone(),
+            config_delivery: req.config_delivery.map(|d| d.as_str().to_owned()),
         };
         let row = state
             .agent_row(&self.agent_id)

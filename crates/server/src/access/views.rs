@@ -62,6 +62,9 @@ pub struct AgentView {
     pub secret_last_used_at: Option<i64>,
     pub plaintext_secret_seen_at: Option<i64>,
     pub created_at: i64,
+    /// From the latest heartbeat: `ready`, or `not_set_up` when the agent runs
+    /// monitor-only (no `ENCRYPTION_SECRET`); null when the agent does not say.
+    pub config_delivery: Option<String>,
 }
 
 /// The effective status: offline after three missed heartbeat intervals.
@@ -95,6 +98,7 @@ impl AgentView {
             secret_last_used_at: row.secret_last_used_at,
             plaintext_secret_seen_at: row.plaintext_secret_seen_at,
             created_at: row.created_at,
+            config_delivery: row.config_delivery.clone(),
         }
     }
 }

@@ -52,7 +52,11 @@ fn shapes() -> Value {
                     "patternProperties": { "(_usage|_percent)$": { "type": "number", "minimum": 0, "maximum": 100 } }
                 },
                 "config_version_applied": { "type": ["integer", "null"], "minimum": 0, "maximum": 9007199254740991_u64 },
-                "version": text, "machine_id": text, "location": text, "model": text, "error": text
+                "version": text, "machine_id": text, "location": text, "model": text, "error": text,
+                "config_delivery": {
+                    "description": "Optional (after SPEC v1): `not_set_up` when the agent runs monitor-only; an unknown value is ignored.",
+                    "type": ["string", "null"]
+                }
             }
         },
         "Envelope": {

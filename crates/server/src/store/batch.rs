@@ -128,7 +128,8 @@ macro_rules! impl_batch_store {
                          config_version_applied = COALESCE(v.column6, agents.config_version_applied), \
                          last_error = v.column7, machine_id = COALESCE(v.column8, agents.machine_id), \
                          location = COALESCE(v.column9, agents.location), \
-                         model = COALESCE(v.column10, agents.model) FROM (",
+                         model = COALESCE(v.column10, agents.model), \
+                         config_delivery = v.column11 FROM (",
                     );
                     q.push_values(latest.values(), |mut b, hb| {
                         b.push_bind(&hb.agent_id)
@@ -140,7 +141,8 @@ macro_rules! impl_batch_store {
                             .push_bind(&hb.error)
                             .push_bind(&hb.machine_id)
                             .push_bind(&hb.location)
-                            .push_bind(&hb.model);
+                            .push_bind(&hb.model)
+                            .push_bind(&hb.config_delivery);
                     });
                     q.push(") AS v WHERE agents.id = v.column1");
                     q.build().execute(&mut *tx).await?;

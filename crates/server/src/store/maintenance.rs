@@ -49,6 +49,7 @@ pub const TEXT_COLUMNS: &[(&str, &str, &[&str])] = &[
             "machine_id",
             "location",
             "model",
+            "config_delivery",
         ],
     ),
     ("agent_tokens", "agent_id", &["token_hash", "agent_id"]),

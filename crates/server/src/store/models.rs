@@ -66,6 +66,8 @@ pub struct AgentRow {
     pub config_version_applied: Option<i64>,
     pub last_error: Option<String>,
     pub created_at: i64,
+    /// `ready`, `not_set_up`, or None when the agent does not say.
+    pub config_delivery: Option<String>,
 }
 
 /// What a new agent is created with.
@@ -108,6 +110,7 @@ pub struct HeartbeatRecord {
     pub machine_id: Option<String>,
     pub location: Option<String>,
     pub model: Option<String>,
+    pub config_delivery: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]

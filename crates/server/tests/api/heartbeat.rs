@@ -12,6 +12,7 @@ both_backends!(
     silent_agent_goes_offline_after_three_intervals,
     metrics_history_returns_points,
     housekeeping_prunes_old_history,
+    config_delivery_is_stored_and_shown,
 );
 
 async fn heartbeat_updates_status_last_seen_and_metrics(b: Backend) {
@@ -280,4 +281,45 @@ async fn housekeeping_prunes_old_history(b: Backend) {
         .expect("housekeeping");
     let after = app.get(&history, &owner.token).await.ok(200).json;
     assert_eq!(cpu(&after), [2.0], "{after}");
+}
+
+/// The optional `config_delivery` field (docs/security.md, "Readings of the SPEC"): a
+/// monitor-only agent says `not_set_up`, the owner sees it until the agent says otherwise,
+/// an agent that does not send it shows null, and an unknown value is ignored like an
+/// unknown field rather than refusing the heartbeat.
+async fn config_delivery_is_stored_and_shown(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let owner = app.first_owner().await;
+    let a = app.agent(&owner, "a").await;
+    let token = app.agent_token(&a).await;
+    let detail = app.agent_detail(&owner, &a.id).await;
+    assert!(detail["config_delivery"].is_null(), "{detail}");
+
+    let mut body = heartbeat(&a.id, "healthy", json!({"cpu_usage": 1}));
+    body["config_delivery"] = json!("not_set_up");
+    app.heartbeat(&token, &body).await.ok(200);
+    assert_eq!(
+        app.agent_detail(&owner, &a.id).await["config_delivery"],
+        "not_set_up"
+    );
+    let list = app.get("/api/agents", &owner.token).await.ok(200);
+    assert_eq!(list.json["agents"][0]["config_delivery"], "not_set_up");
+
+    body["config_delivery"] = json!("ready");
+    app.heartbeat(&token, &body).await.ok(200);
+    assert_eq!(
+        app.agent_detail(&owner, &a.id).await["config_delivery"],
+        "ready"
+    );
+
+    body["config_delivery"] = json!("from_a_newer_agent");
+    app.heartbeat(&token, &body).await.ok(200);
+    body.as_object_mut().unwrap().remove("config_delivery");
+    app.heartbeat(&token, &body).await.ok(200);
+    assert!(app.agent_detail(&owner, &a.id).await["config_delivery"].is_null());
+
+    body["config_delivery"] = json!(["not", "a", "string"]);
+    app.heartbeat(&token, &body)
+        .await
+        .err(400, "invalid_request");
 }
