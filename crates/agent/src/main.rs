@@ -90,6 +90,17 @@ fn install_service(args: &InstallArgs) -> anyhow::Result<()> {
     service::install(&plan)?;
     println!("wrote {} (mode 0600)", plan.env_path.display());
     println!("wrote {}", plan.unit_path.display());
+    if let Some(who) = &plan.run_as {
+        println!(
+            "the agent runs as {}:{}, the owner of {}, and can write nowhere else",
+            who.user,
+            who.group,
+            plan.state_dir.display()
+        );
+        if who.uid == 0 {
+            println!("note: that directory belongs to root, so the agent runs as root");
+        }
+    }
     println!("enable and start it with:\n  {}", plan.next_steps);
     Ok(())
 }

@@ -125,6 +125,123 @@ fn install_service_writes_a_private_env_file_and_a_secret_free_unit() {
     assert!(unit_text.contains(&format!("EnvironmentFile={}", env_file.display())));
     assert!(unit_text.contains(&format!("ExecStart={BIN} run")));
     assert!(unit_text.contains("WantedBy=multi-user.target"));
+    for line in [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        &format!("ReadWritePaths={}", dir.path().join("oc").display()),
+    ] {
+        assert!(
+            unit_text.lines().any(|l| l == line),
+            "{line} missing:\n{unit_text}"
+        );
+    }
+    assert!(
+        dir.path().join("oc").is_dir(),
+        "ReadWritePaths= must exist for the unit to start"
+    );
+}
+
+fn install_for_state_dir(dir: &std::path::Path, state: &std::path::Path) -> (String, String) {
+    let unit = dir.join("openclaw-fleet-agent.service");
+    let out = agent(&[
+        "install-service",
+        "--unit-path",
+        unit.to_str().unwrap(),
+        "--env-file",
+        dir.join("agent.env").to_str().unwrap(),
+    ])
+    .env("OPENCLAW_FLEET_URL", "https://fleet.example.com")
+    .env("OPENCLAW_FLEET_AGENT_ID", ID)
+    .env("OPENCLAW_FLEET_AGENT_SECRET", AS)
+    .env("OPENCLAW_STATE_DIR", state)
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        std::fs::read_to_string(&unit).unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+/// The unit runs the agent as the owner of the state directory, hardened, and the
+/// directory it may write exists (created for that owner when missing).
+#[test]
+fn install_service_runs_the_agent_as_the_state_directorys_owner() {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: giving a directory to another user needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home-of-12345");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(12345), Some(12345)).unwrap();
+    let state = home.join(".openclaw");
+    let (unit, stdout) = install_for_state_dir(dir.path(), &state);
+    let service: Vec<&str> = unit
+        .split("[Service]")
+        .nth(1)
+        .unwrap()
+        .split("[Install]")
+        .next()
+        .unwrap()
+        .lines()
+        .collect();
+    let rw = format!("ReadWritePaths={}", state.display());
+    for line in [
+        "User=12345",
+        "Group=12345",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "UMask=0077",
+        rw.as_str(),
+    ] {
+        assert!(service.contains(&line), "{line} missing:\n{unit}");
+    }
+    assert!(stdout.contains("runs as 12345:12345"), "{stdout}");
+    let meta = std::fs::metadata(&state).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o777),
+        (12345, 12345, 0o700)
+    );
+
+    // An existing directory's owner wins over its parent's.
+    let other = dir.path().join("srv-openclaw");
+    std::fs::create_dir(&other).unwrap();
+    std::os::unix::fs::chown(&other, Some(23456), Some(34567)).unwrap();
+    let (unit, _) = install_for_state_dir(dir.path(), &other);
+    assert!(unit.contains("User=23456\nGroup=34567\n"), "{unit}");
+}
+
+/// systemd's own parser accepts every line of the unit (skipped, with the reason
+/// printed, where systemd-analyze is not installed).
+#[test]
+fn install_service_unit_passes_systemd_analyze_verify() {
+    let probe = Command::new("systemd-analyze").arg("--version").output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: systemd-analyze is not installed here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _) = install_for_state_dir(dir.path(), &dir.path().join("oc"));
+    let unit = dir.path().join("openclaw-fleet-agent.service");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let name = unit.file_name().unwrap().to_string_lossy().into_owned();
+    let complaints: Vec<&str> = stderr.lines().filter(|l| l.contains(&name)).collect();
+    assert!(complaints.is_empty(), "systemd complains:\n{stderr}");
 }
 
 #[test]
