@@ -4,6 +4,7 @@
 // envelope under a "stored version 2" claim). The page must refuse and warn,
 // never show the old values as current, and no save or restore may re-seal
 // them: no config upload leaves the browser while the hostile answer is in place.
+// A forged save answer (a far higher version) cannot raise the browser's record.
 
 import { after, before, describe, it as nodeIt } from 'node:test';
 import assert from 'node:assert/strict';
@@ -116,6 +117,23 @@ describe('rollback check against a hostile server', () => {
     await saveValue(page, `${NEW_KEY}-3`, 3);
     const seen = await page.evaluate((id) => Object.entries(localStorage).filter(([k]) => k.endsWith(id)), agentId);
     assert.deepEqual(seen.map(([, v]) => v), ['3'], 'the record holds the version only');
+  });
+
+  it('a hostile save answer cannot raise the record: it is refused and the next load still works', async () => {
+    const { page } = s;
+    await page.route((url) => url.pathname === `/api/agents/${agentId}/config`, async (route) => {
+      const real = await route.fetch();
+      await route.fulfill({ response: real, json: { config_version: 1000 } });
+    });
+    await page.getByLabel('Value of ANTHROPIC_API_KEY').fill(`${NEW_KEY}-4`);
+    await page.getByRole('button', { name: 'Save config' }).click();
+    await page.getByText('The server says it stored version 1000 instead of 4.', { exact: false }).waitFor();
+    await page.unrouteAll();
+    const seen = await page.evaluate((id) => Object.entries(localStorage).filter(([k]) => k.endsWith(id)), agentId);
+    assert.deepEqual(seen.map(([, v]) => v), ['3'], 'the unconfirmed answer did not move the record');
+    await page.reload();
+    await page.getByText('Stored version 4', { exact: false }).waitFor();
+    assert.equal(await page.getByLabel('Value of ANTHROPIC_API_KEY').inputValue(), `${NEW_KEY}-4`);
   });
 
   it('broke no CSP rule and threw no error', () => {

@@ -42,7 +42,10 @@ export async function changeOne(agentId, edit, { api, wrapKey, userId, storage }
       checkNext(version + 1, seenVersion(userId, agentId, storage));
       const envelope = await sealConfig(secret, agentId, version + 1, next);
       try {
-        await api.putConfig(agentId, envelope);
+        const saved = await api.putConfig(agentId, envelope);
+        if (saved?.config_version !== version + 1) {
+          throw new Error(`the server says it stored version ${saved?.config_version} instead of ${version + 1}`);
+        }
         recordSeen(userId, agentId, version + 1, storage);
         return { state: APPLIED, version: version + 1, retries };
       } catch (e) {

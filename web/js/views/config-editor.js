@@ -144,7 +144,11 @@ export function configEditor({ agent, secret, doc, version, seen = () => 0, user
         checkNext(base + 1, seen());
         const envelope = await sealConfig(secret, agent.id, base + 1, next);
         const res = await api.agents.putConfig(agent.id, envelope);
-        base = res?.config_version ?? base + 1;
+        if (res?.config_version !== base + 1) {
+          err.showText(`The server says it stored version ${res?.config_version} instead of ${base + 1}. Reload before saving again.`);
+          return;
+        }
+        base += 1;
         dirty = false;
         dirtyNote.textContent = '';
         conflict.hidden = true;
