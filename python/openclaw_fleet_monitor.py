@@ -25,6 +25,7 @@ import os
 import random
 import re
 import signal
+import ssl
 import stat
 import sys
 import time
@@ -679,11 +680,25 @@ def _read_json(resp):
     return data
 
 
+def tls_context(ca_file=None):
+    # type: (Optional[str]) -> ssl.SSLContext
+    """The operating system's trusted roots, plus the CA certificates in `ca_file` (PEM)."""
+    ctx = ssl.create_default_context()
+    if ca_file:
+        try:
+            ctx.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise SettingsError("OPENCLAW_FLEET_CA_FILE %s: not a readable PEM certificate file (%s)"
+                                % (ca_file, getattr(e, "strerror", None) or e.__class__.__name__))
+    return ctx
+
+
 class Client(object):
-    def __init__(self, base_url):
-        # type: (str) -> None
+    def __init__(self, base_url, ca_file=None):
+        # type: (str, Optional[str]) -> None
         self.base = base_url.rstrip("/")
-        self.opener = urllib.request.build_opener(_NoRedirect())
+        self.opener = urllib.request.build_opener(
+            _NoRedirect(), urllib.request.HTTPSHandler(context=tls_context(ca_file)))
 
     def call(self, method, path, body=None, token=None, timeout=HTTP_TIMEOUT):
         # type: (str, str, Optional[Dict[str, Any]], Optional[str], float) -> Dict[str, Any]
@@ -717,6 +732,10 @@ class Client(object):
             raise ApiError(status, code, payload, retry)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             reason = getattr(e, "reason", None) or e.__class__.__name__
+            if isinstance(reason, ssl.SSLCertVerificationError):
+                raise Unreachable("the server's TLS certificate is not trusted (%s); if a private CA "
+                                  "signed it, set OPENCLAW_FLEET_CA_FILE to that CA's PEM file"
+                                  % (reason.verify_message or "verification failed"))
             raise Unreachable(str(reason) if isinstance(reason, (str, OSError)) else e.__class__.__name__)
 
 
@@ -750,10 +769,11 @@ class ClockSkewError(Exception):
 
 class Settings(object):
     def __init__(self, url, agent_id, agent_secret, encryption_secret, state_dir, gateway_url,
-                 interval=None, max_clock_correction=DEFAULT_MAX_CLOCK_CORRECTION):
-        # type: (str, str, str, Optional[str], str, str, Optional[int], int) -> None
+                 interval=None, max_clock_correction=DEFAULT_MAX_CLOCK_CORRECTION, ca_file=None):
+        # type: (str, str, str, Optional[str], str, str, Optional[int], int, Optional[str]) -> None
         self.max_clock_correction = max_clock_correction
         self.url = url
+        self.ca_file = ca_file
         self.agent_id = agent_id
         self.agent_secret = agent_secret
         self.encryption_secret = encryption_secret
@@ -815,7 +835,8 @@ def load_settings(args, environ):
     if not 0 <= bound <= MAX_CLOCK_CORRECTION_LIMIT:
         raise SettingsError("%s must be a number of seconds from 0 to %d"
                             % (MAX_CLOCK_CORRECTION_ENV, MAX_CLOCK_CORRECTION_LIMIT))
-    return Settings(url, agent_id, secret, enc, state_dir, gateway, args.interval, bound)
+    ca_file = environ.get("OPENCLAW_FLEET_CA_FILE") or None
+    return Settings(url, agent_id, secret, enc, state_dir, gateway, args.interval, bound, ca_file)
 
 
 def _is_loopback(host):
@@ -834,7 +855,7 @@ class Monitor(object):
         self.s = settings
         self.clock = clock
         self.sleep = sleep
-        self.client = Client(settings.url)
+        self.client = Client(settings.url, settings.ca_file)
         self.cpu = CpuSampler()
         self.state = State(os.path.join(settings.state_dir, STATE_FILE), settings.agent_id).load()
         self.clock_offset = 0.0
@@ -1102,6 +1123,8 @@ whose content is used without its trailing newline):
   OPENCLAW_FLEET_MAX_CLOCK_CORRECTION  seconds of clock skew corrected from the server's
                                     server_time (default 600, 0 = never; or --max-clock-correction);
                                     beyond it the monitor stops: fix this host's clock
+  OPENCLAW_FLEET_CA_FILE            PEM CA certificate(s) trusted for the server, in
+                                    addition to the operating system's roots
 
 Configs are written to <state dir>/.env (inside a managed block; other lines
 are kept) and merged into <state dir>/openclaw.json, both mode 0600.

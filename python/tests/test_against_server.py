@@ -40,8 +40,8 @@ def clean_env():
                 if not k.startswith(("OPENCLAW_", "INTERNAL_ENCRYPTION_KEY", "DATABASE_URL")))
 
 
-def server_command(data_dir):
-    return [os.path.abspath(SERVER_BIN), "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir]
+def server_command(data_dir, extra=()):
+    return [os.path.abspath(SERVER_BIN), "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir] + list(extra)
 
 
 def admin(data_dir, *args):
@@ -56,8 +56,8 @@ def admin(data_dir, *args):
 class Server(object):
     """The real server on 127.0.0.1:0; `url` is read from its 'listening on' line."""
 
-    def __init__(self, data_dir):
-        self.proc = subprocess.Popen(server_command(data_dir), env=clean_env(), stdout=subprocess.PIPE,
+    def __init__(self, data_dir, extra=()):
+        self.proc = subprocess.Popen(server_command(data_dir, extra), env=clean_env(), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, universal_newlines=True)
         self.lines = queue.Queue()
         self.output = []
@@ -101,7 +101,7 @@ class Server(object):
         return "".join(self.output)
 
 
-def api(method, url, body=None, token=None):
+def api(method, url, body=None, token=None, context=None):
     headers = {"Accept": "application/json"}
     data = None
     if body is not None:
@@ -111,7 +111,7 @@ def api(method, url, body=None, token=None):
         headers["Authorization"] = "Bearer " + token
     req = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
+        with urllib.request.urlopen(req, timeout=30, context=context) as resp:
             raw = resp.read()
             return resp.status, (json.loads(raw.decode()) if raw else None)
     except urllib.error.HTTPError as e:
@@ -162,8 +162,10 @@ def fleet(tmp_path):
         server.stop()
 
 
-def run_monitor(fleet, gateway_url, agent_secret=None, encryption_secret=None):
+def run_monitor(fleet, gateway_url, agent_secret=None, encryption_secret=None, ca_file=None):
     env = clean_env()
+    if ca_file:
+        env["OPENCLAW_FLEET_CA_FILE"] = ca_file
     env.update({"OPENCLAW_FLEET_URL": fleet["server"].url, "OPENCLAW_FLEET_AGENT_ID": fleet["agent_id"],
                 "OPENCLAW_FLEET_AGENT_SECRET": agent_secret or fleet["agent_secret"],
                 "OPENCLAW_STATE_DIR": fleet["state_dir"], "OPENCLAW_GATEWAY_URL": gateway_url})
@@ -306,3 +308,89 @@ def test_monitor_only_is_shown_to_the_owner_as_config_delivery_not_set_up(fleet)
         r = run_monitor(fleet, "http://127.0.0.1:9/", encryption_secret=enc)
         assert r.returncode == 0, r.stderr
         assert owner_view(fleet)["config_delivery"] == "ready"
+
+
+def make_test_pki(directory):
+    """A test CA and a certificate for 127.0.0.1 it signed: (ca.pem, cert.pem, key.pem) paths."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "monitor test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                       key_cert_sign=True, crl_sign=True, encipher_only=False,
+                                       decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = [os.path.join(directory, n) for n in ("ca.pem", "cert.pem", "key.pem")]
+    with open(paths[0], "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths[1], "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths[2], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return paths
+
+
+def test_over_https_the_monitor_trusts_a_private_ca_only_through_its_ca_file(tmp_path):
+    pytest.importorskip("cryptography")
+    import ssl
+    ca_file, cert, key = make_test_pki(str(tmp_path))
+    data_dir = str(tmp_path / "data")
+    os.makedirs(data_dir)
+    email, password = "owner@example.com", "correct horse battery staple"
+    (tmp_path / "password").write_text(password + "\n")
+    admin(data_dir, "user", "create", "--email", email, "--password-file", str(tmp_path / "password"))
+    created = admin(data_dir, "agent", "create", "--owner", email, "--name", "tls-monitor")
+    agent = created.get("agent") if isinstance(created.get("agent"), dict) else created
+    server = Server(data_dir, ["--tls-cert", cert, "--tls-key", key])
+    try:
+        assert server.url.startswith("https://127.0.0.1:"), server.url
+        fleet = {"server": server, "agent_id": agent["id"], "agent_secret": created["agent_secret"],
+                 "state_dir": str(tmp_path / "openclaw")}
+
+        r = run_monitor(fleet, "http://127.0.0.1:9/")
+        assert r.returncode == 1
+        last = r.stderr.strip().splitlines()[-1]
+        assert "TLS certificate is not trusted" in last and "OPENCLAW_FLEET_CA_FILE" in last, r.stderr
+
+        junk = tmp_path / "junk.pem"
+        junk.write_text("not a certificate\n")
+        r = run_monitor(fleet, "http://127.0.0.1:9/", ca_file=str(junk))
+        assert r.returncode == 2 and "OPENCLAW_FLEET_CA_FILE" in r.stderr, r.stderr
+
+        r = run_monitor(fleet, "http://127.0.0.1:9/", ca_file=ca_file)
+        assert r.returncode == 0, r.stderr
+        ctx = ssl.create_default_context(cafile=ca_file)
+        status, login = api("POST", server.url + "/api/auth/login", {"email": email, "password": password},
+                            context=ctx)
+        assert status == 200, login
+        status, seen = api("GET", "%s/api/agents/%s" % (server.url, agent["id"]), token=login["token"],
+                           context=ctx)
+        assert status == 200 and seen["last_seen"] is not None, seen
+    finally:
+        server.stop()

@@ -20,6 +20,8 @@ Environment:
   OPENCLAW_FLEET_MAX_CLOCK_CORRECTION   largest clock skew, in seconds, corrected from the
                                         server's time (default 600, 0 = never); beyond it the
                                         agent stops: fix this host's clock
+  OPENCLAW_FLEET_CA_FILE                PEM CA certificate(s) trusted for the server, in
+                                        addition to the operating system's roots
   RUST_LOG                              log level: error, warn, info (default), debug";
 
 #[derive(Debug, Parser)]
@@ -73,7 +75,7 @@ pub struct InstallArgs {
 #[derive(Debug, Default, Clone, Args)]
 pub struct SettingsArgs {
     /// TOML settings file (keys: url, agent_id, state_dir, gateway_url, on_change,
-    /// max_clock_correction, agent_secret_file, encryption_secret_file)
+    /// max_clock_correction, ca_file, agent_secret_file, encryption_secret_file)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Fleet server base URL
@@ -94,4 +96,7 @@ pub struct SettingsArgs {
     /// Largest clock skew (seconds) corrected from the server's time; default 600
     #[arg(long, value_name = "SECONDS")]
     pub max_clock_correction: Option<String>,
+    /// PEM file of CA certificates to trust for the server, besides the system's
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }

@@ -3,6 +3,7 @@
 //! carried elsewhere), caps every answer's size, and turns the server's
 //! `{"error": code}` answers into typed errors carrying only the code.
 
+use std::path::Path;
 use std::time::Duration;
 
 use openclaw_fleet_protocol::{
@@ -70,6 +71,9 @@ pub enum ClientError {
          (e.g. enable NTP)"
     )]
     ClockSkew { skew: i64, bound: u64 },
+    /// The client cannot be set up (e.g. an unreadable CA file).
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl ClientError {
@@ -82,7 +86,7 @@ impl ClientError {
         match self {
             Self::Unreachable(_) => true,
             Self::Api { status, .. } => *status >= 500 || *status == 429,
-            Self::Protocol(_) | Self::ClockSkew { .. } => false,
+            Self::Protocol(_) | Self::ClockSkew { .. } | Self::Setup(_) => false,
         }
     }
 
@@ -100,13 +104,23 @@ pub struct FleetClient {
 }
 
 impl FleetClient {
-    pub fn new(base: Url) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
+    /// A client for `base` that trusts the operating system's root certificates and,
+    /// when given, the CA certificates in `ca_file` (PEM; `OPENCLAW_FLEET_CA_FILE`).
+    pub fn new(base: Url, ca_file: Option<&Path>) -> Result<Self, ClientError> {
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("openclaw-fleet-agent/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
+            .tls_built_in_webpki_certs(false)
+            .tls_built_in_native_certs(true);
+        if let Some(path) = ca_file {
+            for cert in read_ca_file(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
-            .map_err(|e| ClientError::Protocol(format!("HTTP client: {e}")))?;
+            .map_err(|e| ClientError::Setup(format!("HTTP client: {e}")))?;
         Ok(Self { http, base })
     }
 
@@ -225,6 +239,24 @@ fn sanitize_code(code: &str) -> String {
         .collect()
 }
 
+/// The certificates of a CA file, or an error naming the file and the setting.
+fn read_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let bad = |why: String| {
+        ClientError::Setup(format!(
+            "{} {}: {why}",
+            crate::settings::ENV_CA_FILE,
+            path.display()
+        ))
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot be read ({})", e.kind())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|_| bad("is not a PEM certificate file".into()))?;
+    if certs.is_empty() {
+        return Err(bad("holds no CERTIFICATE block".into()));
+    }
+    Ok(certs)
+}
+
 /// A short reason without the request's URL (which names the agent id only,
 /// but is noise in every log line).
 fn describe(e: &reqwest::Error) -> String {
@@ -245,9 +277,20 @@ fn describe(e: &reqwest::Error) -> String {
     }
     if detail.is_empty() {
         kind.to_owned()
+    } else if is_untrusted_certificate(&detail) {
+        format!(
+            "{kind}: the server's TLS certificate is not trusted ({detail}); if a private CA \
+             signed it, set {} to that CA's PEM file",
+            crate::settings::ENV_CA_FILE
+        )
     } else {
         format!("{kind} ({detail})")
     }
+}
+
+/// rustls's words for a chain that does not end at a trusted root.
+fn is_untrusted_certificate(detail: &str) -> bool {
+    detail.contains("UnknownIssuer") || detail.contains("invalid peer certificate")
 }
 
 #[cfg(test)]
@@ -293,7 +336,7 @@ mod tests {
             );
             sock.write_all(answer.as_bytes()).await.unwrap();
         });
-        let c = FleetClient::new(Url::parse(&format!("http://{addr}")).unwrap()).unwrap();
+        let c = FleetClient::new(Url::parse(&format!("http://{addr}")).unwrap(), None).unwrap();
         let err = c.handshake(&serde_json::json!({})).await.err().unwrap();
         assert!(matches!(err, ClientError::Protocol(_)), "{err}");
         assert!(!err.to_string().contains("tok-sensitive"), "{err}");
@@ -301,12 +344,12 @@ mod tests {
 
     #[test]
     fn urls_keep_a_base_path() {
-        let c = FleetClient::new(Url::parse("https://h.example/fleet/").unwrap()).unwrap();
+        let c = FleetClient::new(Url::parse("https://h.example/fleet/").unwrap(), None).unwrap();
         assert_eq!(
             c.url("/api/heartbeat").as_str(),
             "https://h.example/fleet/api/heartbeat"
         );
-        let c = FleetClient::new(Url::parse("http://127.0.0.1:9").unwrap()).unwrap();
+        let c = FleetClient::new(Url::parse("http://127.0.0.1:9").unwrap(), None).unwrap();
         assert_eq!(c.url("/api/x").as_str(), "http://127.0.0.1:9/api/x");
     }
 }

@@ -126,6 +126,9 @@ pub fn plan(
             &resolved.max_clock_correction.to_string(),
         )?;
     }
+    if let Some(ca) = &resolved.ca_file {
+        put(settings::ENV_CA_FILE, &absolute(ca).to_string_lossy())?;
+    }
 
     let state_dir = absolute(&resolved.state_dir);
     let run_as = if args.user {

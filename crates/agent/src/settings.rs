@@ -27,6 +27,7 @@ pub const ENV_MAX_CLOCK_CORRECTION: &str = "OPENCLAW_FLEET_MAX_CLOCK_CORRECTION"
 pub const DEFAULT_MAX_CLOCK_CORRECTION: u64 = 600;
 /// Beyond a day the host's clock needs fixing, not correcting.
 pub const MAX_CLOCK_CORRECTION_LIMIT: u64 = 86_400;
+pub const ENV_CA_FILE: &str = "OPENCLAW_FLEET_CA_FILE";
 
 /// Variables never passed on to a child process (validator, on-change hook).
 pub const SECRET_ENV_VARS: [&str; 4] = [
@@ -65,6 +66,7 @@ struct FileSettings {
     gateway_url: Option<String>,
     on_change: Option<String>,
     max_clock_correction: Option<u64>,
+    ca_file: Option<PathBuf>,
     agent_secret_file: Option<PathBuf>,
     encryption_secret_file: Option<PathBuf>,
 }
@@ -102,6 +104,8 @@ pub struct Layered {
     pub on_change: Option<String>,
     /// Seconds, as given (checked by `resolve`).
     pub max_clock_correction: Option<String>,
+    /// PEM CA certificates trusted for the server, besides the operating system's.
+    pub ca_file: Option<PathBuf>,
     pub agent_secret: Option<SecretSource>,
     pub encryption_secret: Option<SecretSource>,
 }
@@ -115,6 +119,7 @@ pub struct Settings {
     pub on_change: Option<String>,
     /// Largest clock skew (seconds) corrected from the server's `server_time`.
     pub max_clock_correction: u64,
+    pub ca_file: Option<PathBuf>,
     pub agent_secret: AgentSecret,
     /// None: monitor-only (handshakes and heartbeats; no config is fetched
     /// or applied), reported to the server as `config_delivery: not_set_up`.
@@ -176,6 +181,13 @@ impl Layered {
                 .clone()
                 .or(env(ENV_MAX_CLOCK_CORRECTION))
                 .or(file.max_clock_correction.map(|n| n.to_string())),
+            ca_file: args
+                .ca_file
+                .clone()
+                .or(env(ENV_CA_FILE).map(PathBuf::from))
+                .or(file.ca_file)
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(expand),
             agent_secret: secret(ENV_AGENT_SECRET, file.agent_secret_file)?,
             encryption_secret: secret(ENV_ENCRYPTION_SECRET, file.encryption_secret_file)?,
             config_file,
@@ -219,6 +231,7 @@ impl Layered {
             gateway_url: parse_url(ENV_GATEWAY_URL, &self.gateway_url)?,
             on_change: self.on_change.clone().filter(|c| !c.trim().is_empty()),
             max_clock_correction: self.max_clock_correction()?,
+            ca_file: self.ca_file.clone(),
             agent_secret,
             encryption_secret,
         })

@@ -23,6 +23,7 @@ pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod web;
 
 pub use settings::Settings;

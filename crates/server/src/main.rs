@@ -45,8 +45,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(settings.log_format, "info,sqlx=warn,tower_http=warn");
             let server = Server::build(settings, None).await?;
             let addr = server.local_addr();
-            tracing::info!("listening on http://{addr}");
-            println!("OpenClaw Fleet is running: open http://{addr}/ in your browser");
+            let scheme = server.scheme();
+            tracing::info!("listening on {scheme}://{addr}");
+            println!("OpenClaw Fleet is running: open {scheme}://{addr}/ in your browser");
             if let Some(metrics) = server.metrics_addr() {
                 tracing::info!("metrics on http://{metrics}/metrics");
                 println!("Prometheus metrics: http://{metrics}/metrics");

@@ -92,10 +92,20 @@ pub fn build(state: AppState) -> Router {
         ));
 
     let body_limit = state.settings().max_body_bytes;
-    api.route("/metrics", axum::routing::get(metrics::scrape))
+    let app = api
+        .route("/metrics", axum::routing::get(metrics::scrape))
         .fallback(web::static_file)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::map_response(web::security_headers))
+        .layer(DefaultBodyLimit::max(body_limit));
+    // Browsers reach this server only over HTTPS: tell them to keep it that way.
+    let app = if state.settings().https() {
+        app.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(web::HSTS),
+        ))
+    } else {
+        app
+    };
+    app.layer(axum::middleware::map_response(web::security_headers))
         .layer(axum::middleware::from_fn(
             crate::telemetry::http::count_outcomes,
         ))

@@ -55,6 +55,10 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     /// A file holding the metrics token (instead of `metrics_token`).
     pub metrics_token_file: Option<PathBuf>,
+    /// PEM certificate chain for built-in HTTPS (with `tls_key`); reread on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for built-in HTTPS (with `tls_cert`); reread on SIGHUP.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// How log lines are written.
@@ -88,6 +92,8 @@ impl Default for Settings {
             metrics_listen: None,
             metrics_token: None,
             metrics_token_file: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -112,7 +118,7 @@ impl Settings {
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 17] = [
+    const ENV_KEYS: [&'static str; 19] = [
         "listen",
         "data_dir",
         "database_url",
@@ -130,6 +136,8 @@ impl Settings {
         "metrics_listen",
         "metrics_token",
         "metrics_token_file",
+        "tls_cert",
+        "tls_key",
     ];
 
     fn read_metrics_token_file(&mut self) -> anyhow::Result<()> {
@@ -179,6 +187,10 @@ impl Settings {
                 "the metrics token must be at least 16 characters (e.g. `openssl rand -hex 32`)"
             );
         }
+        anyhow::ensure!(
+            self.tls_cert.is_some() == self.tls_key.is_some(),
+            "set both tls_cert and tls_key for built-in HTTPS, or neither"
+        );
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
                 url.starts_with("http://") || url.starts_with("https://"),
@@ -192,6 +204,27 @@ impl Settings {
         self.database_url
             .clone()
             .unwrap_or_else(|| crate::store::default_url(&self.data_dir))
+    }
+
+    /// The certificate and key files, when the server speaks HTTPS itself.
+    pub fn tls_files(&self) -> Option<crate::tls::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether browsers reach this server over HTTPS: built-in TLS, or an `https://`
+    /// public URL (a TLS-terminating proxy). Sets `Secure` cookies and HSTS.
+    pub fn https(&self) -> bool {
+        self.tls_cert.is_some()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
     }
 
     /// Whether `/metrics` is served anywhere (and figures are collected).

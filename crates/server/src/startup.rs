@@ -77,6 +77,10 @@ pub struct Server {
     _lock: crate::store::DbLock,
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
+    tls: Option<(
+        Arc<crate::tls::CertStore>,
+        Arc<tokio_rustls::rustls::ServerConfig>,
+    )>,
     state: AppState,
 }
 
@@ -95,6 +99,14 @@ impl Server {
             );
         }
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let tls = match settings.tls_files() {
+            Some(files) => {
+                let store = crate::tls::CertStore::load(files)?;
+                let config = store.server_config()?;
+                Some((store, config))
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -114,6 +126,7 @@ impl Server {
             _lock: lock,
             listener,
             metrics_listener,
+            tls,
             state,
         })
     }
@@ -131,6 +144,15 @@ impl Server {
             .and_then(|l| l.local_addr().ok())
     }
 
+    /// `https` when the server speaks TLS itself, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     pub fn state(&self) -> AppState {
         self.state.clone()
     }
@@ -144,6 +166,16 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state;
+        // TLS first: what can fail here fails before any task is started.
+        let (listener, store) = match self.tls {
+            None => (Bound::Plain(self.listener), None),
+            Some((store, config)) => {
+                let listener =
+                    crate::tls::TlsListener::new(self.listener, config).context("TLS listener")?;
+                (Bound::Tls(listener), Some(store))
+            }
+        };
+        let reloader = crate::tls::on_sighup(store)?;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
         let metrics = self.metrics_listener.map(|listener| {
             let app = crate::router::metrics_only(state.clone());
@@ -158,12 +190,24 @@ impl Server {
             drain_state.begin_drain();
             let _ = stopping.send(());
         };
-        let serve = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(graceful)
-        .into_future();
+        let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let serve: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> =
+            match listener {
+                Bound::Plain(tcp) => Box::pin(
+                    axum::serve(tcp, make_service)
+                        .with_graceful_shutdown(graceful)
+                        .into_future(),
+                ),
+                Bound::Tls(tls) => {
+                    use axum::serve::ListenerExt;
+                    // `tap_io` gives the TLS listener axum's `ConnectInfo<SocketAddr>`.
+                    Box::pin(
+                        axum::serve(tls.tap_io(|_| {}), make_service)
+                            .with_graceful_shutdown(graceful)
+                            .into_future(),
+                    )
+                }
+            };
         let drain_over = async move {
             if stop_seen.await.is_err() {
                 std::future::pending::<()>().await;
@@ -178,6 +222,7 @@ impl Server {
             }
         };
         housekeeping.abort();
+        reloader.abort();
         if let Some(task) = metrics {
             task.abort();
         }
@@ -193,6 +238,12 @@ impl Server {
         tracing::info!("stopped");
         result
     }
+}
+
+/// The main address's listener: plain TCP, or TLS over it.
+enum Bound {
+    Plain(TcpListener),
+    Tls(crate::tls::TlsListener),
 }
 
 /// Every few seconds: announce agents that went offline; every ten minutes: prune.

@@ -17,6 +17,11 @@ pub const CSP: &str =
      connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
 
+/// `Strict-Transport-Security` when the server is reached over HTTPS (built-in TLS or an
+/// `https://` public URL): one year, no `includeSubDomains` (other hosts of the domain
+/// are not ours to commit), no `preload`.
+pub const HSTS: &str = "max-age=31536000";
+
 /// Serves a file of the dashboard; unknown paths get the app shell (client routing).
 pub async fn static_file(uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');

@@ -64,8 +64,8 @@ impl Agent {
     pub fn new(settings: Settings, clock: Clock) -> Result<Self, StartError> {
         let state = AgentState::load(&settings.state_dir)?;
         let applied = state.applied_for(&settings.agent_id);
-        let client =
-            FleetClient::new(settings.url.clone()).map_err(|e| StartError::Http(e.to_string()))?;
+        let client = FleetClient::new(settings.url.clone(), settings.ca_file.as_deref())
+            .map_err(|e| StartError::Http(e.to_string()))?;
         let probe = GatewayProbe::new(settings.gateway_url.clone())
             .map_err(|e| StartError::Http(e.to_string()))?;
         Ok(Self {

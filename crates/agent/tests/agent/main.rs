@@ -6,3 +6,4 @@ mod cli;
 mod common;
 mod hostile_server;
 mod real_server;
+mod tls;

@@ -115,13 +115,10 @@ pub async fn login(
     Ok(response)
 }
 
-/// Whether the client reached us over TLS (directly or through a proxy that says so).
+/// Whether the client reached us over TLS: built-in HTTPS, an `https://` public URL, or
+/// a proxy that says so.
 fn secure(state: &AppState, headers: &HeaderMap) -> bool {
-    state
-        .settings()
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"))
+    state.settings().https()
         || headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())

@@ -47,6 +47,7 @@ where
 /// The real server, on a thread with its own runtime.
 pub struct FleetServer {
     pub addr: SocketAddr,
+    scheme: &'static str,
     pub data_dir: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -56,20 +57,30 @@ impl FleetServer {
     /// Starts on `addr` (port 0 for any) with `data_dir`; `clock_offset`
     /// shifts the server's clock away from the host's.
     pub fn start(data_dir: &Path, addr: SocketAddr, clock_offset: Option<i64>) -> Self {
+        let settings = Settings {
+            listen: addr,
+            data_dir: data_dir.to_path_buf(),
+            ..Settings::default()
+        };
+        Self::start_with(settings, clock_offset)
+    }
+
+    /// Starts with these settings (e.g. built-in TLS).
+    pub fn start_with(settings: Settings, clock_offset: Option<i64>) -> Self {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let dir = data_dir.to_path_buf();
+        let data_dir = settings.data_dir.clone();
+        let scheme = if settings.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("server runtime");
             rt.block_on(async move {
-                let settings = Settings {
-                    listen: addr,
-                    data_dir: dir,
-                    ..Settings::default()
-                };
                 let clock = clock_offset.map(|o| {
                     Arc::new(ManualClock::new(wall_clock() + o))
                         as openclaw_fleet::clock::SharedClock
@@ -89,14 +100,15 @@ impl FleetServer {
             .expect("server started");
         Self {
             addr,
-            data_dir: data_dir.to_path_buf(),
+            scheme,
+            data_dir,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn stop(&mut self) {
@@ -143,7 +155,11 @@ pub struct Owner {
 
 impl Owner {
     pub async fn register(base: &str) -> Self {
-        let http = reqwest::Client::new();
+        Self::register_with(base, reqwest::Client::new()).await
+    }
+
+    /// Registers through `http` (e.g. a client that trusts a test CA).
+    pub async fn register_with(base: &str, http: reqwest::Client) -> Self {
         let creds = json!({"email": "owner@example.com", "password": PASSWORD});
         let r = http
             .post(format!("{base}/api/auth/register"))

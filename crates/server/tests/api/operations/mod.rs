@@ -6,4 +6,5 @@ mod fleet;
 mod metrics;
 mod proc;
 mod rotation;
+mod tls;
 mod users;

@@ -107,6 +107,7 @@ pub async fn serve(storage: &[String], extra: &[&str], env: &[(&str, &str)]) -> 
         while let Some(line) = lines.next_line().await.expect("stdout") {
             let url = line
                 .find("http://")
+                .or_else(|| line.find("https://"))
                 .map(|i| line[i..].split_whitespace().next().unwrap_or_default());
             match url {
                 Some(u) if line.contains("metrics") => metrics = Some(u.to_string()),
@@ -138,6 +139,16 @@ pub async fn serve(storage: &[String], extra: &[&str], env: &[(&str, &str)]) -> 
 impl Serve {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Sends `signal` (e.g. `-HUP`) to the server process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
     }
 
     /// SIGTERM; returns the log it wrote.
