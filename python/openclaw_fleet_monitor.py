@@ -29,9 +29,7 @@ import ssl
 import stat
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 # 'cryptography' costs about 8 MB of memory once imported, so it is loaded only when a config
@@ -624,26 +622,109 @@ def load_avg():
 
 def probe_gateway(url):
     # type: (str) -> Optional[float]
-    """Milliseconds until the gateway answers a GET (any HTTP status), None if it does not."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    """Milliseconds until the gateway answers a GET (any HTTP status), None if it does not.
+    Never through a proxy, never following a redirect."""
     start = time.monotonic()
     try:
-        with opener.open(urllib.request.Request(url, method="GET"), timeout=GATEWAY_TIMEOUT) as resp:
-            resp.read(1)
-    except urllib.error.HTTPError as e:
-        e.close()
-    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError):
+        conn, target = _connection(url, GATEWAY_TIMEOUT)
+        try:
+            conn.request("GET", target, headers={"User-Agent": "%s/%s" % (PROG, __version__)})
+            conn.getresponse().read(1)
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ValueError):
         return None
     return round((time.monotonic() - start) * 1000.0, 1)
 
 
 # --------------------------------------------------------------------- HTTP
+#
+# Requests go through http.client directly: it never follows a redirect (which would carry
+# the bearer token or signed body elsewhere), and it spares the ~2 MB urllib.request costs
+# (it imports tempfile, shutil, bz2, lzma). Only when a proxy is configured in the
+# environment is urllib loaded, for its proxy handling (http_proxy, https_proxy, no_proxy).
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect would carry the bearer token or signed body elsewhere: never follow."""
+PROXY_ENV = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D401
-        return None
+
+def tls_context(ca_file=None):
+    # type: (Optional[str]) -> ssl.SSLContext
+    """The operating system's trusted roots, plus the CA certificates in `ca_file` (PEM)."""
+    ctx = ssl.create_default_context()
+    if ca_file:
+        try:
+            ctx.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise SettingsError("OPENCLAW_FLEET_CA_FILE %s: not a readable PEM certificate file (%s)"
+                                % (ca_file, getattr(e, "strerror", None) or e.__class__.__name__))
+    return ctx
+
+
+def _connection(url, timeout, context=None):
+    # type: (str, float, Optional[ssl.SSLContext]) -> Tuple[Any, str]
+    """An unopened http.client connection to `url`'s host (no proxy) and the request target."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        raise ValueError("URL without a host")
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
+                                           context=context or ssl.create_default_context())  # type: Any
+    elif parts.scheme == "http":
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    else:
+        raise ValueError("not an http:// or https:// URL")
+    return conn, (parts.path or "/") + ("?" + parts.query if parts.query else "")
+
+
+def _direct_sender(context):
+    # type: (Optional[ssl.SSLContext]) -> Callable[[str, str, Optional[bytes], Dict[str, str], float], Tuple[int, Optional[str], bytes]]
+    def send(method, url, data, headers, timeout):
+        # type: (str, str, Optional[bytes], Dict[str, str], float) -> Tuple[int, Optional[str], bytes]
+        return _send_direct(method, url, data, headers, timeout, context)
+    send.direct = True  # type: ignore
+    return send
+
+
+def _send_direct(method, url, data, headers, timeout, context=None):
+    # type: (str, str, Optional[bytes], Dict[str, str], float, Optional[ssl.SSLContext]) -> Tuple[int, Optional[str], bytes]
+    conn, target = _connection(url, timeout, context)
+    try:
+        conn.request(method, target, body=data, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Retry-After"), resp.read(MAX_RESPONSE + 1)
+    finally:
+        conn.close()
+
+
+def _urllib_sender(context):
+    # type: (Optional[ssl.SSLContext]) -> Callable[[str, str, Optional[bytes], Dict[str, str], float], Tuple[int, Optional[str], bytes]]
+    """The same request through urllib, for its proxy support; redirects are not followed."""
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D401
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect(), urllib.request.HTTPSHandler(context=context))
+
+    def send(method, url, data, headers, timeout):
+        # type: (str, str, Optional[bytes], Dict[str, str], float) -> Tuple[int, Optional[str], bytes]
+        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with opener.open(req, timeout=timeout) as resp:
+                return resp.status, resp.headers.get("Retry-After"), resp.read(MAX_RESPONSE + 1)
+        except urllib.error.HTTPError as e:
+            try:
+                return e.code, e.headers.get("Retry-After"), e.read(MAX_RESPONSE + 1)
+            finally:
+                e.close()
+        except urllib.error.URLError as e:
+            if isinstance(e.reason, OSError):
+                raise e.reason  # reported by Client.call like a direct connection's error
+            raise Unreachable(str(e.reason) if isinstance(e.reason, str) else e.__class__.__name__)
+
+    return send
 
 
 class Unreachable(Exception):
@@ -666,9 +747,8 @@ class SettingsError(Exception):
     pass
 
 
-def _read_json(resp):
-    # type: (Any) -> Dict[str, Any]
-    raw = resp.read(MAX_RESPONSE + 1)
+def _parse_json(raw):
+    # type: (bytes) -> Dict[str, Any]
     if len(raw) > MAX_RESPONSE:
         raise Unreachable("response too large")
     try:
@@ -680,25 +760,16 @@ def _read_json(resp):
     return data
 
 
-def tls_context(ca_file=None):
-    # type: (Optional[str]) -> ssl.SSLContext
-    """The operating system's trusted roots, plus the CA certificates in `ca_file` (PEM)."""
-    ctx = ssl.create_default_context()
-    if ca_file:
-        try:
-            ctx.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as e:
-            raise SettingsError("OPENCLAW_FLEET_CA_FILE %s: not a readable PEM certificate file (%s)"
-                                % (ca_file, getattr(e, "strerror", None) or e.__class__.__name__))
-    return ctx
-
-
 class Client(object):
-    def __init__(self, base_url, ca_file=None):
-        # type: (str, Optional[str]) -> None
+    def __init__(self, base_url, ca_file=None, environ=None):
+        # type: (str, Optional[str], Optional[Dict[str, str]]) -> None
         self.base = base_url.rstrip("/")
-        self.opener = urllib.request.build_opener(
-            _NoRedirect(), urllib.request.HTTPSHandler(context=tls_context(ca_file)))
+        env = os.environ if environ is None else environ
+        # Loading the CA bundle costs about 2 MB: only for an https:// server (or to report a
+        # bad OPENCLAW_FLEET_CA_FILE at start).
+        context = tls_context(ca_file) if ca_file or self.base.lower().startswith("https:") else None
+        proxied = any(env.get(k) for k in PROXY_ENV)
+        self.send = _urllib_sender(context) if proxied else _direct_sender(context)
 
     def call(self, method, path, body=None, token=None, timeout=HTTP_TIMEOUT):
         # type: (str, str, Optional[Dict[str, Any]], Optional[str], float) -> Dict[str, Any]
@@ -709,34 +780,29 @@ class Client(object):
             headers["Content-Type"] = "application/json"
         if token is not None:
             headers["Authorization"] = "Bearer " + token
-        req = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
         try:
-            with self.opener.open(req, timeout=timeout) as resp:
-                return _read_json(resp)
-        except urllib.error.HTTPError as e:
-            status = e.code
-            try:
-                payload = _read_json(e)
-            except Unreachable:
-                payload = {}
-            finally:
-                e.close()
-            if status >= 500 or status < 400:
-                raise Unreachable("HTTP %d" % status)
-            code = payload.get("error") if isinstance(payload.get("error"), str) else "http_%d" % status
-            retry = None
-            try:
-                retry = float(e.headers.get("Retry-After", ""))
-            except (TypeError, ValueError):
-                pass
-            raise ApiError(status, code, payload, retry)
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-            reason = getattr(e, "reason", None) or e.__class__.__name__
-            if isinstance(reason, ssl.SSLCertVerificationError):
-                raise Unreachable("the server's TLS certificate is not trusted (%s); if a private CA "
-                                  "signed it, set OPENCLAW_FLEET_CA_FILE to that CA's PEM file"
-                                  % (reason.verify_message or "verification failed"))
-            raise Unreachable(str(reason) if isinstance(reason, (str, OSError)) else e.__class__.__name__)
+            status, retry_after, raw = self.send(method, self.base + path, data, headers, timeout)
+        except ssl.SSLCertVerificationError as e:
+            raise Unreachable("the server's TLS certificate is not trusted (%s); if a private CA "
+                              "signed it, set OPENCLAW_FLEET_CA_FILE to that CA's PEM file"
+                              % (e.verify_message or "verification failed"))
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            raise Unreachable(str(e) or e.__class__.__name__)
+        if 200 <= status < 300:
+            return _parse_json(raw)
+        if status >= 500 or status < 400:
+            raise Unreachable("HTTP %d" % status)
+        try:
+            payload = _parse_json(raw)
+        except Unreachable:
+            payload = {}
+        code = payload.get("error") if isinstance(payload.get("error"), str) else "http_%d" % status
+        retry = None
+        try:
+            retry = float(retry_after or "")
+        except (TypeError, ValueError):
+            pass
+        raise ApiError(status, code, payload, retry)
 
 
 # ------------------------------------------------------------------ monitor

@@ -6,7 +6,9 @@
 # The Python monitor runs beside it over the same window, as another agent of the same
 # server with the same policy and an encryption secret (so it long-polls too, and no config
 # arrives: the figures are "before the first config"); a bare `python3` sleeping is the
-# baseline its memory is compared with, measured in the same run.
+# baseline its memory is compared with, measured in the same run. The monitor runs as
+# `python3 -m openclaw_fleet_monitor` (bytecode from __pycache__; a script path is compiled
+# in memory at every start, which leaves about 2 MB more resident).
 #
 #   scripts/bench-agent.sh [SECONDS]   (default 90)
 set -euo pipefail
@@ -33,7 +35,7 @@ agent=$!
 OPENCLAW_FLEET_URL=$url OPENCLAW_FLEET_AGENT_ID=$(field "$created_py" '["id"]') \
 OPENCLAW_FLEET_AGENT_SECRET=$(field "$created_py" '["agent_secret"]') \
 OPENCLAW_FLEET_ENCRYPTION_SECRET=$(es) OPENCLAW_STATE_DIR="$work/state-py" \
-OPENCLAW_GATEWAY_URL=http://127.0.0.1:9 python3 python/openclaw_fleet_monitor.py 2> "$work/monitor.log" &
+OPENCLAW_GATEWAY_URL=http://127.0.0.1:9 PYTHONPATH=python python3 -m openclaw_fleet_monitor 2> "$work/monitor.log" &
 monitor=$!
 python3 -c 'import time; time.sleep(1e6)' &
 bare=$!

@@ -67,3 +67,84 @@ print(before, "cryptography" in sys.modules, code)
 
 def M_has_crypto():
     return subprocess.run([sys.executable, "-c", "import cryptography"], stderr=subprocess.DEVNULL).returncode == 0
+
+
+def test_without_a_proxy_urllib_is_not_loaded():
+    code = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import openclaw_fleet_monitor as M
+c = M.Client("http://127.0.0.1:9", environ={})
+print(getattr(c.send, "direct", False), "urllib.request" in sys.modules, "tempfile" in sys.modules)
+"""
+    # -S: site-packages' .pth files may import tempfile themselves on some machines.
+    r = subprocess.run([sys.executable, "-S", "-c", code, os.path.dirname(MONITOR_PATH)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "False", "False"], r.stdout
+
+
+class Recorder(object):
+    """A listener that records request lines and answers with `status` and `headers`."""
+
+    def __init__(self, status, headers=(), body=b'{"token": "t"}'):
+        import http.server
+        import threading
+        self.lines = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _any(self):
+                owner.lines.append(self.requestline)
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _any
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_port
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_redirect_is_never_followed():
+    from conftest import load_monitor
+    M = load_monitor()
+    elsewhere = Recorder(200)
+    server = Recorder(307, [("Location", elsewhere.url + "/steal")])
+    try:
+        import pytest
+        with pytest.raises(M.Unreachable) as e:
+            M.Client(server.url, environ={}).call("POST", "/api/heartbeat", {"x": 1}, token="tok")
+        assert "307" in str(e.value)
+        assert elsewhere.lines == [] and server.lines == ["POST /api/heartbeat HTTP/1.1"]
+    finally:
+        server.close()
+        elsewhere.close()
+
+
+def test_a_configured_proxy_is_used(monkeypatch):
+    from conftest import load_monitor
+    M = load_monitor()
+    proxy = Recorder(200)
+    try:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        answer = M.Client("http://fleet.invalid:8080").call("POST", "/api/agents/handshake", {"a": 1})
+        assert answer == {"token": "t"}
+        assert proxy.lines == ["POST http://fleet.invalid:8080/api/agents/handshake HTTP/1.1"]
+    finally:
+        proxy.close()
