@@ -17,7 +17,7 @@ seconds=${1:-90}
 cargo build --release -q -p openclaw-fleet -p openclaw-fleet-agent
 work=$(mktemp -d)
 trap 'kill "$server" "$agent" "$monitor" "$bare" 2>/dev/null || true; rm -rf "$work"' EXIT
-monitor=; bare=
+server=; agent=; monitor=; bare=
 printf 'benchmark password 123\n' > "$work/pw"
 target/release/openclaw-fleet user create --email b@example.com --password-file "$work/pw" --data-dir "$work/d" >/dev/null
 created=$(target/release/openclaw-fleet agent create --owner b@example.com --name bench --policy ops --data-dir "$work/d")
