@@ -85,8 +85,8 @@ NO_CRYPTO_MESSAGE = (
 )
 ENV_BEGIN = "# >>> openclaw-fleet managed >>>"
 ENV_END = "# <<< openclaw-fleet managed <<<"
-ENV_NOTE = "# Written by openclaw-fleet; lines inside this block are replaced on each config update."
-STATE_FILE = ".fleet-monitor-state.json"
+STATE_FILE = ".fleet-agent-state.json"  # shared with the Rust agent, same format
+LEGACY_STATE_FILE = ".fleet-monitor-state.json"
 ES_PREFIX = "ocf_es_"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -180,40 +180,45 @@ def _is_int(x):
 def parse_envelope(envelope):
     # type: (Any) -> Tuple[str, int, bytes, bytes]
     if not isinstance(envelope, dict):
-        raise ConfigRejected("envelope_malformed")
+        raise ConfigRejected("config_invalid")
     if set(envelope) != {"v", "alg", "agent_id", "version", "iv", "ct"}:
-        raise ConfigRejected("envelope_malformed")
+        raise ConfigRejected("config_invalid")
     if not _is_int(envelope["v"]) or envelope["v"] != 1:
-        raise ConfigRejected("envelope_unsupported")
+        raise ConfigRejected("config_invalid")
     if envelope["alg"] != "A256GCM":
-        raise ConfigRejected("envelope_unsupported")
+        raise ConfigRejected("config_invalid")
     version = envelope["version"]
     if not _is_int(version) or version < 1:
-        raise ConfigRejected("envelope_malformed")
+        raise ConfigRejected("config_invalid")
     agent_id = envelope["agent_id"]
     if not isinstance(agent_id, str):
-        raise ConfigRejected("envelope_malformed")
+        raise ConfigRejected("config_invalid")
     try:
         iv = b64u_decode(envelope["iv"])
         ct = b64u_decode(envelope["ct"])
     except ValueError:
-        raise ConfigRejected("envelope_malformed")
+        raise ConfigRejected("config_invalid")
     if len(iv) != 12 or len(ct) < 16:
-        raise ConfigRejected("envelope_malformed")
+        raise ConfigRejected("config_invalid")
     return agent_id, version, iv, ct
 
 
 def validate_document(doc):
-    # type: (Any) -> None
-    """SPEC §4 document rules; unknown top-level keys are ignored."""
+    # type: (Any) -> Tuple[Dict[str, str], Dict[str, Any]]
+    """SPEC §4 document rules (spec/test-vectors/apply.json "validate"); returns (env, openclaw).
+
+    env and openclaw may be absent (read as {}); unknown top-level keys are ignored.
+    """
     if not isinstance(doc, dict) or not _is_int(doc.get("schema")) or doc.get("schema") != 1:
-        raise ConfigRejected("document_invalid")
-    env = doc.get("env")
-    if not isinstance(env, dict) or not isinstance(doc.get("openclaw"), dict):
-        raise ConfigRejected("document_invalid")
+        raise ConfigRejected("config_invalid")
+    env = doc.get("env", {})
+    openclaw = doc.get("openclaw", {})
+    if not isinstance(env, dict) or not isinstance(openclaw, dict):
+        raise ConfigRejected("config_invalid")
     for name, value in env.items():
-        if not ENV_NAME_RE.match(name) or not isinstance(value, str):
-            raise ConfigRejected("document_invalid")
+        if not ENV_NAME_RE.match(name) or not isinstance(value, str) or dotenv_quote(value) is None:
+            raise ConfigRejected("config_invalid")
+    return env, openclaw
 
 
 def decrypt_envelope(secret, expected_agent_id, envelope):
@@ -224,7 +229,7 @@ def decrypt_envelope(secret, expected_agent_id, envelope):
         raise ConfigRejected("no_crypto")
     agent_id, version, iv, ct = parse_envelope(envelope)
     if agent_id != expected_agent_id:
-        raise ConfigRejected("agent_mismatch")
+        raise ConfigRejected("config_wrong_agent")
     try:
         key = config_key(secret, expected_agent_id)
     except ValueError:
@@ -232,7 +237,7 @@ def decrypt_envelope(secret, expected_agent_id, envelope):
     try:
         plaintext = aesgcm(key).decrypt(iv, ct, config_aad(agent_id, version))
     except Exception:
-        raise ConfigRejected("auth_failed")
+        raise ConfigRejected("config_auth_failed")
     return version, plaintext
 
 
@@ -241,19 +246,22 @@ def open_config(secret, expected_agent_id, envelope, last_applied=0):
     """SPEC §4 agent checks: right agent, no rollback, authentic, valid document."""
     agent_id, version, _, _ = parse_envelope(envelope)
     if agent_id != expected_agent_id:
-        raise ConfigRejected("agent_mismatch")
+        raise ConfigRejected("config_wrong_agent")
     if version < last_applied:
-        raise ConfigRejected("rollback")
+        raise ConfigRejected("config_rollback")
     version, plaintext = decrypt_envelope(secret, expected_agent_id, envelope)
     try:
         doc = json.loads(plaintext.decode("utf-8"))
     except ValueError:
-        raise ConfigRejected("document_invalid")
+        raise ConfigRejected("config_invalid")
     validate_document(doc)
     return version, doc
 
 
 # ------------------------------------------------------------- file writing
+#
+# How a document is applied is pinned by spec/test-vectors/apply.json, which
+# the Rust agent runs too (docs/config-semantics.md).
 
 class SymlinkRefused(OSError):
     """A file the monitor reads or writes is a symbolic link: it is never followed."""
@@ -365,84 +373,313 @@ def make_private_dir(directory):
         os.chown(directory, owner[0], owner[1])
 
 
+def dotenv_quote(value):
+    # type: (str) -> Optional[str]
+    """The quote every dotenv reader reads `value` back from unchanged, or None.
+
+    Single quotes are literal everywhere; double quotes expand escapes and may be
+    interpolated, so they serve only values without `"`, `\\` and `$`; backticks
+    are the last resort. No line break or NUL fits on a .env line.
+    """
+    if "\0" in value or "\n" in value or "\r" in value:
+        return None
+    if "'" not in value:
+        return "'"
+    if '"' not in value and "\\" not in value and "$" not in value:
+        return '"'
+    if "`" not in value:
+        return "`"
+    return None
+
+
 def env_line(name, value):
     # type: (str, str) -> str
     """One dotenv assignment, quoted so that dotenv parsers read the value back unchanged."""
-    if "\0" in value:
-        raise ConfigRejected("env_value_unsupported")
-    if "'" not in value and "\n" not in value and "\r" not in value:
-        return "%s='%s'" % (name, value)
-    if '"' not in value and "\\" not in value:
-        return '%s="%s"' % (name, value.replace("\r", "\\r").replace("\n", "\\n"))
-    if "`" not in value and "\n" not in value and "\r" not in value:
-        return "%s=`%s`" % (name, value)
-    raise ConfigRejected("env_value_unsupported")
+    quote = dotenv_quote(value)
+    if quote is None:
+        raise ConfigRejected("config_invalid")
+    return "%s=%s%s%s" % (name, quote, value, quote)
+
+
+MARKER_SPACE = " \t\r\n"
 
 
 def merge_env_text(old, env):
     # type: (str, Dict[str, str]) -> str
-    """Replaces the managed block of a .env text with `env`, keeping every other line.
+    """Replaces the managed block of a .env text with `env`, keeping every other line byte for byte.
 
     The block is moved to the end so that it wins over a duplicate foreign line
-    for dotenv parsers where the last assignment counts.
+    for dotenv parsers where the last assignment counts. Markers that do not pair
+    up (a second block, an end without a begin, a begin without an end) refuse
+    the config rather than guess which lines are ours.
     """
     newline = "\r\n" if "\r\n" in old else "\n"
     kept = []  # type: List[str]
     inside = False
-    for line in old.splitlines(True):
-        marker = line.strip()
+    blocks = 0
+    for line in _split_lf(old):
+        marker = line.strip(MARKER_SPACE)
         if marker == ENV_BEGIN:
             if inside:
                 raise ConfigRejected("env_file_corrupt")
             inside = True
+            blocks += 1
         elif marker == ENV_END:
+            if not inside:
+                raise ConfigRejected("env_file_corrupt")
             inside = False
         elif not inside:
             kept.append(line)
-    if inside:
+    if inside or blocks > 1:
         raise ConfigRejected("env_file_corrupt")
     text = "".join(kept)
     if not env:
         return text
     if text and not text.endswith("\n"):
         text += newline
-    block = [ENV_BEGIN, ENV_NOTE] + [env_line(k, v) for k, v in env.items()] + [ENV_END]
+    block = [ENV_BEGIN] + [env_line(k, env[k]) for k in sorted(env)] + [ENV_END]
     return text + newline.join(block) + newline
+
+
+def _split_lf(text):
+    # type: (str) -> List[str]
+    """Lines split at LF only, each keeping its ending (a lone CR is not a line break in .env)."""
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+class Json5Error(ValueError):
+    pass
+
+
+class _Json5(object):
+    """A small reader for JSON5 (what OpenClaw's openclaw.json is): comments, trailing
+    commas, unquoted keys, single-quoted strings, hex and signed numbers. The
+    standard library has none. NaN and Infinity are refused: they cannot be
+    written back as JSON."""
+
+    SPACE = " \t\n\r\v\f\u00a0\u2028\u2029\ufeff"
+    ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "0": "\0"}
+
+    def __init__(self, text):
+        # type: (str) -> None
+        self.s = text
+        self.i = 0
+
+    def fail(self):
+        raise Json5Error("JSON5 syntax error at offset %d" % self.i)
+
+    def skip(self):
+        # type: () -> None
+        s = self.s
+        while self.i < len(s):
+            c = s[self.i]
+            if c in self.SPACE:
+                self.i += 1
+            elif s.startswith("//", self.i):
+                end = len(s)
+                for stop in "\n\r\u2028\u2029":
+                    j = s.find(stop, self.i)
+                    if j != -1:
+                        end = min(end, j)
+                self.i = end
+            elif s.startswith("/*", self.i):
+                j = s.find("*/", self.i + 2)
+                if j == -1:
+                    self.fail()
+                self.i = j + 2
+            else:
+                return
+
+    def parse(self):
+        # type: () -> Any
+        self.skip()
+        value = self.value(0)
+        self.skip()
+        if self.i != len(self.s):
+            self.fail()
+        return value
+
+    def value(self, depth):
+        # type: (int) -> Any
+        if depth > 500:
+            self.fail()
+        s = self.s
+        if self.i >= len(s):
+            self.fail()
+        c = s[self.i]
+        if c == "{":
+            return self.obj(depth)
+        if c == "[":
+            return self.arr(depth)
+        if c in "\"'":
+            return self.string()
+        for word, val in (("null", None), ("true", True), ("false", False)):
+            if s.startswith(word, self.i) and not self._ident_char(self.i + len(word)):
+                self.i += len(word)
+                return val
+        return self.number()
+
+    def _ident_char(self, j):
+        # type: (int) -> bool
+        return j < len(self.s) and (self.s[j].isalnum() or self.s[j] in "_$")
+
+    def obj(self, depth):
+        # type: (int) -> Dict[str, Any]
+        out = {}  # type: Dict[str, Any]
+        self.i += 1
+        while True:
+            self.skip()
+            if self.s.startswith("}", self.i):
+                self.i += 1
+                return out
+            key = self.string() if self.s[self.i:self.i + 1] in ("\"", "'") else self.identifier()
+            self.skip()
+            if not self.s.startswith(":", self.i):
+                self.fail()
+            self.i += 1
+            self.skip()
+            out[key] = self.value(depth + 1)
+            self.skip()
+            if self.s.startswith(",", self.i):
+                self.i += 1
+            elif not self.s.startswith("}", self.i):
+                self.fail()
+
+    def arr(self, depth):
+        # type: (int) -> List[Any]
+        out = []  # type: List[Any]
+        self.i += 1
+        while True:
+            self.skip()
+            if self.s.startswith("]", self.i):
+                self.i += 1
+                return out
+            out.append(self.value(depth + 1))
+            self.skip()
+            if self.s.startswith(",", self.i):
+                self.i += 1
+            elif not self.s.startswith("]", self.i):
+                self.fail()
+
+    def identifier(self):
+        # type: () -> str
+        m = re.compile(r"[A-Za-z_$\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*").match(self.s, self.i)
+        if not m or not all(ch.isalnum() or ch in "_$" for ch in m.group()):
+            self.fail()
+        self.i = m.end()
+        return m.group()
+
+    def string(self):
+        # type: () -> str
+        s = self.s
+        quote = s[self.i]
+        self.i += 1
+        out = []  # type: List[str]
+        while True:
+            if self.i >= len(s):
+                self.fail()
+            c = s[self.i]
+            self.i += 1
+            if c == quote:
+                return "".join(out)
+            if c in "\n\r":
+                self.fail()
+            if c != "\\":
+                out.append(c)
+                continue
+            if self.i >= len(s):
+                self.fail()
+            e = s[self.i]
+            self.i += 1
+            if e in self.ESCAPES and not (e == "0" and s[self.i:self.i + 1].isdigit()):
+                out.append(self.ESCAPES[e])
+            elif e in "xu":
+                n = 2 if e == "x" else 4
+                digits = s[self.i:self.i + n]
+                if len(digits) != n or not all(d in "0123456789abcdefABCDEF" for d in digits):
+                    self.fail()
+                self.i += n
+                code = int(digits, 16)
+                if 0xD800 <= code < 0xDC00 and s.startswith("\\u", self.i):
+                    low = s[self.i + 2:self.i + 6]
+                    if len(low) == 4 and all(d in "0123456789abcdefABCDEF" for d in low) and 0xDC00 <= int(low, 16) < 0xE000:
+                        code = 0x10000 + ((code - 0xD800) << 10) + (int(low, 16) - 0xDC00)
+                        self.i += 6
+                out.append(chr(code))
+            elif e == "\r":
+                if s.startswith("\n", self.i):
+                    self.i += 1
+            elif e in "\n\u2028\u2029":
+                pass
+            elif e.isdigit():
+                self.fail()
+            else:
+                out.append(e)
+
+    NUMBER = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
+
+    def number(self):
+        # type: () -> Any
+        m = self.NUMBER.match(self.s, self.i)
+        if not m or self._ident_char(m.end()):
+            self.fail()
+        self.i = m.end()
+        text = m.group()
+        sign = -1 if text.startswith("-") else 1
+        body = text.lstrip("+-")
+        if body[:2] in ("0x", "0X"):
+            return sign * int(body[2:], 16)
+        if "." in body or "e" in body or "E" in body:
+            return float(text)
+        if len(body) > 1 and body.startswith("0"):
+            self.fail()
+        return int(text)
+
+
+def parse_json5(text):
+    # type: (str) -> Any
+    return _Json5(text).parse()
 
 
 def leaf_paths(obj, prefix=()):
     # type: (Dict[str, Any], Tuple[str, ...]) -> List[List[str]]
-    """Key paths of the non-object values of `obj` (what a fragment manages)."""
+    """Key paths of what a fragment manages: non-object values and empty objects, sorted."""
     out = []  # type: List[List[str]]
     for key, value in obj.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:
             out.extend(leaf_paths(value, prefix + (key,)))
         else:
             out.append(list(prefix + (key,)))
-    return out
+    return sorted(out)
 
 
 def _remove_path(obj, path):
     # type: (Dict[str, Any], List[str]) -> None
-    parents = []
-    node = obj  # type: Any
-    for key in path[:-1]:
-        if not isinstance(node, dict) or not isinstance(node.get(key), dict):
-            return
-        parents.append((node, key))
-        node = node[key]
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
-    for parent, key in reversed(parents):
-        if parent[key]:
-            break
-        del parent[key]
+    """Removes the value at `path` (unless it is a non-empty object: keys someone else put
+    there), then every object that this removal left empty."""
+    first, rest = path[0], path[1:]
+    if not rest:
+        value = obj.get(first)
+        if not (isinstance(value, dict) and value):
+            obj.pop(first, None)
+        return
+    inner = obj.get(first)
+    if isinstance(inner, dict) and inner:
+        _remove_path(inner, rest)
+        if not inner:
+            del obj[first]
 
 
 def _deep_merge(dst, src):
     # type: (Dict[str, Any], Dict[str, Any]) -> None
     for key, value in src.items():
-        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+        if isinstance(value, dict):
+            if not isinstance(dst.get(key), dict):
+                dst[key] = {}
             _deep_merge(dst[key], value)
         else:
             dst[key] = copy.deepcopy(value)
@@ -460,78 +697,158 @@ def merge_openclaw(current, fragment, previous_paths):
     return result
 
 
+def _json_text(value):
+    # type: (Any) -> str
+    """openclaw.json as both agents write it: sorted keys, 2-space indent, UTF-8, final newline."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n"
+
+
 def apply_document(state_dir, doc, previous_paths):
     # type: (str, Dict[str, Any], List[List[str]]) -> List[List[str]]
     """Writes env into .env and openclaw into openclaw.json; returns the new managed paths.
 
     Everything is computed before anything is written, so a refused document
-    leaves both files as they were.
+    leaves both files as they were. openclaw.json is read as JSON5, and only when
+    there is something to merge or remove; when its content changes it is
+    rewritten as JSON, the previous bytes kept in openclaw.json.bak.
     """
+    env, fragment = validate_document(doc)
     make_private_dir(state_dir)
     env_path = os.path.join(state_dir, ".env")
     env_bytes = read_file(env_path)
-    old_env = None if env_bytes is None else env_bytes.decode("utf-8", errors="surrogateescape")
-    new_env = merge_env_text(old_env or "", doc["env"])
+    try:
+        old_env = None if env_bytes is None else env_bytes.decode("utf-8")  # type: Optional[str]
+    except UnicodeDecodeError:
+        raise ConfigRejected("env_file_corrupt")
+    new_env = merge_env_text(old_env or "", env)
 
-    fragment = doc["openclaw"]
     json_path = os.path.join(state_dir, "openclaw.json")
+    old_json = None  # type: Optional[bytes]
     new_json = None  # type: Optional[bytes]
     if fragment or previous_paths:
-        raw = read_file(json_path)
+        old_json = read_file(json_path)
         try:
-            current = {} if raw is None else json.loads(raw.decode("utf-8"))
-        except ValueError:
-            raise ConfigRejected("openclaw_json_unreadable")
+            current = {} if old_json is None else parse_json5(old_json.decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError and Json5Error included
+            raise ConfigRejected("openclaw_json_invalid")
         if not isinstance(current, dict):
-            raise ConfigRejected("openclaw_json_unreadable")
-        merged = merge_openclaw(current, fragment, previous_paths)
-        new_json = (json.dumps(merged, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+            raise ConfigRejected("openclaw_json_invalid")
+        try:
+            before = _json_text(current)
+            after = _json_text(merge_openclaw(current, fragment, previous_paths))
+        except ValueError:
+            raise ConfigRejected("openclaw_json_invalid")
+        if before != after or (old_json is None and after != "{}\n"):
+            new_json = after.encode("utf-8")
 
     if new_json is not None:
+        if old_json is not None:
+            write_atomic(os.path.join(state_dir, "openclaw.json.bak"), old_json)
         write_atomic(json_path, new_json)
-    if old_env is not None or new_env:
-        write_atomic(env_path, new_env.encode("utf-8", errors="surrogateescape"))
+    if old_env is not None and old_env != new_env or old_env is None and new_env:
+        write_atomic(env_path, new_env.encode("utf-8"))
     return leaf_paths(fragment)
 
 
 class State(object):
-    """Last applied config version and managed openclaw.json paths, in the state dir."""
+    """The rollback floor and managed openclaw.json paths, in the file the Rust agent uses too.
 
-    def __init__(self, path, agent_id):
+    `.fleet-agent-state.json`: {"schema": 1, "agent_id", "config_version_applied",
+    "managed_env", "managed_openclaw"}. The monitor's former `.fleet-monitor-state.json`
+    is read when the shared file does not exist yet, and removed once it is written.
+    """
+
+    FIELDS = ("schema", "agent_id", "config_version_applied", "managed_env", "managed_openclaw")
+
+    def __init__(self, state_dir, agent_id):
         # type: (str, str) -> None
-        self.path = path
+        self.state_dir = state_dir
+        self.path = os.path.join(state_dir, STATE_FILE)
         self.agent_id = agent_id
+        self.owner = None  # type: Optional[str]
+        self.version = 0
         self.applied = 0
+        self.managed_env = []  # type: List[str]
         self.openclaw_paths = []  # type: List[List[str]]
+
+    @staticmethod
+    def _read(path):
+        # type: (str) -> Any
+        raw = read_file(path)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except ValueError:
+            raise ConfigRejected("state_file_error")
+
+    @staticmethod
+    def _paths(value):
+        # type: (Any) -> List[List[str]]
+        if not isinstance(value, list) or not all(
+                isinstance(p, list) and p and all(isinstance(k, str) for k in p) for p in value):
+            raise ConfigRejected("state_file_error")
+        return sorted(value)
 
     def load(self):
         # type: () -> State
-        try:
-            raw = read_file(self.path)
-        except OSError as e:
-            raise SettingsError("state file %s: %s" % (self.path, e.strerror or e.__class__.__name__))
-        if raw is None:
-            return self
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except ValueError:
-            raise SettingsError("state file %s is unreadable; fix or remove it" % self.path)
-        if not isinstance(data, dict):
-            raise SettingsError("state file %s is unreadable; fix or remove it" % self.path)
-        paths = data.get("openclaw_paths")
-        if isinstance(paths, list):
-            self.openclaw_paths = [p for p in paths if isinstance(p, list) and all(isinstance(k, str) for k in p)]
-        applied = data.get("config_version_applied")
-        if data.get("agent_id") == self.agent_id and _is_int(applied) and applied > 0:
-            self.applied = applied
+        """Raises ConfigRejected("state_file_error") for a file it cannot trust."""
+        data = self._read(self.path)
+        if data is not None:
+            if (not isinstance(data, dict) or set(data) - set(self.FIELDS) or data.get("schema") != 1
+                    or not _is_int(data.get("config_version_applied")) or data["config_version_applied"] < 0
+                    or not (data.get("agent_id") is None or isinstance(data.get("agent_id"), str))):
+                raise ConfigRejected("state_file_error")
+            env = data.get("managed_env", [])
+            if not isinstance(env, list) or not all(isinstance(n, str) for n in env):
+                raise ConfigRejected("state_file_error")
+            self.managed_env = sorted(env)
+            self.openclaw_paths = self._paths(data.get("managed_openclaw", []))
+        else:
+            data = self._read(os.path.join(self.state_dir, LEGACY_STATE_FILE))
+            if data is None:
+                return self
+            if not isinstance(data, dict) or not _is_int(data.get("config_version_applied", 0)):
+                raise ConfigRejected("state_file_error")
+            self.openclaw_paths = self._paths(data.get("openclaw_paths", []))
+        self.owner = data.get("agent_id")
+        self.version = data.get("config_version_applied", 0)
+        self.applied = self.version if self.owner == self.agent_id else 0
         return self
 
     def save(self):
         # type: () -> None
-        make_private_dir(os.path.dirname(self.path))
-        data = {"agent_id": self.agent_id, "config_version_applied": self.applied,
-                "openclaw_paths": self.openclaw_paths}
+        make_private_dir(self.state_dir)
+        data = {"schema": 1, "agent_id": self.agent_id, "config_version_applied": self.applied,
+                "managed_env": sorted(self.managed_env), "managed_openclaw": sorted(self.openclaw_paths)}
         write_atomic(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        self.owner, self.version = self.agent_id, self.applied
+        try:
+            os.unlink(os.path.join(self.state_dir, LEGACY_STATE_FILE))
+        except FileNotFoundError:
+            pass
+
+
+def apply_envelope(state_dir, envelope, agent_id, secret):
+    # type: (str, Any, str, str) -> Tuple[bool, State]
+    """The Rust agent's apply_envelope: checks `envelope` against the state in `state_dir`
+    and, when it is new and sound, writes it. Returns (changed-version, state); False
+    when the envelope holds the version already applied."""
+    agent, version, _, _ = parse_envelope(envelope)
+    if agent != agent_id:
+        raise ConfigRejected("config_wrong_agent")
+    state = State(state_dir, agent_id).load()
+    if version < state.applied:
+        raise ConfigRejected("config_rollback")
+    if version == state.applied:
+        return False, state
+    version, doc = open_config(secret, agent_id, envelope, state.applied)
+    env, _ = validate_document(doc)
+    state.openclaw_paths = apply_document(state_dir, doc, state.openclaw_paths)
+    state.managed_env = sorted(env)
+    state.applied = version
+    state.save()
+    return True, state
 
 
 # ------------------------------------------------------------------ metrics
@@ -923,7 +1240,13 @@ class Monitor(object):
         self.sleep = sleep
         self.client = Client(settings.url, settings.ca_file)
         self.cpu = CpuSampler()
-        self.state = State(os.path.join(settings.state_dir, STATE_FILE), settings.agent_id).load()
+        try:
+            self.state = State(settings.state_dir, settings.agent_id).load()
+        except ConfigRejected:
+            raise SettingsError("state file %s is unreadable; fix or remove it"
+                                % os.path.join(settings.state_dir, STATE_FILE))
+        except OSError as e:
+            raise SettingsError("state file in %s: %s" % (settings.state_dir, e.strerror or e.__class__.__name__))
         self.clock_offset = 0.0
         self.last_ts = 0
         self.token = None  # type: Optional[str]
@@ -1082,15 +1405,14 @@ class Monitor(object):
         if _is_int(version) and self.config_error and version == self.rejected_version:
             return
         try:
-            version, doc = open_config(self.s.encryption_secret or "", self.s.agent_id, envelope, self.state.applied)
-            self.state.openclaw_paths = apply_document(self.s.state_dir, doc, self.state.openclaw_paths)
-            self.state.applied = version
-            self.state.save()
+            _, self.state = apply_envelope(self.s.state_dir, envelope, self.s.agent_id,
+                                           self.s.encryption_secret or "")
+            version = self.state.applied
         except ConfigRejected as e:
             if _is_int(version):
                 self.seen_version = max(self.seen_version, version)
                 self.rejected_version = version
-            self.config_error = "config_rejected"
+            self.config_error = e.code
             LOG.error("%s config rejected: %s", self.log_prefix(), e.code)
             return
         except OSError as e:

@@ -98,10 +98,13 @@ def test_a_symlinked_state_file_stops_the_start_with_a_clear_error(tmp_path):
     target = victim(tmp_path, json.dumps({"agent_id": AGENT, "config_version_applied": 1}))
     d = state_dir(tmp_path)
     os.symlink(str(target), str(d / M.STATE_FILE))
+    settings = M.Settings("http://127.0.0.1:9", AGENT, "ocf_as_test", SECRET, str(d), "http://127.0.0.1:9")
     with pytest.raises(M.SettingsError) as e:
-        M.State(str(d / M.STATE_FILE), AGENT).load()
+        M.Monitor(settings)
     assert "symbolic link" in str(e.value)
-    state = M.State(str(d / M.STATE_FILE), AGENT)
+    with pytest.raises(M.SymlinkRefused):
+        M.State(str(d), AGENT).load()
+    state = M.State(str(d), AGENT)
     state.applied = 7
     with pytest.raises(M.SymlinkRefused):
         state.save()
@@ -132,7 +135,7 @@ def test_as_root_files_written_into_another_users_directory_belong_to_that_user(
     d.mkdir()
     os.chown(str(d), 12345, 12345)
     M.apply_document(str(d / "openclaw"), {"schema": 1, "env": {"A": "1"}, "openclaw": {"b": 2}}, [])
-    state = M.State(str(d / "openclaw" / M.STATE_FILE), AGENT)
+    state = M.State(str(d / "openclaw"), AGENT)
     state.save()
     created = d / "openclaw"
     assert (os.stat(str(created)).st_uid, mode(created)) == (12345, 0o700)

@@ -60,7 +60,7 @@ print(before, "cryptography" in sys.modules, code)
     before, after, code = r.stdout.split()
     assert before == "False"
     if M_has_crypto():
-        assert (after, code) == ("True", "envelope_malformed")
+        assert (after, code) == ("True", "config_invalid")
     else:
         assert (after, code) == ("False", "no_crypto")
 

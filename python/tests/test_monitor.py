@@ -116,10 +116,10 @@ def test_open_config_refuses_another_agents_envelope_and_rollback():
     other = CONFIG["valid"][1]
     with pytest.raises(M.ConfigRejected) as e:
         M.open_config(SECRET, other["agent_id"], V0["envelope"])
-    assert e.value.code == "agent_mismatch"
+    assert e.value.code == "config_wrong_agent"
     with pytest.raises(M.ConfigRejected) as e:
         M.open_config(SECRET, AGENT, V0["envelope"], last_applied=2)
-    assert e.value.code == "rollback"
+    assert e.value.code == "config_rollback"
     assert M.open_config(SECRET, AGENT, V0["envelope"], last_applied=1)[0] == 1
 
 
@@ -142,14 +142,14 @@ def test_open_config_refuses_malformed_envelopes(change):
     '{"schema":1,"env":{"A-B":"x"},"openclaw":{}}',
     '{"schema":1,"env":{"A":1},"openclaw":{}}',
     '{"schema":1,"env":{},"openclaw":[]}',
-    '{"schema":1,"env":{}}',
+    '{"schema":1,"env":{"A":"a\\nb"}}',
     '[]',
     'not json',
 ])
 def test_open_config_refuses_bad_documents(text):
     with pytest.raises(M.ConfigRejected) as e:
         M.open_config(SECRET, AGENT, seal(SECRET, AGENT, 3, text))
-    assert e.value.code == "document_invalid"
+    assert e.value.code == "config_invalid"
 
 
 # ------------------------------------------------------------- .env merging
@@ -165,110 +165,24 @@ def apply_env(tmp_path, env, openclaw=None, previous=None):
     return M.apply_document(str(tmp_path), {"schema": 1, "env": env, "openclaw": openclaw or {}}, previous or [])
 
 
-def test_env_block_keeps_foreign_lines_and_is_0600(tmp_path):
-    path = env_file(tmp_path, "# mine\nFOO=bar\n\nexport BAZ='q'\n")
+def test_env_and_openclaw_json_are_0600(tmp_path):
+    """The byte-level rules (blocks, markers, CRLF, quoting, merge, removal) are the shared
+    vectors of spec/test-vectors/apply.json (test_apply_vectors.py); here: file modes."""
+    path = env_file(tmp_path, "# mine\n")
     os.chmod(str(path), 0o644)
-    apply_env(tmp_path, {"ANTHROPIC_API_KEY": "sk-1", "B": "two words"})
-    text = path.read_text()
-    assert text == ("# mine\nFOO=bar\n\nexport BAZ='q'\n" + M.ENV_BEGIN + "\n" + M.ENV_NOTE + "\n"
-                    "ANTHROPIC_API_KEY='sk-1'\nB='two words'\n" + M.ENV_END + "\n")
+    apply_env(tmp_path, {"ANTHROPIC_API_KEY": "sk-1"}, {"gateway": {"port": 1}})
     assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(str(tmp_path / "openclaw.json")).st_mode) == 0o600
+    apply_env(tmp_path, {}, {"gateway": {"port": 2}}, [["gateway", "port"]])
+    assert stat.S_IMODE(os.stat(str(tmp_path / "openclaw.json.bak")).st_mode) == 0o600
 
 
-def test_env_block_removes_stale_vars_and_is_idempotent(tmp_path):
-    path = env_file(tmp_path, "KEEP=1")
-    apply_env(tmp_path, {"A": "1", "B": "2"})
-    apply_env(tmp_path, {"B": "3"})
-    first = path.read_text()
-    assert "A='1'" not in first and "B='3'" in first and "B='2'" not in first
-    assert first.startswith("KEEP=1\n" + M.ENV_BEGIN)
-    apply_env(tmp_path, {"B": "3"})
-    assert path.read_text() == first
-    assert first.count(M.ENV_BEGIN) == 1 and first.count(M.ENV_END) == 1
-
-
-def test_env_block_moves_to_the_end_and_keeps_lines_after_it(tmp_path):
-    path = env_file(tmp_path)
-    apply_env(tmp_path, {"A": "1"})
-    path.write_text(path.read_text() + "LATER=x\n")
-    apply_env(tmp_path, {"A": "2"})
-    text = path.read_text()
-    assert text.startswith("LATER=x\n" + M.ENV_BEGIN)
-    assert text.endswith("A='2'\n" + M.ENV_END + "\n")
-
-
-def test_empty_env_removes_the_block_and_creates_nothing(tmp_path):
-    apply_env(tmp_path, {})
-    assert not (tmp_path / ".env").exists()
-    path = env_file(tmp_path, "X=1\n")
-    apply_env(tmp_path, {"A": "1"})
-    apply_env(tmp_path, {})
-    assert path.read_text() == "X=1\n"
-
-
-def test_env_keeps_crlf_files_crlf(tmp_path):
-    path = tmp_path / ".env"
-    path.write_bytes(b"X=1\r\n")
-    apply_env(tmp_path, {"A": "1"})
-    assert path.read_bytes() == ("X=1\r\n%s\r\n%s\r\nA='1'\r\n%s\r\n" % (M.ENV_BEGIN, M.ENV_NOTE, M.ENV_END)).encode()
-
-
-def test_env_with_unterminated_block_is_refused_untouched(tmp_path):
-    original = "X=1\n" + M.ENV_BEGIN + "\nA='1'\nY=2\n"
-    path = env_file(tmp_path, original)
-    with pytest.raises(M.ConfigRejected) as e:
-        apply_env(tmp_path, {"A": "2"})
-    assert e.value.code == "env_file_corrupt"
-    assert path.read_text() == original
-
-
-@pytest.mark.parametrize("value,line", [
-    ("plain", "K='plain'"),
-    ("it's", 'K="it\'s"'),
-    ("a\nb", 'K="a\\nb"'),
-    ("it's \"x\"", "K=`it's \"x\"`"),
-    ("$HOME #x", "K='$HOME #x'"),
-])
-def test_env_line_quoting(value, line):
-    assert M.env_line("K", value) == line
-
-
-@pytest.mark.parametrize("value", ["a'b\"c`d", "nul\0", "it's\\\n"])
-def test_env_values_that_cannot_be_written_safely_are_refused(value):
-    with pytest.raises(M.ConfigRejected):
-        M.env_line("K", value)
-
-
-# ------------------------------------------------------- openclaw.json merge
-
-def test_openclaw_merge_keeps_foreign_keys_and_drops_stale_ones(tmp_path):
-    path = tmp_path / "openclaw.json"
-    path.write_text(json.dumps({"gateway": {"port": 1, "bind": "lo"}, "mine": True}))
-    paths = apply_env(tmp_path, {}, {"gateway": {"port": 18789}, "agents": {"defaults": {"model": "a", "x": 1}}})
-    assert sorted(paths) == [["agents", "defaults", "model"], ["agents", "defaults", "x"], ["gateway", "port"]]
-    assert json.loads(path.read_text()) == {"gateway": {"port": 18789, "bind": "lo"}, "mine": True,
-                                            "agents": {"defaults": {"model": "a", "x": 1}}}
-    paths = apply_env(tmp_path, {}, {"agents": {"defaults": {"model": "b"}}}, paths)
-    assert json.loads(path.read_text()) == {"gateway": {"bind": "lo"}, "mine": True,
-                                            "agents": {"defaults": {"model": "b"}}}
-    apply_env(tmp_path, {}, {}, paths)
-    assert json.loads(path.read_text()) == {"gateway": {"bind": "lo"}, "mine": True}
-    assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
-
-
-def test_unreadable_openclaw_json_refuses_the_whole_document(tmp_path):
-    (tmp_path / "openclaw.json").write_text("{ json5: 'comments', }")
-    env = env_file(tmp_path, "X=1\n")
-    with pytest.raises(M.ConfigRejected) as e:
-        apply_env(tmp_path, {"A": "1"}, {"a": 1})
-    assert e.value.code == "openclaw_json_unreadable"
-    assert env.read_text() == "X=1\n"
-
-
-def test_empty_fragment_never_touches_openclaw_json(tmp_path):
-    (tmp_path / "openclaw.json").write_text("{ json5: 'comments', }")
-    apply_env(tmp_path, {"A": "1"})
-    assert (tmp_path / "openclaw.json").read_text() == "{ json5: 'comments', }"
+def test_json5_reader_reads_what_openclaw_writes():
+    text = """// c\n{a: 1, 'b': 'x\\'y', "c": [0x1F, -2, +3, .5, 1e2,], /* d */ d: {e: null, f: true,},}"""
+    assert M.parse_json5(text) == {"a": 1, "b": "x'y", "c": [31, -2, 3, 0.5, 100.0], "d": {"e": None, "f": True}}
+    for bad in ["{a: 1", "{a: NaN}", "{a: Infinity}", "[1,,]", "{'a' 1}", "/* open", "01", "{a: 'x\ny'}"]:
+        with pytest.raises(ValueError):
+            M.parse_json5(bad)
 
 
 # --------------------------------------------------- monitor config handling
@@ -287,10 +201,10 @@ def test_monitor_applies_then_refuses_rollback_and_reports_it(tmp_path):
     assert "NEW='v2'" in good
 
     m.handle_config(V0["envelope"])
-    assert m.config_error == "config_rejected"
+    assert m.config_error == "config_rollback"
     assert (tmp_path / ".env").read_text() == good
     body = m.heartbeat_body(5.0)
-    assert body["status"] == "error" and body["error"] == "config_rejected"
+    assert body["status"] == "error" and body["error"] == "config_rollback"
     assert body["config_version_applied"] == 2
 
     state = json.loads((tmp_path / M.STATE_FILE).read_text())
@@ -306,18 +220,20 @@ def test_monitor_applies_then_refuses_rollback_and_reports_it(tmp_path):
 def test_monitor_refuses_other_agent_and_forged_envelopes(tmp_path):
     m = make_monitor(tmp_path)
     other = CONFIG["valid"][1]
-    for env in [other["envelope"], CONFIG["invalid"][0]["envelope"],
-                seal("ocf_es_" + M.b64u_encode(bytes(32)), AGENT, 5, {"schema": 1, "env": {"X": "1"}, "openclaw": {}})]:
+    forged = seal("ocf_es_" + M.b64u_encode(bytes(32)), AGENT, 5, {"schema": 1, "env": {"X": "1"}, "openclaw": {}})
+    for env, code in [(other["envelope"], "config_wrong_agent"), (CONFIG["invalid"][0]["envelope"], None),
+                      (forged, "config_auth_failed")]:
         m.config_error = None
         m.handle_config(env)
-        assert m.config_error == "config_rejected"
+        assert m.config_error is not None and m.config_error == (code or m.config_error)
     assert not (tmp_path / ".env").exists()
     assert m.state.applied == 0
 
 
 def test_state_for_another_agent_does_not_carry_its_version(tmp_path):
     (tmp_path / M.STATE_FILE).write_text(json.dumps(
-        {"agent_id": CONFIG["valid"][1]["agent_id"], "config_version_applied": 9, "openclaw_paths": [["a"]]}))
+        {"schema": 1, "agent_id": CONFIG["valid"][1]["agent_id"], "config_version_applied": 9,
+         "managed_env": [], "managed_openclaw": [["a"]]}))
     m = make_monitor(tmp_path)
     assert m.state.applied == 0 and m.state.openclaw_paths == [["a"]]
 

@@ -4,7 +4,7 @@
 // semantics as the operator CLI, pinned by spec/test-vectors/document-edits.json.
 // Errors carry a `code` (the vectors' names) and never a value or a bad name.
 
-import { isValidEnvName, validateDocument } from './crypto.js';
+import { isValidEnvName, isValidEnvValue, validateDocument } from './crypto.js';
 
 export class EditError extends Error {
   constructor(code, message) {
@@ -15,7 +15,6 @@ export class EditError extends Error {
 }
 
 const isObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
-const LINE_BREAK_OR_NUL = /[\0\r\n]/;
 
 /** Checks an edit {set_env?, unset_env?, merge_openclaw?}; throws EditError. */
 export function checkEdit(edit) {
@@ -34,7 +33,7 @@ export function checkEdit(edit) {
   for (const [name, value] of Object.entries(set)) {
     if (typeof value !== 'string') throw new EditError('invalid_edit', 'set_env values are strings');
     if (!isValidEnvName(name)) throw new EditError('invalid_env_name', 'an environment variable name must match ^[A-Z_][A-Z0-9_]*$');
-    if (LINE_BREAK_OR_NUL.test(value)) throw new EditError('invalid_env_value', `the value of ${name} contains NUL or a line break`);
+    if (!isValidEnvValue(value)) throw new EditError('invalid_env_value', `the value of ${name} cannot be written to .env (a line break or NUL, or every quote kind)`);
     if (unset.includes(name)) throw new EditError('set_and_unset', `${name} is both set and removed in one edit`);
   }
   if ('merge_openclaw' in edit && !isObject(edit.merge_openclaw)) {
@@ -70,8 +69,7 @@ function sameJson(a, b) {
 export function applyEdit(doc, edit) {
   checkEdit(edit);
   try {
-    validateDocument({ env: {}, openclaw: {}, ...doc });
-    if (Object.values(doc.env ?? {}).some((v) => LINE_BREAK_OR_NUL.test(v))) throw new Error('line break');
+    validateDocument(doc);
   } catch {
     throw new EditError('invalid_document', 'the stored config document is not valid');
   }

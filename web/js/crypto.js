@@ -469,17 +469,32 @@ function isPlainObject(x) {
   return x !== null && typeof x === 'object' && !Array.isArray(x);
 }
 
-// SPEC §4 document rules. Unknown top-level keys are tolerated (and ignored by
-// agents) so that a later schema-1 field does not break older readers.
+/**
+ * Whether an env value can be written to the host's .env so that every dotenv
+ * reader gets it back: one line (no NUL, CR or LF), and not holding ' together
+ * with " (or \ or $) and ` at once (spec/test-vectors/apply.json, "validate").
+ */
+export function isValidEnvValue(value) {
+  if (typeof value !== 'string' || /[\0\r\n]/.test(value)) return false;
+  return !value.includes("'") || !/["\\$]/.test(value) || !value.includes('`');
+}
+
+// SPEC §4 document rules, as every agent applies them (spec/test-vectors/apply.json,
+// "validate"): env and openclaw may be absent; unknown top-level keys are tolerated
+// (and ignored by agents) so that a later schema-1 field does not break older readers.
 export function validateDocument(doc) {
   if (!isPlainObject(doc)) throw new ConfigDocumentError('config document must be an object');
   if (doc.schema !== 1) throw new ConfigDocumentError('config document schema must be 1');
-  if (!isPlainObject(doc.env)) throw new ConfigDocumentError('config env must be an object');
-  for (const [name, value] of Object.entries(doc.env)) {
+  const env = 'env' in doc ? doc.env : {};
+  if (!isPlainObject(env)) throw new ConfigDocumentError('config env must be an object');
+  for (const [name, value] of Object.entries(env)) {
     validateEnvName(name);
     if (typeof value !== 'string') throw new ConfigDocumentError('config env values must be strings');
+    if (!isValidEnvValue(value)) {
+      throw new ConfigDocumentError(`the value of ${name} cannot be written to .env (a line break or NUL, or every quote kind)`);
+    }
   }
-  if (!isPlainObject(doc.openclaw)) throw new ConfigDocumentError('config openclaw must be an object');
+  if ('openclaw' in doc && !isPlainObject(doc.openclaw)) throw new ConfigDocumentError('config openclaw must be an object');
   return true;
 }
 

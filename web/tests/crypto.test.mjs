@@ -302,7 +302,7 @@ describe('config-envelope vectors (SPEC §4)', () => {
     'env name starting with a digit': '{"schema":1,"env":{"1A":"x"},"openclaw":{}}',
     'numeric env value': '{"schema":1,"env":{"A":1},"openclaw":{}}',
     'openclaw array': '{"schema":1,"env":{},"openclaw":[]}',
-    'missing openclaw': '{"schema":1,"env":{}}',
+    'an env value with a line break': '{"schema":1,"env":{"A":"a\\nb"}}',
     'not JSON': 'schema=1',
     'a JSON array': '[]',
   };

@@ -2,7 +2,11 @@
 //! the config version it last applied (so a server replaying an older
 //! envelope is caught as a rollback even after a restart) and the `openclaw`
 //! keys it manages (so they can be removed when a later version drops them).
-//! It holds names and numbers only, never a value from a config.
+//! It holds names and numbers only, never a value from a config. The Python
+//! monitor reads and writes the same file in the same format, so switching
+//! between the two keeps the rollback floor; the monitor's former file,
+//! `.fleet-monitor-state.json`, is read when the shared one does not exist
+//! yet and removed once the shared one is written.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -15,6 +19,8 @@ use crate::apply::json_merge::KeyPath;
 use crate::fsutil;
 
 pub const STATE_FILE: &str = ".fleet-agent-state.json";
+/// The Python monitor's state file before both agents shared [`STATE_FILE`].
+pub const LEGACY_MONITOR_STATE_FILE: &str = ".fleet-monitor-state.json";
 const SCHEMA: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,15 +53,11 @@ impl AgentState {
         state_dir.join(STATE_FILE)
     }
 
-    /// The saved state, or an empty one when the file does not exist yet.
+    /// The saved state, else the monitor's former state, else an empty one.
     pub fn load(state_dir: &Path) -> Result<Self, StateError> {
         let path = Self::path(state_dir);
-        let bytes = fsutil::read_optional(&path).map_err(|source| StateError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let Some(bytes) = bytes else {
-            return Ok(Self::default());
+        let Some(bytes) = read(&path)? else {
+            return Self::load_legacy(state_dir);
         };
         let state: Self = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
             path: path.clone(),
@@ -70,13 +72,55 @@ impl AgentState {
         Ok(state)
     }
 
+    /// `{"agent_id", "config_version_applied", "openclaw_paths"}` as the
+    /// monitor wrote it before the shared file.
+    fn load_legacy(state_dir: &Path) -> Result<Self, StateError> {
+        #[derive(Deserialize)]
+        struct Legacy {
+            agent_id: Option<AgentId>,
+            #[serde(default)]
+            config_version_applied: u64,
+            #[serde(default)]
+            openclaw_paths: BTreeSet<KeyPath>,
+        }
+        let path = state_dir.join(LEGACY_MONITOR_STATE_FILE);
+        let Some(bytes) = read(&path)? else {
+            return Ok(Self::default());
+        };
+        let legacy: Legacy = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            path,
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            schema: SCHEMA,
+            agent_id: legacy.agent_id,
+            config_version_applied: legacy.config_version_applied,
+            managed_env: BTreeSet::new(),
+            managed_openclaw: legacy
+                .openclaw_paths
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect(),
+        })
+    }
+
+    /// Writes the shared file, then removes the monitor's former one (whose
+    /// floor the shared file now carries).
     pub fn save(&self, state_dir: &Path) -> Result<(), StateError> {
         let path = Self::path(state_dir);
         let mut out = self.clone();
         out.schema = SCHEMA;
         let mut bytes = serde_json::to_vec_pretty(&out).expect("state always serializes");
         bytes.push(b'\n');
-        fsutil::write_atomic(&path, &bytes).map_err(|source| StateError::Write { path, source })
+        fsutil::write_atomic(&path, &bytes).map_err(|source| StateError::Write { path, source })?;
+        let legacy = state_dir.join(LEGACY_MONITOR_STATE_FILE);
+        match std::fs::remove_file(&legacy) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StateError::Write {
+                path: legacy,
+                source: e,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The version applied for `agent`: a state left by another agent id on
@@ -88,6 +132,13 @@ impl AgentState {
             0
         }
     }
+}
+
+fn read(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+    fsutil::read_optional(path).map_err(|source| StateError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -28,9 +28,27 @@ pub fn valid_env_name(name: &str) -> bool {
         && bytes.all(|b| matches!(b, b'A'..=b'Z' | b'0'..=b'9' | b'_'))
 }
 
-/// An env value must fit on one `.env` line and in a process environment.
+/// An env value must fit on one `.env` line, in a process environment, and in
+/// one of the quotings of [`dotenv_quote`].
 pub fn valid_env_value(value: &str) -> bool {
-    !value.contains(['\0', '\n', '\r'])
+    !value.contains(['\0', '\n', '\r']) && dotenv_quote(value).is_some()
+}
+
+/// The quote an agent writes `value` in so that every dotenv reader gets it
+/// back unchanged (spec/test-vectors/apply.json): single quotes are literal
+/// everywhere; double quotes expand escapes and may be interpolated, so they
+/// serve only values without `"`, `\` and `$`; backticks are the last resort.
+/// `None`: no quoting can carry the value, and the document is invalid.
+pub fn dotenv_quote(value: &str) -> Option<char> {
+    if !value.contains('\'') {
+        Some('\'')
+    } else if !value.contains(['"', '\\', '$']) {
+        Some('"')
+    } else if !value.contains('`') {
+        Some('`')
+    } else {
+        None
+    }
 }
 
 /// Wipes every string inside a JSON value (config documents hold secrets).
@@ -85,7 +103,9 @@ fn check_env_entry(name: &str, value: &Value) -> Result<()> {
         return Err(invalid("`env` values must be strings"));
     };
     if !valid_env_value(value) {
-        return Err(invalid("`env` value contains NUL or a line break"));
+        return Err(invalid(
+            "`env` value contains NUL or a line break, or a quote of every dotenv kind",
+        ));
     }
     Ok(())
 }

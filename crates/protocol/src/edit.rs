@@ -26,7 +26,7 @@ use crate::error::{ProtocolError, Result};
 pub enum EditRefusal {
     #[error("an environment variable name must match ^[A-Z_][A-Z0-9_]*$")]
     EnvName,
-    #[error("the value of {0} contains NUL or a line break")]
+    #[error("the value of {0} contains NUL or a line break, or all of ', \" (or \\ or $) and `")]
     EnvValue(String),
     #[error("{0} is both set and removed in one edit")]
     SetAndUnset(String),

@@ -16,7 +16,7 @@ pub mod secrets;
 pub mod wire;
 
 pub use document::{
-    check_document, valid_env_name, valid_env_value, zeroize_value, ConfigDocument,
+    check_document, dotenv_quote, valid_env_name, valid_env_value, zeroize_value, ConfigDocument,
 };
 pub use edit::{DocumentEdit, EditRefusal};
 pub use envelope::{config_aad, config_key, Envelope, MAX_VERSION};

@@ -5,12 +5,13 @@
 // version_conflict is explained, with a way to reload.
 
 import * as api from '../api.js';
-import { isValidEnvName, sealConfig } from '../crypto.js';
+import { isValidEnvName, isValidEnvValue, sealConfig } from '../crypto.js';
 import { checkNext, RollbackError } from '../rollback.js';
 import { h, button, busy, errorBox, toast, uid } from '../ui.js';
 import { icon } from '../icons.js';
 
 const NAME_RULE = 'Use capital letters, digits and _, not starting with a digit.';
+const VALUE_RULE = 'This value cannot be written to the .env file: it holds a line break, or \' together with " (or \\ or $) and `.';
 
 export function configEditor({ agent, secret, doc, version, seen = () => 0, userReload, onSaved }) {
   const rowsEl = h('tbody');
@@ -74,6 +75,7 @@ export function configEditor({ agent, secret, doc, version, seen = () => 0, user
       if (!name) problem = r.v.value ? 'Enter a name.' : '';
       else if (!isValidEnvName(name)) problem = NAME_RULE;
       else if (seen.has(name)) problem = `${name} is already set above.`;
+      else if (!isValidEnvValue(r.v.value)) problem = VALUE_RULE;
       seen.set(name, true);
       r.msg.textContent = problem;
       r.msg.hidden = !problem;

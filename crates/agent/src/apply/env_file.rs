@@ -1,12 +1,14 @@
 //! The agent's part of OpenClaw's `.env`: one block between two marker lines
 //! that the agent rewrites whole on every apply, so a variable a previous
 //! config version set and the new one no longer holds disappears with it.
-//! Every line outside the block is the owner's and is kept as it was. The
-//! block is always written last, because dotenv lets the last assignment of
-//! a name win.
+//! Every line outside the block is the owner's and is kept byte for byte
+//! (line endings included). The block is always written last, because dotenv
+//! lets the last assignment of a name win. The rules are pinned by
+//! `spec/test-vectors/apply.json`.
 
 use std::collections::BTreeMap;
 
+use openclaw_fleet_protocol::dotenv_quote;
 use zeroize::Zeroizing;
 
 pub const BEGIN_MARKER: &str = "# >>> openclaw-fleet managed >>>";
@@ -21,33 +23,47 @@ pub enum EnvFileError {
     NotUtf8,
     #[error("the managed block of .env appears more than once")]
     DuplicateBlock,
-    #[error("the value of {0} holds every dotenv quote character and cannot be written")]
+    #[error("the value of {0} cannot be written to .env")]
     Unrepresentable(String),
 }
 
 /// The `.env` content with `env` as the managed block: `existing` minus its
-/// old block, then the new block (none when `env` is empty).
+/// old block, then the new block (none when `env` is empty). The block's
+/// lines end in CRLF when `existing` holds one CRLF, else in LF.
 pub fn render(
     existing: &str,
     env: &BTreeMap<String, String>,
 ) -> Result<Zeroizing<String>, EnvFileError> {
+    let newline = if existing.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
     let mut out = Zeroizing::new(String::with_capacity(existing.len() + 64 * env.len()));
     for line in foreign_lines(existing)? {
         out.push_str(line);
-        out.push('\n');
     }
-    if !env.is_empty() {
-        out.push_str(BEGIN_MARKER);
-        out.push('\n');
-        for (name, value) in env {
-            out.push_str(name);
-            out.push('=');
-            push_quoted(&mut out, name, value)?;
-            out.push('\n');
-        }
-        out.push_str(END_MARKER);
-        out.push('\n');
+    if env.is_empty() {
+        return Ok(out);
     }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push_str(newline);
+    }
+    out.push_str(BEGIN_MARKER);
+    out.push_str(newline);
+    for (name, value) in env {
+        let quote = dotenv_quote(value)
+            .filter(|_| !value.contains(['\0', '\n', '\r']))
+            .ok_or_else(|| EnvFileError::Unrepresentable(name.clone()))?;
+        out.push_str(name);
+        out.push('=');
+        out.push(quote);
+        out.push_str(value);
+        out.push(quote);
+        out.push_str(newline);
+    }
+    out.push_str(END_MARKER);
+    out.push_str(newline);
     Ok(out)
 }
 
@@ -57,21 +73,23 @@ enum Line {
     Other,
 }
 
+/// A marker line is the marker alone, with any spaces, tabs, CR or LF around it.
 fn classify(line: &str) -> Line {
-    match line.trim_end() {
+    match line.trim_matches([' ', '\t', '\r', '\n']) {
         BEGIN_MARKER => Line::Begin,
         END_MARKER => Line::End,
         _ => Line::Other,
     }
 }
 
-/// The lines outside the managed block, refusing a file whose markers do not
-/// pair up: guessing where a block ends could delete the owner's lines.
+/// The lines outside the managed block, each with its own line ending,
+/// refusing a file whose markers do not pair up: guessing where a block ends
+/// could delete the owner's lines.
 fn foreign_lines(existing: &str) -> Result<Vec<&str>, EnvFileError> {
     let mut kept = Vec::new();
     let mut inside = false;
     let mut blocks = 0;
-    for line in existing.lines() {
+    for line in existing.split_inclusive('\n') {
         match (classify(line), inside) {
             (Line::Begin, false) => {
                 inside = true;
@@ -90,25 +108,6 @@ fn foreign_lines(existing: &str) -> Result<Vec<&str>, EnvFileError> {
         return Err(EnvFileError::DuplicateBlock);
     }
     Ok(kept)
-}
-
-/// Quotes `value` so that dotenv reads it back unchanged: single quotes are
-/// literal; double quotes expand `\n`/`\r`, so they serve only values without
-/// those sequences; backticks are the last resort.
-fn push_quoted(out: &mut String, name: &str, value: &str) -> Result<(), EnvFileError> {
-    let quote = if !value.contains('\'') {
-        '\''
-    } else if !value.contains('"') && !value.contains("\\n") && !value.contains("\\r") {
-        '"'
-    } else if !value.contains('`') {
-        '`'
-    } else {
-        return Err(EnvFileError::Unrepresentable(name.to_owned()));
-    };
-    out.push(quote);
-    out.push_str(value);
-    out.push(quote);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -159,9 +158,9 @@ mod tests {
 
     #[test]
     fn quotes_so_dotenv_reads_the_value_back() {
-        let out = render("", &env(&[("A", "it's"), ("B", r#"it's "x" \n"#)])).unwrap();
+        let out = render("", &env(&[("A", "it's"), ("B", r#"it's \n"#)])).unwrap();
         assert!(out.contains("A=\"it's\"\n"));
-        assert!(out.contains("B=`it's \"x\" \\n`\n"));
+        assert!(out.contains("B=`it's \\n`\n"));
         let bad = env(&[("C", "'\"`")]);
         assert_eq!(
             render("", &bad).unwrap_err(),

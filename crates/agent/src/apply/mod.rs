@@ -10,6 +10,8 @@ pub mod json_merge;
 #[cfg(test)]
 mod tests;
 pub mod validate;
+#[cfg(test)]
+mod vectors;
 mod write;
 
 use std::io;

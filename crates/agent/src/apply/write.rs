@@ -1,7 +1,10 @@
 //! Rewriting `.env` and `openclaw.json` for one config document: both new
 //! contents are computed before anything is written, every write is atomic
 //! and private, and when a write or OpenClaw's own check fails the files
-//! written so far are put back as they were.
+//! written so far are put back as they were. `openclaw.json` is read as
+//! JSON5 and, when its content changes, rewritten as plain JSON (sorted keys,
+//! two-space indent; comments are not kept) with the previous bytes in
+//! `openclaw.json.bak` (docs/config-semantics.md).
 
 use std::path::{Path, PathBuf};
 
@@ -100,6 +103,10 @@ fn json_rewrite(
     doc: &ConfigDocument,
     state: &AgentState,
 ) -> Result<Option<Rewrite>, ApplyError> {
+    if doc.openclaw.is_empty() && state.managed_openclaw.is_empty() {
+        // Nothing to merge or remove: the owner's file is not even read.
+        return Ok(None);
+    }
     let path = dir.join(OPENCLAW_JSON);
     let before = read_private(&path)?;
     let local_err = |reason: &str| ApplyError::LocalConfig {

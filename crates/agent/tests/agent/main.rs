@@ -5,5 +5,6 @@
 mod cli;
 mod common;
 mod hostile_server;
+mod monitor_switch;
 mod real_server;
 mod tls;
