@@ -42,6 +42,12 @@ bare=$!
 # schedstat's first field: nanoseconds this task has run on a CPU (all threads: sum them).
 cpu() { cat /proc/$1/task/*/schedstat | awk '{s += $1} END {print s}'; }
 kb() { awk "/$2/ {print \$2}" "/proc/$1/status"; }
+# Sample only after both have handshaken (start-up, imports included, stays out of the
+# window even on a loaded machine), plus the first heartbeat's few seconds.
+for _ in $(seq 1 600); do
+  grep -q "handshake accepted" "$work/agent.log" && grep -q "handshake ok" "$work/monitor.log" && break
+  sleep 0.1
+done
 sleep 5
 c0=$(cpu $agent); m0=$(cpu $monitor); t0=$(date +%s.%N)
 sleep "$seconds"
