@@ -48,7 +48,9 @@ step "node --test web/tests (dashboard crypto vectors)"
 node --test web/tests/
 
 step "pytest python/tests (monitor, incl. against the real server)"
-OPENCLAW_FLEET_SERVER_BIN="$root/target/debug/openclaw-fleet" python3 -m pytest -q python/tests
+OPENCLAW_FLEET_SERVER_BIN="$root/target/debug/openclaw-fleet" \
+OPENCLAW_FLEET_AGENT_BIN="$root/target/debug/openclaw-fleet-agent" \
+  python3 -m pytest -q python/tests
 
 if [ "${SKIP_E2E:-0}" != 1 ]; then
   ensure_node_deps

@@ -190,6 +190,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// Serve the agent builds in DIR (what scripts/package.sh wrote) at /downloads/,
+    /// beside the Python monitor; read at start.
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_dist: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod client_addr;
 pub mod clock;
 pub mod crypto;
+pub mod downloads;
 pub mod error;
 pub mod handlers;
 pub mod json;

@@ -47,7 +47,7 @@ impl Modify for Security {
 }
 
 /// The complete application.
-pub fn build(state: AppState) -> Router {
+pub fn build(state: AppState, downloads: Arc<crate::downloads::Downloads>) -> Router {
     let (api_routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -94,6 +94,7 @@ pub fn build(state: AppState) -> Router {
     let body_limit = state.settings().max_body_bytes;
     let app = api
         .route("/metrics", axum::routing::get(metrics::scrape))
+        .merge(downloads.routes())
         .fallback(web::static_file)
         .layer(DefaultBodyLimit::max(body_limit));
     // Browsers reach this server only over HTTPS: tell them to keep it that way.

@@ -59,6 +59,9 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for built-in HTTPS (with `tls_cert`); reread on SIGHUP.
     pub tls_key: Option<PathBuf>,
+    /// A directory of agent builds (what `scripts/package.sh` wrote) served at
+    /// `/downloads/`; read at start.
+    pub agent_dist: Option<PathBuf>,
 }
 
 /// How log lines are written.
@@ -94,6 +97,7 @@ impl Default for Settings {
             metrics_token_file: None,
             tls_cert: None,
             tls_key: None,
+            agent_dist: None,
         }
     }
 }
@@ -118,7 +122,7 @@ impl Settings {
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 19] = [
+    const ENV_KEYS: [&'static str; 20] = [
         "listen",
         "data_dir",
         "database_url",
@@ -138,6 +142,7 @@ impl Settings {
         "metrics_token_file",
         "tls_cert",
         "tls_key",
+        "agent_dist",
     ];
 
     fn read_metrics_token_file(&mut self) -> anyhow::Result<()> {

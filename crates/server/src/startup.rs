@@ -81,6 +81,7 @@ pub struct Server {
         Arc<crate::tls::CertStore>,
         Arc<tokio_rustls::rustls::ServerConfig>,
     )>,
+    downloads: Arc<crate::downloads::Downloads>,
     state: AppState,
 }
 
@@ -107,6 +108,13 @@ impl Server {
             }
             None => None,
         };
+        let downloads = Arc::new(crate::downloads::Downloads::load(
+            settings.agent_dist.as_deref(),
+        )?);
+        tracing::info!(
+            files = downloads.names().collect::<Vec<_>>().join(", "),
+            "downloads ready at /downloads/"
+        );
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -127,6 +135,7 @@ impl Server {
             listener,
             metrics_listener,
             tls,
+            downloads,
             state,
         })
     }
@@ -181,7 +190,7 @@ impl Server {
             let app = crate::router::metrics_only(state.clone());
             tokio::spawn(async move { axum::serve(listener, app).await })
         });
-        let app = crate::router::build(state.clone());
+        let app = crate::router::build(state.clone(), self.downloads);
         let drain = Duration::from_secs(state.settings().shutdown_drain_secs);
         let (stopping, stop_seen) = tokio::sync::oneshot::channel::<()>();
         let drain_state = state.clone();
