@@ -33,13 +33,15 @@ pub async fn verify(password: &str, stored: Option<&str>) -> ApiResult<bool> {
     off_runtime(move || verify_now(&password, stored.as_deref())).await
 }
 
-/// Runs `work` on the blocking pool once one of the per-core slots is free. The slot is
-/// held by the work itself, so a cancelled request does not free it early.
+/// Runs `work` on the blocking pool once one of the slots is free: one per core but one,
+/// at least one, so a storm of password checks never takes every core from heartbeats
+/// and handshakes. The slot is held by the work itself, so a cancelled request does not
+/// free it early.
 async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
     static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
     let slots = SLOTS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Arc::new(Semaphore::new(cores))
+        Arc::new(Semaphore::new(cores.saturating_sub(1).max(1)))
     });
     let permit = slots
         .clone()
