@@ -61,7 +61,8 @@ describe('dashboard foundation', () => {
     assert.ok(id, 'install command names the agent id');
     agentId = id[1];
     assert.ok(made.install.includes(`OPENCLAW_FLEET_AGENT_SECRET='${agentSecret}'`));
-    assert.ok(made.install.trimEnd().endsWith('openclaw-fleet-agent run'));
+    assert.ok(made.install.includes(`curl -fsSo "$f" '${server.url}/install.sh' && sudo sh "$f" <<'EOF'`));
+    assert.ok(made.install.trimEnd().endsWith('EOF\nrm -f "$f"'));
     assert.ok(!made.install.includes('OPENCLAW_FLEET_ENCRYPTION_SECRET'));
 
     await made.dialog.getByRole('button', { name: 'Done' }).click();

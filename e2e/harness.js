@@ -158,7 +158,7 @@ export async function setUpMasterKey(page, passphrase) {
 /** NAME='value' pairs of an install command, as an environment object. */
 export function installEnv(command) {
   const env = {};
-  for (const m of command.matchAll(/^([A-Z_]+)='([^']*)' \\$/gm)) env[m[1]] = m[2];
+  for (const m of command.matchAll(/^([A-Z_]+)='([^']*)'(?: \\)?$/gm)) env[m[1]] = m[2];
   return env;
 }
 

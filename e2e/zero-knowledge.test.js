@@ -108,7 +108,7 @@ describe('zero-knowledge master key and encrypted config', () => {
     for (const line of [
       `OPENCLAW_FLEET_URL='${server.url}'`, `OPENCLAW_FLEET_AGENT_ID='${agentId}'`,
       `OPENCLAW_FLEET_AGENT_SECRET='${made.agentSecret}'`, `OPENCLAW_FLEET_ENCRYPTION_SECRET='${made.encryptionSecret}'`,
-      'openclaw-fleet-agent run',
+      `'${server.url}/install.sh'`,
     ]) assert.ok(made.install.includes(line), `install command has ${line.split('=')[0]}`);
     await made.dialog.getByRole('button', { name: 'Done' }).click();
     await made.dialog.waitFor({ state: 'detached' });

@@ -12,21 +12,41 @@ function shellQuote(s) {
   return `'${String(s).replace(/'/g, "'\\''")}'`;
 }
 
-/** Environment for the agent, then the command: values apply to that one command only. */
-export function installCommand({ agentId, agentSecret, encryptionSecret }) {
-  const vars = [
+function settingsOf({ agentId, agentSecret, encryptionSecret }) {
+  return [
     ['OPENCLAW_FLEET_URL', location.origin],
     ['OPENCLAW_FLEET_AGENT_ID', agentId],
     ['OPENCLAW_FLEET_AGENT_SECRET', agentSecret],
     ['OPENCLAW_FLEET_ENCRYPTION_SECRET', encryptionSecret],
   ].filter(([, v]) => v);
-  return `${vars.map(([k, v]) => `${k}=${shellQuote(v)} \\`).join('\n')}\nopenclaw-fleet-agent run`;
 }
 
-function snippetField(label, text) {
+/**
+ * The one paste that brings a host up: fetch this server's /install.sh, which downloads the
+ * agent from this server, checks its SHA-256, and installs it as a systemd service. The
+ * settings go to the installer's standard input (a here-document), never into its arguments,
+ * so no secret shows in `ps`; the leading space keeps the paste out of bash's history where
+ * HISTCONTROL ignores space-led commands (Debian's default).
+ */
+export function installCommand(values) {
+  const lines = settingsOf(values).map(([k, v]) => `${k}=${shellQuote(v)}`);
+  return [
+    ` f="$(mktemp)" && curl -fsSo "$f" ${shellQuote(`${location.origin}/install.sh`)} && sudo sh "$f" <<'EOF'`,
+    ...lines,
+    'EOF',
+    'rm -f "$f"',
+  ].join('\n');
+}
+
+/** Environment for a host that already has the agent, then the command. */
+export function runCommand(values) {
+  return `${settingsOf(values).map(([k, v]) => `${k}=${shellQuote(v)} \\`).join('\n')}\nopenclaw-fleet-agent run`;
+}
+
+function snippetField(label, text, hint = 'Paste it into a shell on the host. Prefer a shell that does not keep history, or keep the values in an env file readable only by the agent’s user (mode 0600).') {
   const ta = h('textarea', { class: 'mono snippet', readonly: true, rows: String(text.split('\n').length), spellcheck: 'false', wrap: 'off' });
   ta.value = text;
-  const f = field({ label, input: ta, hint: 'Paste it into a shell on the host. Prefer a shell that does not keep history, or keep the values in an env file readable only by the agent’s user (mode 0600).' });
+  const f = field({ label, input: ta, hint });
   f.insertBefore(h('div', { class: 'snippet-tools' }, copyButton(() => ta.value, 'Copy command', `Copy ${label.toLowerCase()}`)), ta.nextSibling);
   return f;
 }
@@ -47,7 +67,8 @@ export function showCreatedAgent({ agent, agentSecret, encryptionSecret, encrypt
       secretField('Agent secret', agentSecret),
       encryptionSecret ? secretField('Encryption secret', encryptionSecret,
         'Encrypts this agent’s config. You can show it again later on the agent page while unlocked.') : null,
-      snippetField('Install command', installCommand({ agentId: agent.id, agentSecret, encryptionSecret })),
+      snippetField('Install command', installCommand({ agentId: agent.id, agentSecret, encryptionSecret }),
+        'Paste it into a shell on the host (Linux with systemd, as a user who may sudo). It downloads the agent from this server, checks its SHA-256, writes the settings to /etc/openclaw-fleet/agent.env (mode 0600) and starts the service. The secrets go to the installer on standard input, never on its command line.'),
       encryptionNote ? callout('info', null, h('p', {}, encryptionNote)) : null,
     ],
     actions: [done],
@@ -82,7 +103,7 @@ export function showEncryptionSecret(agent, encryptionSecret, { fresh = false } 
     body: [
       fresh ? h('p', {}, 'Give this secret to the agent: set it on the host, then restart the agent.') : null,
       secretField('Encryption secret', encryptionSecret),
-      snippetField('Install command', installCommand({ agentId: agent.id, agentSecret: null, encryptionSecret })),
+      snippetField('Run command', runCommand({ agentId: agent.id, agentSecret: null, encryptionSecret })),
       h('p', { class: 'muted' }, 'The command above lacks the agent secret, which is shown only once. '
         + 'On a host that already runs the agent, add only OPENCLAW_FLEET_ENCRYPTION_SECRET.'),
     ],
