@@ -117,6 +117,9 @@ fn json_rewrite(
         None => Map::new(),
         Some(bytes) => {
             let text = std::str::from_utf8(bytes).map_err(|_| local_err("not UTF-8"))?;
+            if json5::from_str::<FiniteNumbers>(text).is_err() {
+                return Err(local_err("syntax error, or NaN or Infinity"));
+            }
             match json5::from_str::<Value>(text) {
                 Ok(Value::Object(map)) => map,
                 Ok(mut other) => {
@@ -141,6 +144,65 @@ fn json_rewrite(
         before,
         after,
     }))
+}
+
+/// A pass over a JSON5 text that fails on `NaN` and `Infinity`: JSON cannot
+/// hold them, and read into a [`Value`] they would silently become `null`.
+struct FiniteNumbers;
+
+impl<'de> serde::Deserialize<'de> for FiniteNumbers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FiniteNumbers)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FiniteNumbers {
+    type Value = FiniteNumbers;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON5 value without NaN or Infinity")
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self, E> {
+        if v.is_finite() {
+            Ok(Self)
+        } else {
+            Err(E::custom("NaN or Infinity"))
+        }
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(Self)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(Self)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(Self)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(Self)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(Self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<FiniteNumbers>()?.is_some() {}
+        Ok(Self)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, FiniteNumbers>()?
+            .is_some()
+        {}
+        Ok(Self)
+    }
 }
 
 /// A JSON map read from `openclaw.json`, whose strings (tokens, keys) are
