@@ -186,6 +186,10 @@ impl Server {
         };
         let reloader = crate::tls::on_sighup(store)?;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
+        let replicas = {
+            let state = state.clone();
+            tokio::spawn(async move { state.listen_to_replicas().await })
+        };
         let metrics = self.metrics_listener.map(|listener| {
             let app = crate::router::metrics_only(state.clone());
             tokio::spawn(async move { axum::serve(listener, app).await })
@@ -231,6 +235,7 @@ impl Server {
             }
         };
         housekeeping.abort();
+        replicas.abort();
         reloader.abort();
         if let Some(task) = metrics {
             task.abort();

@@ -18,6 +18,8 @@ use crate::telemetry::{names, InProgress};
 
 /// The longest long-poll a client may ask for (SPEC §3).
 pub const MAX_WAIT_SECS: u64 = 60;
+/// How often a waiting long-poll re-reads when no replica notice can be missed.
+const SAFETY_REREAD_LIVE: Duration = Duration::from_secs(15);
 
 pub struct AgentSession {
     state: AppState,
@@ -155,9 +157,12 @@ impl AgentSession {
     }
 
     /// The stored envelope; with `after_version`, waits up to `wait` seconds for a newer
-    /// one. Wakes at once on a save through this replica and re-reads the database each
-    /// second for saves through another (the re-read also notices a revoked token). A
-    /// draining server answers at once with what it has ("no change").
+    /// one. Wakes at once on a save, rotation, edit or deletion through this replica, or
+    /// through another one whose notice arrives (PostgreSQL, see `bus`), and re-reads
+    /// (the re-read also notices a revoked token). Without a live listener (SQLite, or
+    /// while the listener reconnects) it also re-reads the database each second; with
+    /// one, every [`SAFETY_REREAD_LIVE`] in case a notice was lost. A draining server
+    /// answers at once with what it has ("no change").
     pub async fn config(&self, after_version: Option<i64>, wait: u64) -> ApiResult<Value> {
         let state = &self.state;
         let mut saves = state.0.config_saves.subscribe();
@@ -181,7 +186,12 @@ impl AgentSession {
                 };
                 return Ok(json!({ "config": config, "config_version": version }));
             }
-            let tick = tokio::time::Instant::now() + Duration::from_secs(1);
+            let every = if state.replicas_live() {
+                SAFETY_REREAD_LIVE
+            } else {
+                Duration::from_secs(1)
+            };
+            let tick = tokio::time::Instant::now() + every;
             tokio::select! {
                 _ = wait_for_save(&mut saves, &self.agent_id) => {}
                 _ = tokio::time::sleep_until(tick.min(deadline)) => {}
@@ -194,7 +204,7 @@ impl AgentSession {
 async fn wait_for_save(rx: &mut tokio::sync::broadcast::Receiver<String>, agent_id: &str) {
     loop {
         match rx.recv().await {
-            Ok(id) if id == agent_id => return,
+            Ok(id) if id == agent_id || id == super::bus::WAKE_ALL => return,
             Ok(_) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => {

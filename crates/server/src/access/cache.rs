@@ -2,9 +2,10 @@
 //! from a known agent needs no database read. The handshake does not read from it (it
 //! must cost the same for known and unknown agents), but refreshes it.
 //!
-//! Entries live at most [`TTL`]: a change made through another replica (secret rotation,
-//! deletion, token revocation) is seen here within that time, inside SPEC §3's 10 s.
-//! Changes made through this replica invalidate the agent and its tokens at once.
+//! Changes made through this replica invalidate the agent and its tokens at once; on
+//! PostgreSQL, so do changes made through another replica, as soon as its notice arrives
+//! (see `bus`). Entries live at most [`TTL`], so even a lost notice (or a replica on
+//! SQLite sharing the file) is seen here within that time, inside SPEC §3's 10 s.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -62,6 +63,18 @@ impl AgentCache {
 
     pub fn put_token(&self, hash: &str, entry: TokenEntry) {
         put(&self.tokens, hash.to_string(), entry);
+    }
+
+    /// Forgets everything (after notices from other replicas may have been missed).
+    pub fn clear(&self) {
+        self.agents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Forgets an agent and every cached token of it.

@@ -10,6 +10,7 @@
 //! The store field is private to this module tree, so no handler can bypass the scopes.
 
 mod agent;
+mod bus;
 mod cache;
 mod drain;
 mod operator;
@@ -48,6 +49,8 @@ pub struct AgentChange {
     pub agent_id: String,
     pub deleted: bool,
     pub fleet: bool,
+    /// Changes may have been missed (a replica's listener reconnected): reload.
+    pub resync: bool,
 }
 
 /// Shared server state. Cheap to clone.
@@ -64,6 +67,8 @@ struct Inner {
     writer: Writer,
     changes: broadcast::Sender<AgentChange>,
     config_saves: broadcast::Sender<String>,
+    /// Notices to and from the other replicas (PostgreSQL).
+    bus: bus::Bus,
     /// Cancelled once when the server starts draining (see `drain`).
     drain: tokio_util::sync::CancellationToken,
     /// A random agent secret sealed like a stored one, under [`UNKNOWN_AGENT_ROW`]: the
@@ -97,6 +102,7 @@ impl AppState {
             limits: Limits::new(clock.clone()),
             writer: Writer::spawn(store.clone()),
             cache: AgentCache::default(),
+            bus: bus::Bus::new(store.pg_pool()),
             store,
             at_rest,
             clock,
@@ -123,21 +129,30 @@ impl AppState {
         self.0.changes.subscribe()
     }
 
+    /// Tells this replica's event streams and, on PostgreSQL, every other replica's.
     pub(crate) fn notify_change(&self, owner_id: &str, agent_id: &str, deleted: bool) {
-        let _ = self.0.changes.send(AgentChange {
-            owner_id: owner_id.into(),
-            agent_id: agent_id.into(),
-            deleted,
-            fleet: false,
-        });
+        self.notify_local(owner_id, agent_id, deleted, false);
+        self.0
+            .bus
+            .send(if deleted { 'd' } else { 'c' }, owner_id, agent_id);
     }
 
+    /// As [`Self::notify_change`], for a fleet.
     pub(crate) fn notify_fleet(&self, owner_id: &str, fleet_id: &str, deleted: bool) {
+        self.notify_local(owner_id, fleet_id, deleted, true);
+        self.0
+            .bus
+            .send(if deleted { 'g' } else { 'f' }, owner_id, fleet_id);
+    }
+
+    /// Tells this replica's event streams only (every replica sees what `maintain` finds).
+    fn notify_local(&self, owner_id: &str, id: &str, deleted: bool, fleet: bool) {
         let _ = self.0.changes.send(AgentChange {
             owner_id: owner_id.into(),
-            agent_id: fleet_id.into(),
+            agent_id: id.into(),
             deleted,
-            fleet: true,
+            fleet,
+            resync: false,
         });
     }
 
@@ -213,7 +228,7 @@ impl AppState {
                 .await?;
         }
         for a in self.0.store.newly_offline(prev, now).await? {
-            self.notify_change(&a.owner_id, &a.id, false);
+            self.notify_local(&a.owner_id, &a.id, false, false);
         }
         Ok(())
     }

@@ -18,8 +18,9 @@ const RESTART_RETRY: Duration = Duration::from_secs(1);
 
 /// `event: agent` with the agent's JSON on every change; `event: agent_deleted` with
 /// `{id}`; `event: fleet` with the fleet's JSON when one is created or renamed,
-/// `event: fleet_deleted` with `{id}`; `event: resync` when the client fell behind and
-/// should reload its lists. The stream ends when its session is logged out or expires,
+/// `event: fleet_deleted` with `{id}`; `event: resync` when the client fell behind (or,
+/// on PostgreSQL, this replica may have missed another's changes) and should reload its
+/// lists. The stream ends when its session is logged out or expires,
 /// and when the server drains for a restart: then its last message is a `retry:` hint so
 /// the browser reconnects soon.
 #[utoipa::path(get, path = "/api/events", tag = "agents",
@@ -73,7 +74,8 @@ impl Live {
                 r = self.rx.recv() => Some(r),
                 _ = self.recheck.tick() => None,
             };
-            if matches!(&received, Some(Ok(change)) if change.owner_id != self.owner_id) {
+            if matches!(&received, Some(Ok(change)) if !change.resync && change.owner_id != self.owner_id)
+            {
                 continue;
             }
             // Logout or expiry ends the stream: nothing more is delivered.
@@ -82,6 +84,7 @@ impl Live {
             }
             return Some(match received {
                 None => continue,
+                Some(Ok(change)) if change.resync => Event::default().event("resync").data("{}"),
                 Some(Ok(change)) if change.deleted => Event::default()
                     .event(if change.fleet {
                         "fleet_deleted"

@@ -41,6 +41,14 @@ pub use reseal::ResealStore;
 pub use stats::StatsStore;
 pub use users::UserStore;
 
+/// The database's own notification channel, when it has one: PostgreSQL's pool (for
+/// `LISTEN/NOTIFY` between replicas, see `access::bus`); `None` on SQLite.
+pub trait NotifyStore {
+    fn pg_pool(&self) -> Option<sqlx::PgPool> {
+        None
+    }
+}
+
 /// Everything the server needs from its database.
 pub trait Store:
     UserStore
@@ -54,6 +62,7 @@ pub trait Store:
     + ResealStore
     + LockStore
     + AccountStore
+    + NotifyStore
     + Send
     + Sync
 {
@@ -70,6 +79,7 @@ impl<T> Store for T where
         + ResealStore
         + LockStore
         + AccountStore
+        + NotifyStore
         + Send
         + Sync
 {

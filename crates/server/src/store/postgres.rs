@@ -122,3 +122,9 @@ impl_stats_store!(PostgresStore);
 impl_account_store!(PostgresStore);
 impl_reseal_store!(PostgresStore);
 impl_lock_store_postgres!(PostgresStore);
+
+impl NotifyStore for PostgresStore {
+    fn pg_pool(&self) -> Option<PgPool> {
+        Some(self.pool.clone())
+    }
+}

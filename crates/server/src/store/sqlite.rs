@@ -112,6 +112,7 @@ async fn levels(pool: &SqlitePool) -> Result<Vec<i64>, StoreError> {
     Ok(out)
 }
 
+impl NotifyStore for SqliteStore {}
 impl_user_store!(SqliteStore);
 impl_fleet_store!(SqliteStore);
 impl_agent_store!(SqliteStore, sqlx::Sqlite);

@@ -1,6 +1,9 @@
 //! Several replicas on one database (SPEC §2–3): used signatures, sessions and token
 //! revocations are shared through the database, and a config saved through one
-//! replica reaches an agent long-polling another within about a second.
+//! replica reaches an agent long-polling another within about a second. On PostgreSQL
+//! the replicas also tell each other at once (`LISTEN/NOTIFY`): live events, config
+//! wake-ups and revocations cross between them well under a second, and a listener that
+//! lost its connection re-reads when it is back.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +11,8 @@ use openclaw_fleet_protocol::EncryptionSecret;
 use serde_json::json;
 
 use crate::common::fixtures::{config_document, envelope, heartbeat, signed};
-use crate::common::{Backend, TestApp};
+use crate::common::{skip_postgres, Backend, TestApp};
+use crate::events::Events;
 
 both_backends!(
     replicas_share_signatures_sessions_and_revocations,
@@ -117,4 +121,187 @@ async fn replicas_share_config_saves(b: Backend) {
     assert!(delay < Duration::from_millis(1500), "took {delay:?}");
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body, json!({"config": env, "config_version": 1}));
+}
+
+/// Two PostgreSQL replicas whose listeners both listen (`None` when PostgreSQL tests are
+/// skipped).
+async fn live_pair() -> Option<(TestApp, TestApp)> {
+    if skip_postgres() {
+        return None;
+    }
+    let one = TestApp::spawn(Backend::Postgres).await;
+    let two = one.replica().await;
+    let start = Instant::now();
+    while !(one.state.replicas_live() && two.state.replicas_live()) {
+        assert!(start.elapsed() < Duration::from_secs(5), "listeners not up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Some((one, two))
+}
+
+/// Heartbeats through one replica until the other refuses the token; how long that took.
+async fn refused_after(app: &TestApp, token: &str, body: &serde_json::Value) -> Duration {
+    let start = Instant::now();
+    loop {
+        let r = app.heartbeat(token, body).await;
+        if r.status == 401 {
+            r.err(401, "unauthorized");
+            return start.elapsed();
+        }
+        r.ok(200);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "token still works"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+mod postgres_live {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dashboard_on_b_sees_a_heartbeat_through_a() {
+        let Some((one, two)) = live_pair().await else {
+            return;
+        };
+        let owner = one.first_owner().await;
+        let agent = one.agent(&owner, "a").await;
+        let token = one.agent_token(&agent).await;
+        let mut events = Events::open(&two, &owner.token).await;
+        let sent = Instant::now();
+        one.heartbeat(&token, &heartbeat(&agent.id, "idle", json!({})))
+            .await
+            .ok(200);
+        tokio::time::timeout(Duration::from_secs(1), events.until("\"status\":\"idle\""))
+            .await
+            .expect("B's dashboard shows A's heartbeat within 1 s");
+        eprintln!("heartbeat on A -> event on B: {:?}", sent.elapsed());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn agent_on_b_gets_a_save_through_a_at_once() {
+        let Some((one, two)) = live_pair().await else {
+            return;
+        };
+        let owner = one.first_owner().await;
+        let agent = one.agent(&owner, "a").await;
+        let token = one.agent_token(&agent).await;
+        let es = EncryptionSecret::generate();
+        let mut delays = Vec::new();
+        for version in 1..=5u64 {
+            let path = format!(
+                "/api/agents/{}/config?after_version={}&wait=30",
+                agent.id,
+                version - 1
+            );
+            let mut waiting = tokio::spawn(two.build(reqwest::Method::GET, &path, &token).send());
+            // Long enough for the long-poll to be waiting (and past a 1 s re-read).
+            assert!(
+                tokio::time::timeout(Duration::from_millis(1100), &mut waiting)
+                    .await
+                    .is_err()
+            );
+            let env = envelope(&es, &agent.id, version, &config_document("replica"));
+            one.put(
+                &format!("/api/agents/{}/config", agent.id),
+                &owner.token,
+                &json!({"config": env}),
+            )
+            .await
+            .ok(200);
+            let saved = Instant::now();
+            let answer = tokio::time::timeout(Duration::from_secs(5), waiting)
+                .await
+                .expect("the long-poll on B answers A's save")
+                .unwrap()
+                .unwrap();
+            delays.push(saved.elapsed());
+            let body: serde_json::Value = answer.json().await.unwrap();
+            assert_eq!(body, json!({"config": env, "config_version": version}));
+        }
+        delays.sort();
+        let p50 = delays[delays.len() / 2];
+        eprintln!("save on A -> long-poll on B: p50 {p50:?}, all {delays:?}");
+        assert!(p50 <= Duration::from_millis(500), "p50 {p50:?}");
+        assert!(
+            delays[delays.len() - 1] < Duration::from_secs(1),
+            "{delays:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rotation_on_a_cuts_the_agent_off_on_b_at_once() {
+        let Some((one, two)) = live_pair().await else {
+            return;
+        };
+        let owner = one.first_owner().await;
+        let agent = one.agent(&owner, "a").await;
+        let token = one.agent_token(&agent).await;
+        let hb = heartbeat(&agent.id, "healthy", json!({}));
+        // B has the token cached (a 5 s TTL would otherwise keep it working).
+        two.heartbeat(&token, &hb).await.ok(200);
+        two.heartbeat(&token, &hb).await.ok(200);
+        one.post(
+            &format!("/api/agents/{}/rotate-secret", agent.id),
+            &owner.token,
+            &json!({}),
+        )
+        .await
+        .ok(200);
+        let took = refused_after(&two, &token, &hb).await;
+        eprintln!("rotation on A -> token refused on B: {took:?}");
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+    }
+
+    /// Notices sent while a listener is disconnected are lost; once it listens again
+    /// the replica drops its whole token cache, so nothing stays stale until the TTL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reconnected_listener_rereads() {
+        use sqlx::Connection;
+        let Some((one, two)) = live_pair().await else {
+            return;
+        };
+        let owner = one.first_owner().await;
+        let agent = one.agent(&owner, "a").await;
+        let token = one.agent_token(&agent).await;
+        let hb = heartbeat(&agent.id, "healthy", json!({}));
+        let cached = Instant::now();
+        two.heartbeat(&token, &hb).await.ok(200);
+        // A revocation no replica announces, then both listeners lose their connection.
+        let mut db = sqlx::PgConnection::connect(&one.pg_url().unwrap())
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM agent_tokens WHERE agent_id = $1")
+            .bind(&agent.id)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        two.heartbeat(&token, &hb).await.ok(200); // still cached
+        let killed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+        assert_eq!(killed, [true, true]);
+        refused_after(&two, &token, &hb).await;
+        let took = cached.elapsed();
+        assert!(took < Duration::from_secs(3), "refused only after {took:?}");
+        // And the replicas hear each other again.
+        let start = Instant::now();
+        while !two.state.replicas_live() {
+            assert!(start.elapsed() < Duration::from_secs(5));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut events = Events::open(&two, &owner.token).await;
+        let token = one.agent_token(&agent).await;
+        one.heartbeat(&token, &heartbeat(&agent.id, "idle", json!({})))
+            .await
+            .ok(200);
+        tokio::time::timeout(Duration::from_secs(1), events.until("\"status\":\"idle\""))
+            .await
+            .expect("B hears A again");
+    }
 }

@@ -116,7 +116,7 @@ impl Owner {
         if !self.state.0.store.delete_agent(self.id(), &id).await? {
             return Err(ApiError::NotFound);
         }
-        self.state.0.cache.invalidate(&id);
+        self.state.agent_touched(&id);
         self.state.notify_change(self.id(), &id, true);
         Ok(())
     }
@@ -225,8 +225,7 @@ impl Owner {
             .await?
         {
             SaveOutcome::Saved => {
-                self.state.0.cache.invalidate(&row.id);
-                let _ = self.state.0.config_saves.send(row.id.clone());
+                self.state.agent_touched(&row.id);
                 self.state.notify_change(self.id(), &row.id, false);
                 Ok(version)
             }
@@ -255,7 +254,7 @@ impl Owner {
         {
             return Err(ApiError::NotFound);
         }
-        self.state.0.cache.invalidate(&row.id);
+        self.state.agent_touched(&row.id);
         self.state.notify_change(self.id(), &row.id, false);
         Ok(RotatedSecret {
             agent_secret: secret.expose_secret().to_string(),

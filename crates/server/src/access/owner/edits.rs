@@ -76,7 +76,7 @@ impl Owner {
                 return Err(ApiError::NotFound)
             }
         }
-        self.state.0.cache.invalidate(&id);
+        self.state.agent_touched(&id);
         self.state.notify_change(self.id(), &id, false);
         self.agent_view(&id).await
     }

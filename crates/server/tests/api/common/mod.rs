@@ -147,6 +147,11 @@ impl TestApp {
     }
 
     /// A second server on the same database, key and clock: another replica.
+    /// The PostgreSQL database's URL (`None` on SQLite).
+    pub fn pg_url(&self) -> Option<String> {
+        self._storage.1.as_ref().map(|pg| pg.url.clone())
+    }
+
     pub async fn replica(&self) -> Self {
         Self::start(
             self.settings.clone(),

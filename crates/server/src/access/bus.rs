@@ -1,0 +1,273 @@
+//! What one replica tells the others. Every replica delivers its own notices in process
+//! (the dashboard's event streams, config long-polls, the token cache). On PostgreSQL it
+//! also publishes them with `NOTIFY` and listens for the other replicas' with sqlx's
+//! `PgListener`, so a heartbeat through replica A shows on a dashboard connected to B, a
+//! config saved through A wakes an agent long-polling B, and a rotation through A drops
+//! B's cached token at once (the cache's TTL stays the bound when a notice is lost).
+//!
+//! A payload carries ids and a one-letter kind only, never a secret: NOTIFY payloads are
+//! visible to every session of the database and may be logged. Its first line is the
+//! sending replica's random id (a replica skips its own notices), then one notice a line:
+//! `c <owner> <agent>` agent changed, `d <owner> <agent>` agent deleted, `f <owner>
+//! <fleet>` fleet changed, `g <owner> <fleet>` fleet deleted, `i - <agent>` the agent's row
+//! or tokens changed (cached copies are dropped and its long-polls re-read).
+//!
+//! When the listener's connection is lost, notices sent meanwhile are gone; once it
+//! listens again the replica re-reads instead: it clears the whole token cache, wakes
+//! every long-poll (each re-reads its agent's config and token) and tells every event
+//! stream to `resync`. The listener ends when the server drains (see `drain`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+
+use super::{AgentChange, AppState};
+
+/// The NOTIFY channel every replica listens on.
+pub const CHANNEL: &str = "openclaw_fleet";
+/// The config-save channel's "every agent" wake-up (no agent id looks like it).
+pub const WAKE_ALL: &str = "*";
+/// PostgreSQL refuses payloads of 8000 bytes or more; a batch stays below this.
+const MAX_PAYLOAD: usize = 7000;
+/// How long the listener waits before connecting again after a failure.
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// One notice, as it travels between replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Notice {
+    kind: char,
+    owner: String,
+    id: String,
+}
+
+/// This replica's side of the bus.
+pub(super) struct Bus {
+    /// This replica's random id, the first line of its payloads.
+    origin: String,
+    /// Notices to publish (PostgreSQL only).
+    outbox: Option<mpsc::Sender<Notice>>,
+    pool: Option<PgPool>,
+    /// Whether the listener currently listens (no notice can be missed).
+    live: AtomicBool,
+}
+
+impl Bus {
+    /// A bus over `pool` (PostgreSQL), or the in-process path only (`None`). Spawns the
+    /// publisher; the listener starts with [`AppState::listen_to_replicas`].
+    pub fn new(pool: Option<PgPool>) -> Self {
+        let origin = uuid::Uuid::new_v4().simple().to_string();
+        let outbox = pool.clone().map(|pool| {
+            let (tx, rx) = mpsc::channel(8192);
+            tokio::spawn(publish(pool, origin.clone(), rx));
+            tx
+        });
+        Self {
+            origin,
+            outbox,
+            pool,
+            live: AtomicBool::new(false),
+        }
+    }
+
+    pub fn send(&self, kind: char, owner: &str, id: &str) {
+        if let Some(outbox) = &self.outbox {
+            let notice = Notice {
+                kind,
+                owner: if owner.is_empty() { "-" } else { owner }.into(),
+                id: id.into(),
+            };
+            // A full outbox drops the notice: the cache TTL and the long-poll's re-read
+            // still bound how late another replica sees the change.
+            if outbox.try_send(notice).is_err() {
+                tracing::debug!("replica notice dropped: outbox full");
+            }
+        }
+    }
+
+    /// Whether notices from other replicas currently arrive (always false on SQLite).
+    pub fn live(&self) -> bool {
+        self.live.load(Ordering::Relaxed)
+    }
+}
+
+/// Sends what is queued, batched into as few NOTIFYs as fit.
+async fn publish(pool: PgPool, origin: String, mut rx: mpsc::Receiver<Notice>) {
+    while let Some(first) = rx.recv().await {
+        let mut payload = origin.clone();
+        let mut next = Some(first);
+        while let Some(n) = next.take() {
+            payload.push_str(&format!("\n{} {} {}", n.kind, n.owner, n.id));
+            if payload.len() >= MAX_PAYLOAD - 100 {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(&payload)
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "could not notify the other replicas");
+        }
+    }
+}
+
+/// The notices of a payload, or nothing when it is this replica's own or malformed.
+fn parse(payload: &str, origin: &str) -> Vec<Notice> {
+    let mut lines = payload.lines();
+    if lines.next().is_none_or(|o| o == origin) {
+        return Vec::new();
+    }
+    lines
+        .filter_map(|line| {
+            let mut parts = line.split(' ');
+            let kind = parts.next()?;
+            let (owner, id) = (parts.next()?, parts.next()?);
+            let kind = match kind {
+                "c" | "d" | "f" | "g" | "i" => kind.chars().next()?,
+                _ => return None,
+            };
+            let ok = |s: &str| !s.is_empty() && s.len() <= 64 && s != WAKE_ALL;
+            (parts.next().is_none() && ok(owner) && ok(id)).then(|| Notice {
+                kind,
+                owner: owner.into(),
+                id: id.into(),
+            })
+        })
+        .collect()
+}
+
+impl AppState {
+    /// Listens to the other replicas until the server drains (PostgreSQL; returns at once
+    /// on SQLite). Reconnects after a lost connection and then re-reads (module docs).
+    pub async fn listen_to_replicas(&self) {
+        let Some(pool) = self.0.bus.pool.clone() else {
+            return;
+        };
+        let mut first = true;
+        loop {
+            let connected = tokio::select! {
+                _ = self.until_draining() => return,
+                l = connect(&pool) => l,
+            };
+            let mut listener = match connected {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen to the other replicas; retrying");
+                    tokio::select! {
+                        _ = self.until_draining() => return,
+                        _ = tokio::time::sleep(RECONNECT_DELAY) => continue,
+                    }
+                }
+            };
+            self.0.bus.live.store(true, Ordering::Relaxed);
+            if !first {
+                tracing::info!("listening to the other replicas again; re-reading");
+                self.resync_after_gap();
+            }
+            first = false;
+            loop {
+                let received = tokio::select! {
+                    _ = self.until_draining() => {
+                        self.0.bus.live.store(false, Ordering::Relaxed);
+                        return;
+                    }
+                    r = listener.try_recv() => r,
+                };
+                match received {
+                    Ok(Some(n)) => {
+                        for notice in parse(n.payload(), &self.0.bus.origin) {
+                            self.deliver(&notice);
+                        }
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.0.bus.live.store(false, Ordering::Relaxed);
+            tracing::warn!("lost the connection that listens to the other replicas");
+        }
+    }
+
+    /// Acts on another replica's notice in this one.
+    fn deliver(&self, n: &Notice) {
+        let change = |deleted, fleet| AgentChange {
+            owner_id: n.owner.clone(),
+            agent_id: n.id.clone(),
+            deleted,
+            fleet,
+            resync: false,
+        };
+        match n.kind {
+            'c' => {
+                let _ = self.0.changes.send(change(false, false));
+            }
+            'd' => {
+                self.wake_agent(&n.id);
+                let _ = self.0.changes.send(change(true, false));
+            }
+            'f' => {
+                let _ = self.0.changes.send(change(false, true));
+            }
+            'g' => {
+                let _ = self.0.changes.send(change(true, true));
+            }
+            _ => self.wake_agent(&n.id),
+        }
+    }
+
+    /// Drops what this replica cached of an agent and wakes its long-polls.
+    fn wake_agent(&self, agent_id: &str) {
+        self.0.cache.invalidate(agent_id);
+        let _ = self.0.config_saves.send(agent_id.to_string());
+    }
+
+    /// After notices may have been missed: forget every cached token and row, wake every
+    /// long-poll and tell every event stream to reload.
+    fn resync_after_gap(&self) {
+        self.0.cache.clear();
+        let _ = self.0.config_saves.send(WAKE_ALL.to_string());
+        let _ = self.0.changes.send(AgentChange {
+            owner_id: String::new(),
+            agent_id: String::new(),
+            deleted: false,
+            fleet: false,
+            resync: true,
+        });
+    }
+
+    /// An agent's row, tokens or config changed here: drop cached copies and wake its
+    /// long-polls on every replica.
+    pub(crate) fn agent_touched(&self, agent_id: &str) {
+        self.wake_agent(agent_id);
+        self.0.bus.send('i', "", agent_id);
+    }
+
+    /// Whether another replica's save reaches this one's long-polls at once.
+    pub fn replicas_live(&self) -> bool {
+        self.0.bus.live()
+    }
+}
+
+async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_other_replicas_notices_only() {
+        let p = "aa\nc o1 a1\ni - a2\nx o a\nc a\nc o a b\nc o *";
+        assert_eq!(parse(p, "bb").len(), 2);
+        assert_eq!(parse(p, "bb")[1].id, "a2");
+        assert!(parse(p, "aa").is_empty());
+        assert!(parse("", "aa").is_empty());
+    }
+}
