@@ -6,6 +6,7 @@
 import * as api from './api.js';
 import * as keystore from './keystore.js';
 import { startLive, stopLive } from './live.js';
+import { loadServerUrl } from './server-url.js';
 import { h, clear, startClock, toast, errorBox } from './ui.js';
 import { closeDialogs, confirmDialog } from './dialog.js';
 import { renderTopbar } from './topbar.js';
@@ -189,6 +190,7 @@ async function boot() {
     e.preventDefault();
     document.getElementById('main').focus();
   });
+  const serverUrlLoaded = loadServerUrl();
   try {
     session.user = await api.auth.me();
     await app.reloadMasterKey();
@@ -197,6 +199,7 @@ async function boot() {
     session.user = null;
     if (e.status !== 401) toast(e.message, 'error');
   }
+  await serverUrlLoaded;
   window.addEventListener('hashchange', route);
   route();
 }

@@ -4,6 +4,7 @@
 
 import { h, clear } from './ui.js';
 import { MIN_PASSPHRASE_LENGTH } from './crypto.js';
+import { fleetServerUrl } from './server-url.js';
 
 export { MIN_PASSPHRASE_LENGTH };
 
@@ -75,7 +76,7 @@ export function printRecoverySheet(email) {
   clear(sheet).append(
     h('h1', {}, 'OpenClaw Fleet — master key recovery sheet'),
     h('dl', {},
-      h('dt', {}, 'Server'), h('dd', {}, location.origin),
+      h('dt', {}, 'Server'), h('dd', {}, fleetServerUrl()),
       h('dt', {}, 'Account'), h('dd', {}, email),
       h('dt', {}, 'Date'), h('dd', {}, date)),
     h('p', {}, 'Write your master key passphrase below by hand, exactly as you type it (letter case and spaces matter).'),

@@ -5,6 +5,7 @@
 
 import { h, field, button, copyButton, secretField, callout } from './ui.js';
 import { openDialog } from './dialog.js';
+import { fleetServerUrl } from './server-url.js';
 
 export const ONCE_WARNING = 'This secret is shown only now. Store it on the host; it cannot be shown again (rotate to get a new one).';
 
@@ -14,7 +15,7 @@ function shellQuote(s) {
 
 function settingsOf({ agentId, agentSecret, encryptionSecret }) {
   return [
-    ['OPENCLAW_FLEET_URL', location.origin],
+    ['OPENCLAW_FLEET_URL', fleetServerUrl()],
     ['OPENCLAW_FLEET_AGENT_ID', agentId],
     ['OPENCLAW_FLEET_AGENT_SECRET', agentSecret],
     ['OPENCLAW_FLEET_ENCRYPTION_SECRET', encryptionSecret],
@@ -31,7 +32,7 @@ function settingsOf({ agentId, agentSecret, encryptionSecret }) {
 export function installCommand(values) {
   const lines = settingsOf(values).map(([k, v]) => `${k}=${shellQuote(v)}`);
   return [
-    ` f="$(mktemp)" && curl -fsSo "$f" ${shellQuote(`${location.origin}/install.sh`)} && sudo sh "$f" <<'EOF'`,
+    ` f="$(mktemp)" && curl -fsSo "$f" ${shellQuote(`${fleetServerUrl()}/install.sh`)} && sudo sh "$f" <<'EOF'`,
     ...lines,
     'EOF',
     'rm -f "$f"',

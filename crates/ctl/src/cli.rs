@@ -63,6 +63,40 @@ pub enum Command {
     /// Set or remove one environment variable on an agent or a whole fleet
     #[command(subcommand)]
     Env(EnvCommand),
+    /// Serve the dashboard built into this binary on 127.0.0.1 and forward its API
+    /// calls to the server, so the code that sees your master key is not the server's
+    Dashboard(DashboardArgs),
+    /// Compare the dashboard a server serves with the one built into this binary
+    /// (SHA-256 of every file); names each file that differs
+    VerifyDashboard(VerifyDashboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Fleet server to forward to (default: the server of the current login)
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Local port on 127.0.0.1 (default: any free port; the URL is printed)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Extra CA certificates (PEM) to trust for the server (default: the login's)
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Allow plain http:// to a non-loopback server
+    #[arg(long)]
+    pub allow_http: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyDashboardArgs {
+    /// The server's URL, e.g. https://fleet.example.com
+    pub url: String,
+    /// Extra CA certificates (PEM) to trust for this server
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Allow plain http:// to a non-loopback server
+    #[arg(long)]
+    pub allow_http: bool,
 }
 
 #[derive(Debug, Args)]

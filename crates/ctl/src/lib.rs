@@ -8,6 +8,7 @@ pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod configs;
+pub mod dashboard;
 pub mod edit_input;
 pub mod envfile;
 pub mod error;

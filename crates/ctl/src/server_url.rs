@@ -42,6 +42,14 @@ impl ServerUrl {
         &self.0
     }
 
+    /// The origin (`scheme://host[:port]`) a browser on this server's own pages sends
+    /// in `Origin`.
+    pub fn origin(&self) -> String {
+        Url::parse(&self.0)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
     /// `path` starts with `/`.
     pub fn join(&self, path: &str) -> String {
         format!("{}{path}", self.0)
@@ -89,5 +97,9 @@ mod tests {
             assert!(ServerUrl::parse(bad, false).is_err(), "{bad}");
         }
         assert!(ServerUrl::parse("http://fleet.example.com", true).is_ok());
+        let origin = |s: &str| ServerUrl::parse(s, false).unwrap().origin();
+        assert_eq!(origin("https://h.example/fleet/"), "https://h.example");
+        assert_eq!(origin("https://h.example:443"), "https://h.example");
+        assert_eq!(origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
     }
 }

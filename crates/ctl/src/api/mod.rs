@@ -33,10 +33,19 @@ pub struct LoggedIn {
 }
 
 fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client> {
+    client_builder(ca_file)?
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| CtlError::Unavailable(format!("cannot set up HTTPS: {e}")))
+}
+
+/// The CLI's HTTP settings (user agent, connect timeout, extra CAs) without an
+/// overall timeout, for callers that set their own (the dashboard's event stream
+/// has none).
+pub(crate) fn client_builder(ca_file: Option<&std::path::Path>) -> Result<reqwest::ClientBuilder> {
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60));
+        .connect_timeout(Duration::from_secs(10));
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).map_err(|e| CtlError::file(path, "read", e))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
@@ -45,9 +54,7 @@ fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client> {
             builder = builder.add_root_certificate(cert);
         }
     }
-    builder
-        .build()
-        .map_err(|e| CtlError::Unavailable(format!("cannot set up HTTPS: {e}")))
+    Ok(builder)
 }
 
 impl Client {

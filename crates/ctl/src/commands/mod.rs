@@ -4,6 +4,7 @@
 
 mod agents;
 mod config;
+mod dashboard;
 mod env;
 mod fleet;
 mod session;
@@ -39,6 +40,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Agents(cmd) => agents::run(&globals, cmd).await,
         Command::Config(cmd) => config::run(&globals, cmd).await,
         Command::Env(cmd) => env::run(&globals, cmd).await,
+        Command::Dashboard(args) => dashboard::serve(&globals, args).await,
+        Command::VerifyDashboard(args) => dashboard::verify(&globals, args).await,
     }
 }
 

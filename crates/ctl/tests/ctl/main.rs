@@ -2,6 +2,7 @@
 //! binary, so the server library links once.
 
 mod common;
+mod dashboard;
 mod fleet;
 mod flow;
 mod safety;
