@@ -47,11 +47,11 @@ pub async fn serve(g: &Globals, args: DashboardArgs) -> Result<i32> {
         );
     }
     let _ = std::io::stdout().flush();
-    dashboard
-        .serve(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // Ctrl-C ends at once: a graceful shutdown would wait for the open event streams.
+    tokio::select! {
+        served = dashboard.serve(std::future::pending()) => served?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
     Ok(0)
 }
 

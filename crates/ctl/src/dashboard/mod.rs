@@ -75,7 +75,8 @@ impl Dashboard {
         &self.local.origin
     }
 
-    /// Serves until `shutdown` resolves.
+    /// Serves until `shutdown` resolves and every open request (an event stream
+    /// included) has ended; drop the future to stop at once.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let app = Router::new().fallback(handle).with_state(self.local);
         axum::serve(self.listener, app)
