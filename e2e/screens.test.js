@@ -84,6 +84,7 @@ describe('screens', () => {
     ['agents', '#/agents', 'Agents'],
     ['agent', () => `#/agents/${agentId}`, 'gpu-box-01'],
     ['fleets', '#/fleets', 'Fleets'],
+    ['activity', '#/activity', 'Activity'],
     ['settings', '#/settings', 'Settings'],
     ['config-change', '#/config-change', 'Change many configs'],
   ];

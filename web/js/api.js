@@ -118,6 +118,11 @@ export const agents = {
   metrics: (agentId, since) => get(`/agents/${id(agentId)}/metrics${qs({ since })}`),
 };
 
+export const activity = {
+  /** Newest first; `before` is the `next_before` of the previous page. */
+  list: ({ before, limit = 50, object_id } = {}) => get(`/activity${qs({ before, limit, object_id })}`),
+};
+
 export const policies = {
   list: () => get('/policies'),
 };

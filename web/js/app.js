@@ -1,5 +1,5 @@
 // Dashboard entry point: session state, the hash router (#/agents,
-// #/agents/<id>, #/fleets, #/settings, plus the sign-in and master-key
+// #/agents/<id>, #/fleets, #/activity, #/settings, plus the sign-in and master-key
 // screens) and the top bar. Views live in views/*.js and render into a fresh
 // container; whatever they subscribe to is released when the route changes.
 
@@ -17,6 +17,7 @@ import { renderAgent } from './views/agent.js';
 import { renderFleets } from './views/fleets.js';
 import { renderSettings } from './views/settings.js';
 import { renderBulkConfig } from './views/bulk-config.js';
+import { renderActivity } from './views/activity.js';
 
 const ROUTES = [
   { re: /^\/login$/, view: renderLogin, title: 'Sign in', public: true },
@@ -27,6 +28,7 @@ const ROUTES = [
   { re: /^\/agents\/([0-9a-f-]{36})$/, view: renderAgent, title: 'Agent', nav: 'agents' },
   { re: /^\/config-change$/, view: renderBulkConfig, title: 'Change many configs', nav: 'agents' },
   { re: /^\/fleets$/, view: renderFleets, title: 'Fleets', nav: 'fleets' },
+  { re: /^\/activity$/, view: renderActivity, title: 'Activity', nav: 'activity' },
   { re: /^\/settings$/, view: renderSettings, title: 'Settings', nav: 'settings' },
 ];
 

@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use openclaw_fleet::access::activity::entry;
+use openclaw_fleet::access::{Action, Actor};
 use openclaw_fleet::store::sqlite::{SqliteDurability, SqliteStore};
 use openclaw_fleet::store::{HandshakeAccept, HistoryEntry, NewAgent, Store, UserRow};
 use sqlx::sqlite::SqliteSynchronous;
@@ -93,17 +95,20 @@ async fn run(
         tasks.push(tokio::spawn(async move {
             let agent = format!("00000000-0000-4000-8000-{:012}", w + 2);
             store
-                .create_agent(&NewAgent {
-                    id: agent.clone(),
-                    owner_id: OWNER.into(),
-                    fleet_id: None,
-                    name: format!("bench-{w}"),
-                    policy_profile: "dev".into(),
-                    gateway_url: None,
-                    heartbeat_interval: 30,
-                    secret_sealed: SEALED_SECRET.into(),
-                    created_at: 0,
-                })
+                .create_agent(
+                    &NewAgent {
+                        id: agent.clone(),
+                        owner_id: OWNER.into(),
+                        fleet_id: None,
+                        name: format!("bench-{w}"),
+                        policy_profile: "dev".into(),
+                        gateway_url: None,
+                        heartbeat_interval: 30,
+                        secret_sealed: SEALED_SECRET.into(),
+                        created_at: 0,
+                    },
+                    &entry(OWNER, 0, Action::AgentCreated, Actor::Operator),
+                )
                 .await?;
             let config = "c".repeat(600);
             let (mut latencies, mut version) = (Vec::new(), 0i64);
@@ -114,9 +119,17 @@ async fn run(
                         let history = HistoryEntry {
                             sealed: config.clone(),
                             saved_by: "bench".into(),
+                            saved_at: 0,
                         };
                         store
-                            .save_config(OWNER, &agent, version, &config, &history, 0)
+                            .save_config(
+                                OWNER,
+                                &agent,
+                                version,
+                                &config,
+                                &history,
+                                &entry(OWNER, 0, Action::ConfigSaved, Actor::Operator),
+                            )
                             .await?;
                         version += 1;
                     }
@@ -137,7 +150,10 @@ async fn run(
                             .await?;
                     }
                     _ => {
-                        store.rotate_secret(OWNER, &agent, SEALED_SECRET).await?;
+                        let e = entry(OWNER, 0, Action::SecretRotated, Actor::Operator);
+                        store
+                            .rotate_secret(OWNER, &agent, SEALED_SECRET, &e)
+                            .await?;
                     }
                 }
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);

@@ -3,7 +3,9 @@
 //! internal key (and, for configs, hold a browser envelope for that very agent); token
 //! columns must hold hashes; every other column must be free of secret-looking text.
 //! Config history rows are checked like the current config, against their agent and
-//! version. Findings name the table, column and row, and what was wrong — never the
+//! version. An activity entry's detail may hold only the facts the log records (field
+//! names, version numbers, counts), so a value that reached it by mistake is a finding.
+//! Findings name the table, column and row, and what was wrong — never the
 //! value.
 
 use openclaw_fleet_protocol::{AgentSecret, Envelope, Kdf, Sealed};
@@ -53,6 +55,7 @@ pub fn check_cell(cell: &Cell, at_rest: &AtRest) -> Option<String> {
             let ok = v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
             (!ok).then(|| "expected a 64-character hex digest".into())
         }
+        ("activity", "detail") => activity_detail_problem(v),
         ("agents", "metrics") => {
             let ok = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(v)
                 .is_ok_and(|m| m.values().all(serde_json::Value::is_number));
@@ -64,6 +67,25 @@ pub fn check_cell(cell: &Cell, at_rest: &AtRest) -> Option<String> {
         }
         _ => secret_pattern(v).map(|p| format!("looks like a secret ({p}) in a plaintext column")),
     }
+}
+
+/// The facts an activity entry's detail may hold: numbers under known names, and the
+/// names of edited fields.
+fn activity_detail_problem(v: &str) -> Option<String> {
+    use serde_json::Value;
+    const NUMBERS: [&str; 4] = ["version", "restored_from", "rewrapped", "sessions_ended"];
+    const FIELDS: [&str; 4] = ["name", "fleet_id", "policy_profile", "gateway_url"];
+    let Ok(map) = serde_json::from_str::<serde_json::Map<String, Value>>(v) else {
+        return Some("activity detail is not a JSON object".into());
+    };
+    let ok = map.iter().all(|(k, val)| match (k.as_str(), val) {
+        ("fields", Value::Array(names)) => names
+            .iter()
+            .all(|n| n.as_str().is_some_and(|n| FIELDS.contains(&n))),
+        (k, Value::Number(_)) => NUMBERS.contains(&k),
+        _ => false,
+    });
+    (!ok).then(|| "activity detail holds something other than field names and numbers".into())
 }
 
 /// A registered sealed column: opens under the current key (a value under a retired

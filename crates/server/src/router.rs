@@ -16,8 +16,8 @@ use utoipa_axum::routes;
 use crate::access::AppState;
 use crate::error::ApiError;
 use crate::handlers::{
-    account, agent_api, agents, auth, events, fleets, health, history, master_key, metrics,
-    ErrorBody,
+    account, activity, agent_api, agents, auth, events, fleets, health, history, master_key,
+    metrics, ErrorBody,
 };
 use crate::web;
 
@@ -60,6 +60,7 @@ pub fn build(state: AppState, downloads: Arc<crate::downloads::Downloads>) -> Ro
         .routes(routes!(account::change_password))
         .routes(routes!(account::sessions))
         .routes(routes!(account::end_session))
+        .routes(routes!(activity::list))
         .routes(routes!(fleets::list, fleets::create))
         .routes(routes!(fleets::get, fleets::update, fleets::delete))
         .routes(routes!(agents::list, agents::create))

@@ -38,6 +38,8 @@ pub struct Settings {
     pub session_ttl_secs: i64,
     /// How long heartbeat history is kept, days.
     pub heartbeat_retention_days: i64,
+    /// How long activity log entries are kept after their last occurrence, days.
+    pub activity_retention_days: i64,
     /// Largest request body, bytes (configs are capped at 64 KiB regardless).
     pub max_body_bytes: usize,
     /// Log format: `text` or `json`.
@@ -88,6 +90,7 @@ impl Default for Settings {
             agent_token_ttl_secs: 3600,
             session_ttl_secs: 12 * 3600,
             heartbeat_retention_days: 30,
+            activity_retention_days: 90,
             max_body_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
             trusted_proxies: TrustedProxies::default(),
@@ -122,7 +125,7 @@ impl Settings {
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 20] = [
+    const ENV_KEYS: [&'static str; 21] = [
         "listen",
         "data_dir",
         "database_url",
@@ -133,6 +136,7 @@ impl Settings {
         "agent_token_ttl_secs",
         "session_ttl_secs",
         "heartbeat_retention_days",
+        "activity_retention_days",
         "max_body_bytes",
         "log_format",
         "trusted_proxies",
@@ -176,6 +180,10 @@ impl Settings {
         anyhow::ensure!(
             self.heartbeat_retention_days >= 1,
             "heartbeat_retention_days must be ≥ 1"
+        );
+        anyhow::ensure!(
+            (1..=36_500).contains(&self.activity_retention_days),
+            "activity_retention_days must be between 1 and 36500"
         );
         anyhow::ensure!(
             self.max_body_bytes >= 64 * 1024,

@@ -12,6 +12,7 @@ import { metricsSection } from './agent-metrics.js';
 import { configSection } from './agent-config.js';
 import { agentEditForm } from './agent-edit.js';
 import { historySection } from './agent-history.js';
+import { activitySection } from './activity.js';
 
 /** What the agent's last heartbeat said about config delivery (`config_delivery`). */
 function configDelivery(value) {
@@ -161,6 +162,7 @@ export async function renderAgent(view, ctx) {
   const metrics = metricsSection(agent, ctx);
   const config = configSection(agent, ctx);
   const history = historySection(agent, ctx, { onRestored: () => config.reload() });
+  const activity = activitySection(agent, ctx);
   paint(agent);
 
   view.append(
@@ -174,7 +176,8 @@ export async function renderAgent(view, ctx) {
       h('div', { class: 'card-head' }, h('h2', { id: 'overview-h' }, 'Overview'), editBtn), overview),
     metrics.el,
     config.el,
-    history.el);
+    history.el,
+    activity.el);
 
   const onAgent = (a) => {
     if (a.id !== agent.id) return;
@@ -201,5 +204,5 @@ export async function renderAgent(view, ctx) {
       ctx.app.navigate('#/agents', { force: true });
     }),
   }));
-  await Promise.all([metrics.load(), config.render(), history.load()]);
+  await Promise.all([metrics.load(), config.render(), history.load(), activity.load()]);
 }

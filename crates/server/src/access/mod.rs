@@ -9,6 +9,7 @@
 //!
 //! The store field is private to this module tree, so no handler can bypass the scopes.
 
+pub mod activity;
 mod agent;
 mod bus;
 mod cache;
@@ -24,10 +25,11 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
+pub use activity::{Action, Actor};
 pub use agent::AgentSession;
 pub use operator::{AccountView, Operator};
 pub use owner::account::SessionView;
-pub use owner::{AgentEdit, Owner};
+pub use owner::{ActivityPage, ActivityView, AgentEdit, Owner};
 pub use public::Public;
 pub use views::*;
 
@@ -65,6 +67,7 @@ struct Inner {
     limits: Limits,
     cache: AgentCache,
     writer: Writer,
+    recorder: activity::Recorder,
     changes: broadcast::Sender<AgentChange>,
     config_saves: broadcast::Sender<String>,
     /// Notices to and from the other replicas (PostgreSQL).
@@ -101,6 +104,7 @@ impl AppState {
             unknown_agent_secret,
             limits: Limits::new(clock.clone()),
             writer: Writer::spawn(store.clone()),
+            recorder: activity::Recorder::spawn(store.clone()),
             cache: AgentCache::default(),
             bus: bus::Bus::new(store.pg_pool()),
             store,
@@ -224,6 +228,7 @@ impl AppState {
                     now,
                     now - 2 * s.handshake_window_secs,
                     now - s.heartbeat_retention_days * 86400,
+                    now - s.activity_retention_days * 86400,
                 )
                 .await?;
         }

@@ -64,7 +64,18 @@ impl Operator {
         }
         let user = self.account(email).await?;
         let hash = password::hash(new).await?;
-        let ended = self.0 .0.store.set_password(&user.id, &hash, None).await?;
+        let e = super::activity::entry(
+            &user.id,
+            self.0.now(),
+            super::Action::PasswordReset,
+            super::Actor::Operator,
+        );
+        let ended = self
+            .0
+             .0
+            .store
+            .set_password(&user.id, &hash, None, &e)
+            .await?;
         tracing::info!(user_id = %user.id, ended, "password reset by the operator");
         Ok(ended)
     }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use super::activity::{entry, Action, Actor};
 use super::*;
 use crate::auth::password;
 use crate::crypto::tokens;
@@ -89,9 +90,24 @@ impl Public {
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         let user = state.0.store.user_by_email(&email).await?;
         let ok = password::verify(pass, user.as_ref().map(|u| u.password_hash.as_str())).await?;
-        let Some(user) = user.filter(|_| ok) else {
-            tracing::info!(%ip, "login failed");
-            return Err(ApiError::InvalidCredentials);
+        let user = match user {
+            Some(user) if ok => user,
+            other => {
+                tracing::info!(%ip, "login failed");
+                if let Some(user) = other {
+                    // Queued, not awaited: the answer takes as long as for an unknown
+                    // account.
+                    let mut e = entry(
+                        &user.id,
+                        state.now(),
+                        Action::SignInFailed,
+                        Actor::Anonymous,
+                    );
+                    e.client_addr = Some(ip.to_string());
+                    state.0.recorder.record(e);
+                }
+                return Err(ApiError::InvalidCredentials);
+            }
         };
         state.0.limits.login_succeeded(attempt);
         if user.disabled_at.is_some() {
@@ -103,18 +119,25 @@ impl Public {
         let ttl = state.settings().session_ttl_secs;
         let (id, addr) = (uuid::Uuid::new_v4().to_string(), ip.to_string());
         let user_agent = user_agent.and_then(shown_user_agent);
+        let mut signed_in = entry(&user.id, now, Action::SignIn, Actor::Session);
+        signed_in.object_id = Some(id.clone());
+        signed_in.actor_id = Some(id.clone());
+        signed_in.client_addr = Some(addr.clone());
         state
             .0
             .store
-            .create_session(&crate::store::NewSession {
-                token_hash: &tokens::hash(&token),
-                id: &id,
-                user_id: &user.id,
-                now,
-                expires_at: now + ttl,
-                user_agent: user_agent.as_deref(),
-                client_addr: Some(&addr),
-            })
+            .create_session(
+                &crate::store::NewSession {
+                    token_hash: &tokens::hash(&token),
+                    id: &id,
+                    user_id: &user.id,
+                    now,
+                    expires_at: now + ttl,
+                    user_agent: user_agent.as_deref(),
+                    client_addr: Some(&addr),
+                },
+                &signed_in,
+            )
             .await?;
         Ok(NewSession {
             token,
@@ -134,7 +157,7 @@ impl Public {
             .and_then(|id| AgentId::parse(id).ok())
             .map(|id| id.to_string());
         let limits = &self.0 .0.limits;
-        let err = match self.verified_handshake(body).await {
+        let err = match self.verified_handshake(body, ip).await {
             Ok(answer) => {
                 if let Some(id) = &agent_id {
                     limits.handshake_succeeded(id, ip);
@@ -164,12 +187,12 @@ impl Public {
         }
     }
 
-    async fn verified_handshake(&self, body: &Value) -> ApiResult<HandshakeResponse> {
+    async fn verified_handshake(&self, body: &Value, ip: IpAddr) -> ApiResult<HandshakeResponse> {
         let state = &self.0;
         let req = match HandshakeRequest::parse(body) {
             Ok(req) => req,
             Err(HandshakeRejection::PlaintextSecret) => {
-                self.record_plaintext_secret(body).await?;
+                self.record_plaintext_secret(body, ip).await?;
                 return Err(ApiError::PlaintextSecret);
             }
             Err(HandshakeRejection::Invalid(msg)) => return Err(ApiError::invalid(msg)),
@@ -267,7 +290,7 @@ impl Public {
     /// A body carried a secret in plaintext: if it is the agent's real secret (anywhere
     /// in the body), flag the agent so its owner is told to rotate. The answer is the
     /// same either way.
-    async fn record_plaintext_secret(&self, body: &Value) -> ApiResult<()> {
+    async fn record_plaintext_secret(&self, body: &Value, ip: IpAddr) -> ApiResult<()> {
         let Some(id) = body.get("agent_id").and_then(Value::as_str) else {
             return Ok(());
         };
@@ -297,6 +320,18 @@ impl Public {
                 .mark_plaintext_secret(&row.id, self.0.now())
                 .await?;
             self.0.notify_change(&row.owner_id, &row.id, false);
+            let now = self.0.now();
+            let mut e = entry(
+                &row.owner_id,
+                now,
+                Action::PlaintextSecretSeen,
+                Actor::Agent,
+            );
+            e.object_id = Some(row.id.clone());
+            e.object_name = Some(row.name.clone());
+            e.actor_id = Some(row.id.clone());
+            e.client_addr = Some(ip.to_string());
+            self.0 .0.recorder.record(e);
             tracing::warn!(agent_id = %row.id, "agent sent its secret in plaintext; owner told to rotate");
         }
         Ok(())

@@ -140,3 +140,27 @@ fn history_envelopes_are_checked_against_their_agent_and_version() {
         .unwrap()
         .contains("not an end-to-end"));
 }
+
+#[test]
+fn activity_detail_holds_only_names_and_numbers() {
+    let r = at_rest();
+    let check = |v: &str| check_cell(&cell("activity", "detail", "7", v), &r);
+    for fine in [
+        r#"{"fields":["name","gateway_url"]}"#,
+        r#"{"version":3,"restored_from":1}"#,
+        r#"{"rewrapped":2}"#,
+        r#"{"sessions_ended":0}"#,
+    ] {
+        assert_eq!(check(fine), None, "{fine}");
+    }
+    for bad in [
+        r#"{"gateway_url":"https://gw.example.com"}"#,
+        r#"{"fields":["name","sk-ant-value"]}"#,
+        r#"{"version":"3"}"#,
+        r#"{"password":1}"#,
+        "plain text",
+    ] {
+        let found = check(bad).expect(bad);
+        assert!(!found.contains("gw.example") && !found.contains("sk-ant"));
+    }
+}

@@ -2,6 +2,7 @@
 //! layer and shape the answer; they never touch storage themselves.
 
 pub mod account;
+pub mod activity;
 pub mod agent_api;
 pub mod agents;
 pub mod auth;

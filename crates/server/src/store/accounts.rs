@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use sqlx::FromRow;
 
-use super::StoreError;
+use super::{Activity, StoreError};
 
 /// A session as its owner may see it.
 #[derive(Debug, Clone, FromRow)]
@@ -34,15 +34,23 @@ pub trait AccountStore {
     async fn touch_session(&self, token_hash: &str, now: i64) -> Result<(), StoreError>;
     /// The user's unexpired sessions, newest first.
     async fn sessions_of(&self, user_id: &str, now: i64) -> Result<Vec<SessionRow>, StoreError>;
-    /// Ends one of the user's sessions; `false` when the user has none with that id.
-    async fn end_session(&self, user_id: &str, session_id: &str) -> Result<bool, StoreError>;
+    /// Ends one of the user's sessions and records `activity`; `false` when the user has
+    /// none with that id.
+    async fn end_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        activity: &Activity,
+    ) -> Result<bool, StoreError>;
     /// Replaces the password hash and ends every session of the user but `keep` (a token
-    /// hash), in one transaction. Returns the sessions ended.
+    /// hash), and records `activity` (its detail gets the count), in one transaction.
+    /// Returns the sessions ended.
     async fn set_password(
         &self,
         user_id: &str,
         password_hash: &str,
         keep: Option<&str>,
+        activity: &Activity,
     ) -> Result<u64, StoreError>;
     /// Disables (ending every session, in the same transaction) or enables an account.
     async fn set_disabled(
@@ -82,14 +90,25 @@ macro_rules! impl_account_store {
                 .await?)
             }
 
-            async fn end_session(&self, user_id: &str, session_id: &str) -> Result<bool, StoreError> {
+            async fn end_session(
+                &self,
+                user_id: &str,
+                session_id: &str,
+                activity: &$crate::store::Activity,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let n = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
                     .bind(session_id)
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                Ok(n == 1)
+                if n != 1 {
+                    return Ok(false);
+                }
+                $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn set_password(
@@ -97,6 +116,7 @@ macro_rules! impl_account_store {
                 user_id: &str,
                 password_hash: &str,
                 keep: Option<&str>,
+                activity: &$crate::store::Activity,
             ) -> Result<u64, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
@@ -112,6 +132,9 @@ macro_rules! impl_account_store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+                let mut activity = activity.clone();
+                activity.detail = Some(serde_json::json!({ "sessions_ended": ended }).to_string());
+                $crate::store::activity::insert_activity!(&mut *tx, &activity).await?;
                 tx.commit().await?;
                 Ok(ended)
             }

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    AgentFilter, AgentRef, AgentRow, HistoryEntry, MetricPoint, NewAgent, SaveOutcome, StoreError,
-    WrapOutcome,
+    Activity, AgentFilter, AgentRef, AgentRow, HistoryEntry, MetricPoint, NewAgent, SaveOutcome,
+    StoreError, WrapOutcome,
 };
 
 /// The effective status, computed in SQL so filters and pages agree with what is shown.
@@ -14,7 +14,9 @@ pub(crate) const EFFECTIVE_STATUS: &str = "CASE WHEN last_seen IS NULL THEN 'pen
 
 #[async_trait]
 pub trait AgentStore {
-    async fn create_agent(&self, agent: &NewAgent) -> Result<(), StoreError>;
+    /// Creates the agent and records `activity`, in one transaction (so for the other
+    /// changes below: the activity row is written exactly when the change commits).
+    async fn create_agent(&self, agent: &NewAgent, activity: &Activity) -> Result<(), StoreError>;
     async fn list_agents(
         &self,
         owner: &str,
@@ -27,7 +29,12 @@ pub trait AgentStore {
     /// so a known agent with a wrong signature costs what an unknown one does (SPEC §2)
     /// whatever the size of its row.
     async fn agent_secret_sealed(&self, id: &str) -> Result<Option<String>, StoreError>;
-    async fn delete_agent(&self, owner: &str, id: &str) -> Result<bool, StoreError>;
+    async fn delete_agent(
+        &self,
+        owner: &str,
+        id: &str,
+        activity: &Activity,
+    ) -> Result<bool, StoreError>;
     /// `first`: only while none is stored, so a first wrap (which needs no password)
     /// cannot replace one stored concurrently.
     /// Stores a wrapped secret made under the master key whose check is `key_check`;
@@ -50,10 +57,16 @@ pub trait AgentStore {
         expected: i64,
         sealed: &str,
         history: &HistoryEntry,
-        now: i64,
+        activity: &Activity,
     ) -> Result<SaveOutcome, StoreError>;
     /// Replaces the agent secret and revokes every token of the agent.
-    async fn rotate_secret(&self, owner: &str, id: &str, sealed: &str) -> Result<bool, StoreError>;
+    async fn rotate_secret(
+        &self,
+        owner: &str,
+        id: &str,
+        sealed: &str,
+        activity: &Activity,
+    ) -> Result<bool, StoreError>;
     async fn mark_plaintext_secret(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Token renewal (a heartbeat with a token in its last third): stores `new_hash` for
     /// `agent_id` iff the presented token `old_hash` is still stored for that agent and
@@ -97,7 +110,12 @@ macro_rules! impl_agent_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::AgentStore for $store {
-            async fn create_agent(&self, a: &NewAgent) -> Result<(), StoreError> {
+            async fn create_agent(
+                &self,
+                a: &NewAgent,
+                activity: &$crate::store::Activity,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO agents (id, owner_id, fleet_id, name, policy_profile, gateway_url, \
                      heartbeat_interval, secret_sealed, created_at) \
@@ -112,9 +130,11 @@ macro_rules! impl_agent_store {
                 .bind(a.heartbeat_interval)
                 .bind(&a.secret_sealed)
                 .bind(a.created_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_insert)?;
+                $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -173,8 +193,16 @@ macro_rules! impl_agent_store {
                     .await?)
             }
 
-            async fn delete_agent(&self, owner: &str, id: &str) -> Result<bool, StoreError> {
+            async fn delete_agent(
+                &self,
+                owner: &str,
+                id: &str,
+                activity: &$crate::store::Activity,
+            ) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                // Recorded first, while the agent's name can still be read; rolled back
+                // with the rest when there was nothing to delete.
+                $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
                 let done = sqlx::query("DELETE FROM agents WHERE owner_id = $1 AND id = $2")
                     .bind(owner)
                     .bind(id)
@@ -183,14 +211,15 @@ macro_rules! impl_agent_store {
                     .rows_affected();
                 // Only the owner's own agent: another owner's call must not wipe the
                 // replay record of an agent it does not own.
-                if done == 1 {
-                    sqlx::query("DELETE FROM used_signatures WHERE agent_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                if done != 1 {
+                    return Ok(false);
                 }
+                sqlx::query("DELETE FROM used_signatures WHERE agent_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
-                Ok(done == 1)
+                Ok(true)
             }
 
             async fn set_wrapped_secret(
@@ -235,7 +264,7 @@ macro_rules! impl_agent_store {
                 expected: i64,
                 sealed: &str,
                 history: &HistoryEntry,
-                now: i64,
+                activity: &$crate::store::Activity,
             ) -> Result<SaveOutcome, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
@@ -244,7 +273,7 @@ macro_rules! impl_agent_store {
                 )
                 .bind(sealed)
                 .bind(expected + 1)
-                .bind(now)
+                .bind(history.saved_at)
                 .bind(owner)
                 .bind(id)
                 .bind(expected)
@@ -259,7 +288,7 @@ macro_rules! impl_agent_store {
                     .bind(id)
                     .bind(expected + 1)
                     .bind(&history.sealed)
-                    .bind(now)
+                    .bind(history.saved_at)
                     .bind(&history.saved_by)
                     .execute(&mut *tx)
                     .await?;
@@ -268,6 +297,7 @@ macro_rules! impl_agent_store {
                         .bind(expected + 1 - $crate::store::HISTORY_KEPT)
                         .execute(&mut *tx)
                         .await?;
+                    $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
                     tx.commit().await?;
                     return Ok(SaveOutcome::Saved);
                 }
@@ -290,6 +320,7 @@ macro_rules! impl_agent_store {
                 owner: &str,
                 id: &str,
                 sealed: &str,
+                activity: &$crate::store::Activity,
             ) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
@@ -309,6 +340,7 @@ macro_rules! impl_agent_store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
                 tx.commit().await?;
                 Ok(true)
             }

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::{Activity, StoreError};
 
 /// What to change on an agent; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -29,11 +29,13 @@ pub enum UpdateOutcome {
 
 #[async_trait]
 pub trait EditStore {
+    /// Applies the update and records `activity` in one transaction.
     async fn update_agent(
         &self,
         owner: &str,
         id: &str,
         update: &AgentUpdate,
+        activity: &Activity,
     ) -> Result<UpdateOutcome, StoreError>;
     /// `Ok(false)` when the owner has no such fleet; `Conflict` when the name is taken.
     async fn rename_fleet(&self, owner: &str, id: &str, name: &str) -> Result<bool, StoreError>;
@@ -53,8 +55,10 @@ macro_rules! impl_edit_store {
                 owner: &str,
                 id: &str,
                 u: &$crate::store::AgentUpdate,
+                activity: &$crate::store::Activity,
             ) -> Result<$crate::store::UpdateOutcome, StoreError> {
                 use $crate::store::UpdateOutcome;
+                let mut tx = self.pool.begin().await?;
                 let flag = |set: bool| i64::from(set);
                 let (profile, interval) = u.policy.clone().unzip();
                 let done = sqlx::query(
@@ -78,7 +82,7 @@ macro_rules! impl_edit_store {
                 .bind(u.gateway_url.clone().flatten())
                 .bind(owner)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await;
                 let done = match done {
                     Ok(r) => r.rows_affected(),
@@ -88,8 +92,11 @@ macro_rules! impl_edit_store {
                     Err(e) => return Err(e.into()),
                 };
                 if done == 1 {
+                    $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
+                    tx.commit().await?;
                     return Ok(UpdateOutcome::Updated);
                 }
+                drop(tx);
                 let exists: Option<String> =
                     sqlx::query_scalar("SELECT id FROM agents WHERE owner_id = $1 AND id = $2")
                         .bind(owner)

@@ -24,6 +24,8 @@ pub const HISTORY_ROW_SQL: &str = "agent_id || '/' || CAST(version AS TEXT)";
 pub struct HistoryEntry {
     pub sealed: String,
     pub saved_by: String,
+    /// When it was saved (also the agent's `config_saved_at`).
+    pub saved_at: i64,
 }
 
 /// One stored version, without its envelope.

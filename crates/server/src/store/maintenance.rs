@@ -85,13 +85,15 @@ pub trait MaintenanceStore {
     /// Stores `value` under `key` only if the key is absent; returns the value stored
     /// afterwards (ours, or the one another process wrote first).
     async fn claim_meta(&self, key: &str, value: &str) -> Result<String, StoreError>;
-    /// Deletes expired sessions and tokens, signatures seen before `signatures_before`
-    /// and heartbeats older than `heartbeats_before`. Returns the rows removed.
+    /// Deletes expired sessions and tokens, signatures seen before `signatures_before`,
+    /// heartbeats older than `heartbeats_before` and activity entries last seen before
+    /// `activity_before`. Returns the rows removed.
     async fn prune(
         &self,
         now: i64,
         signatures_before: i64,
         heartbeats_before: i64,
+        activity_before: i64,
     ) -> Result<u64, StoreError>;
     /// Every non-null text cell of every table (for `openclaw-fleet audit`).
     async fn text_cells(&self) -> Result<Vec<Cell>, StoreError>;
@@ -144,6 +146,7 @@ macro_rules! impl_maintenance_store {
                 now: i64,
                 signatures_before: i64,
                 heartbeats_before: i64,
+                activity_before: i64,
             ) -> Result<u64, StoreError> {
                 let mut n = 0;
                 for (sql, t) in [
@@ -154,6 +157,7 @@ macro_rules! impl_maintenance_store {
                         signatures_before,
                     ),
                     ("DELETE FROM heartbeats WHERE ts < $1", heartbeats_before),
+                    ("DELETE FROM activity WHERE last_ts < $1", activity_before),
                 ] {
                     n += sqlx::query(sql)
                         .bind(t)

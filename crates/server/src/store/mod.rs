@@ -7,6 +7,7 @@
 //! on it in SQL; only the access layer (`crate::access`) calls them.
 
 mod accounts;
+pub mod activity;
 mod agents;
 mod batch;
 mod db_url;
@@ -26,6 +27,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use accounts::{AccountRow, AccountStore, SessionRow};
+pub use activity::{Activity, ActivityRow, ActivityStore, Coalesce};
 pub use agents::AgentStore;
 pub use batch::BatchStore;
 pub use db_url::redact_url;
@@ -63,6 +65,7 @@ pub trait Store:
     + LockStore
     + AccountStore
     + NotifyStore
+    + ActivityStore
     + Send
     + Sync
 {
@@ -80,6 +83,7 @@ impl<T> Store for T where
         + LockStore
         + AccountStore
         + NotifyStore
+        + ActivityStore
         + Send
         + Sync
 {

@@ -14,6 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgConnection, PgPool};
 
 use super::accounts::impl_account_store;
+use super::activity::impl_activity_store;
 use super::agents::impl_agent_store;
 use super::batch::impl_batch_store;
 use super::db_url;
@@ -120,6 +121,7 @@ impl_edit_store!(PostgresStore);
 impl_history_store!(PostgresStore);
 impl_stats_store!(PostgresStore);
 impl_account_store!(PostgresStore);
+impl_activity_store!(PostgresStore);
 impl_reseal_store!(PostgresStore);
 impl_lock_store_postgres!(PostgresStore);
 

@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Acquire, Connection, SqlitePool};
 
 use super::accounts::impl_account_store;
+use super::activity::impl_activity_store;
 use super::agents::impl_agent_store;
 use super::batch::impl_batch_store;
 use super::edits::impl_edit_store;
@@ -122,5 +123,6 @@ impl_edit_store!(SqliteStore);
 impl_history_store!(SqliteStore);
 impl_stats_store!(SqliteStore);
 impl_account_store!(SqliteStore);
+impl_activity_store!(SqliteStore);
 impl_reseal_store!(SqliteStore);
 impl_lock_store_sqlite!(SqliteStore);

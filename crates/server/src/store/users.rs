@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{MasterKeyOutcome, NewSession, SessionUser, StoreError, UserRow};
+use super::{Activity, MasterKeyOutcome, NewSession, SessionUser, StoreError, UserRow};
 
 #[async_trait]
 pub trait UserStore {
@@ -14,14 +14,21 @@ pub trait UserStore {
     async fn create_first_user(&self, user: &UserRow) -> Result<bool, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError>;
     async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError>;
-    async fn create_session(&self, session: &NewSession<'_>) -> Result<(), StoreError>;
+    /// Opens a session and records the sign-in, in one transaction.
+    async fn create_session(
+        &self,
+        session: &NewSession<'_>,
+        activity: &Activity,
+    ) -> Result<(), StoreError>;
     /// The enabled user behind an unexpired session.
     async fn session_user(
         &self,
         token_hash: &str,
         now: i64,
     ) -> Result<Option<SessionUser>, StoreError>;
-    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Ends the session behind a token; records `activity` when there was one.
+    async fn delete_session(&self, token_hash: &str, activity: &Activity)
+        -> Result<(), StoreError>;
     /// Sets the master-key parameters; with `rewrapped`, also replaces every wrapped
     /// secret, all in one transaction, refusing unless `rewrapped` names exactly the
     /// owner's agents that hold a wrapped secret. `first` (a set-up) applies only while
@@ -33,6 +40,7 @@ pub trait UserStore {
         key_check: &str,
         rewrapped: Option<&[(String, String)]>,
         first: bool,
+        activity: &Activity,
     ) -> Result<MasterKeyOutcome, StoreError>;
 }
 
@@ -104,7 +112,12 @@ macro_rules! impl_user_store {
                     .await?)
             }
 
-            async fn create_session(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
+            async fn create_session(
+                &self,
+                s: &NewSession<'_>,
+                activity: &$crate::store::Activity,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO sessions (token_hash, id, user_id, created_at, expires_at, \
                      last_used_at, user_agent, client_addr) VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
@@ -116,8 +129,10 @@ macro_rules! impl_user_store {
                 .bind(s.expires_at)
                 .bind(s.user_agent)
                 .bind(s.client_addr)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -137,11 +152,21 @@ macro_rules! impl_user_store {
                 .await?)
             }
 
-            async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            async fn delete_session(
+                &self,
+                token_hash: &str,
+                activity: &$crate::store::Activity,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
-                    .execute(&self.pool)
-                    .await?;
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
+                    tx.commit().await?;
+                }
                 Ok(())
             }
 
@@ -152,6 +177,7 @@ macro_rules! impl_user_store {
                 key_check: &str,
                 rewrapped: Option<&[(String, String)]>,
                 first: bool,
+                activity: &$crate::store::Activity,
             ) -> Result<MasterKeyOutcome, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 // Taking the user's row lock first orders a change after a concurrent
@@ -197,6 +223,7 @@ macro_rules! impl_user_store {
                         .await?;
                     }
                 }
+                $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
                 tx.commit().await?;
                 Ok(MasterKeyOutcome::Saved)
             }

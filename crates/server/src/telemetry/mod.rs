@@ -34,6 +34,9 @@ pub mod names {
     pub const DB_POOL_IN_USE: &str = "openclaw_fleet_db_pool_in_use";
     /// Counter, label `route`: requests refused with 429.
     pub const RATE_LIMITED: &str = "openclaw_fleet_rate_limited_total";
+    /// Counter: repeated events (failed sign-ins, plaintext secrets) not written to the
+    /// activity log because its queue was full.
+    pub const ACTIVITY_DROPPED: &str = "openclaw_fleet_activity_dropped_total";
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

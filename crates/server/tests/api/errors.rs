@@ -209,6 +209,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/me/password"),
     ("get", "/api/me/sessions"),
     ("delete", "/api/me/sessions/{id}"),
+    ("get", "/api/activity"),
 ];
 
 async fn openapi_lists_every_route(b: Backend) {

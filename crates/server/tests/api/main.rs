@@ -8,6 +8,7 @@ include!("common/both_backends.rs");
 mod common;
 
 mod accounts;
+mod activity;
 mod auth;
 mod auth_guards;
 mod client_addr;

@@ -270,6 +270,16 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
+/// The dump without A's failed sign-ins: a login whose password is a well-formed string
+/// is checked, and a wrong one for A's account is recorded in A's activity log (by design,
+/// written in the background, so it may land during a later case). That row holds nothing
+/// of the body; everything else must stay as it was.
+fn settled(rows: Vec<String>) -> Vec<String> {
+    rows.into_iter()
+        .filter(|r| !(r.starts_with("activity:") && r.contains("sign_in_failed")))
+        .collect()
+}
+
 async fn hostile_bodies_are_refused_and_store_nothing(backend: Backend) {
     let w = World::with(backend, |s| s.max_body_bytes = MAX_BODY).await;
     let app = &w.app;
@@ -289,7 +299,7 @@ async fn hostile_bodies_are_refused_and_store_nothing(backend: Backend) {
         let cred = w.a.cred(op);
         for (label, payload) in cases(&doc, op, &base) {
             let what = format!("{} with {label}", op.label());
-            let before = db::dump(app).await;
+            let before = settled(db::dump(app).await);
             address += 1;
             let r = match &payload {
                 Payload::Bytes(bytes) => {
@@ -316,7 +326,7 @@ async fn hostile_bodies_are_refused_and_store_nothing(backend: Backend) {
                     r.text
                 );
             }
-            db::assert_same(&before, &db::dump(app).await, &what);
+            db::assert_same(&before, &settled(db::dump(app).await), &what);
             assert_alive(app, &what).await;
             total += 1;
         }

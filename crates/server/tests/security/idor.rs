@@ -160,6 +160,16 @@ async fn ids_in_bodies_and_queries_reach_nothing(backend: Backend) {
     } else {
         assert_client_error(&r, "B lists A's fleet");
     }
+    // B's activity log, filtered by A's agent or A's session, holds nothing of A's.
+    for object in [&a.agent.id, &a.spare_session] {
+        let r = app
+            .get(&format!("/api/activity?object_id={object}"), &b.owner.token)
+            .await
+            .ok(200);
+        assert_eq!(r.json, json!({"entries": [], "next_before": null}));
+    }
+    let r = app.get("/api/activity", &b.owner.token).await.ok(200);
+    assert!(!r.text.contains(&a.agent.id) && !r.text.contains(&a.owner.id));
     // B cannot put an agent into A's fleet.
     let r = app
         .post(

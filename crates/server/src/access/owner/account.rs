@@ -6,7 +6,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Owner;
+use super::{Action, Owner};
 use crate::auth::password;
 use crate::error::{ApiError, ApiResult};
 
@@ -56,11 +56,13 @@ impl Owner {
         if !valid {
             return Err(ApiError::NotFound);
         }
+        let mut entry = self.entry(Action::SessionEnded);
+        entry.object_id = Some(session_id.into());
         let ended = self
             .state
             .0
             .store
-            .end_session(self.id(), session_id)
+            .end_session(self.id(), session_id, &entry)
             .await?;
         if ended {
             Ok(())
@@ -82,7 +84,12 @@ impl Owner {
             .state
             .0
             .store
-            .set_password(self.id(), &hash, Some(&self.token_hash))
+            .set_password(
+                self.id(),
+                &hash,
+                Some(&self.token_hash),
+                &self.entry(Action::PasswordChanged),
+            )
             .await?;
         tracing::info!(user_id = %self.user.id, ended, "password changed");
         Ok(ended)

@@ -102,7 +102,9 @@ impl Owner {
             heartbeat_interval: profile.heartbeat_interval() as i64,
             created_at: now,
         };
-        self.state.0.store.create_agent(&new).await?;
+        let mut entry = self.agent_entry(Action::AgentCreated, &id);
+        entry.object_name = Some(new.name.clone());
+        self.state.0.store.create_agent(&new, &entry).await?;
         self.state.notify_change(self.id(), &id, false);
         let agent = self.agent_view(&id).await?;
         Ok(CreatedAgent {
@@ -113,7 +115,14 @@ impl Owner {
 
     pub async fn delete_agent(&self, id: &str) -> ApiResult<()> {
         let id = parse_agent_id(id)?.to_string();
-        if !self.state.0.store.delete_agent(self.id(), &id).await? {
+        let entry = self.agent_entry(Action::AgentDeleted, &id);
+        if !self
+            .state
+            .0
+            .store
+            .delete_agent(self.id(), &id, &entry)
+            .await?
+        {
             return Err(ApiError::NotFound);
         }
         self.state.agent_touched(&id);
@@ -215,13 +224,21 @@ impl Owner {
                 canonical.as_bytes(),
             ),
             saved_by: self.session_id(),
+            saved_at: self.state.now(),
         };
-        let now = self.state.now();
+        let mut entry = self.agent_entry(Action::ConfigSaved, &row.id);
+        entry.detail = Some(
+            match restored_from {
+                Some(from) => serde_json::json!({ "version": version, "restored_from": from }),
+                None => serde_json::json!({ "version": version }),
+            }
+            .to_string(),
+        );
         match self
             .state
             .0
             .store
-            .save_config(self.id(), &row.id, version - 1, &sealed, &history, now)
+            .save_config(self.id(), &row.id, version - 1, &sealed, &history, &entry)
             .await?
         {
             SaveOutcome::Saved => {
@@ -249,7 +266,12 @@ impl Owner {
             .state
             .0
             .store
-            .rotate_secret(self.id(), &row.id, &sealed)
+            .rotate_secret(
+                self.id(),
+                &row.id,
+                &sealed,
+                &self.agent_entry(Action::SecretRotated, &row.id),
+            )
             .await?
         {
             return Err(ApiError::NotFound);

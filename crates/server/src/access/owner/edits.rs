@@ -68,7 +68,11 @@ impl Owner {
             .state
             .0
             .store
-            .update_agent(self.id(), &id, &update)
+            .update_agent(self.id(), &id, &update, &{
+                let mut e = self.agent_entry(Action::AgentEdited, &id);
+                e.detail = Some(serde_json::json!({ "fields": edit.fields() }).to_string());
+                e
+            })
             .await?
         {
             UpdateOutcome::Updated => {}

@@ -11,15 +11,19 @@ use openclaw_fleet_protocol::{
 use serde_json::Value;
 
 pub(crate) mod account;
+mod activity_log;
 mod agents;
 mod edits;
 mod fleets;
 mod history;
 
+pub use activity_log::{ActivityPage, ActivityView};
 pub use edits::AgentEdit;
 
+use super::activity::{Action, Actor};
 use super::*;
 use crate::auth::{csrf, password, SESSION_COOKIE};
+use crate::client_addr::ClientAddr;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
@@ -36,6 +40,8 @@ pub struct Owner {
     user: UserRow,
     token_hash: String,
     session_id: String,
+    /// Where the request came from (for the activity log).
+    client_addr: Option<String>,
 }
 
 /// A session's last use is written at most this often (seconds).
@@ -91,11 +97,16 @@ impl FromRequestParts<AppState> for Owner {
         {
             state.0.store.touch_session(&token_hash, now).await?;
         }
+        let client_addr = ClientAddr::from_request_parts(parts, state)
+            .await
+            .ok()
+            .map(|ClientAddr(ip)| ip.to_string());
         Ok(Owner {
             state: state.clone(),
             user: session.user,
             token_hash,
             session_id: session.session_id,
+            client_addr,
         })
     }
 }
@@ -125,6 +136,7 @@ impl Owner {
             user,
             token_hash: String::new(),
             session_id: String::new(),
+            client_addr: None,
         })
     }
 
@@ -137,7 +149,36 @@ impl Owner {
     }
 
     pub async fn logout(&self) -> ApiResult<()> {
-        Ok(self.state.0.store.delete_session(&self.token_hash).await?)
+        let mut entry = self.entry(Action::SignOut);
+        entry.object_id = Some(self.session_id.clone());
+        Ok(self
+            .state
+            .0
+            .store
+            .delete_session(&self.token_hash, &entry)
+            .await?)
+    }
+
+    /// An activity entry for an action of this request: by this session (or the
+    /// operator), from this request's address.
+    fn entry(&self, action: Action) -> crate::store::Activity {
+        let operator = self.token_hash.is_empty();
+        let actor = if operator {
+            Actor::Operator
+        } else {
+            Actor::Session
+        };
+        let mut e = super::activity::entry(self.id(), self.state.now(), action, actor);
+        e.actor_id = (!operator).then(|| self.session_id.clone());
+        e.client_addr = self.client_addr.clone();
+        e
+    }
+
+    /// An activity entry about one of the owner's agents.
+    fn agent_entry(&self, action: Action, agent_id: &str) -> crate::store::Activity {
+        let mut e = self.entry(action);
+        e.object_id = Some(agent_id.into());
+        e
     }
 
     /// Whether the session behind this scope still exists and has not expired: answers
@@ -217,6 +258,14 @@ impl Owner {
         };
         let kdf_text = kdf.to_json().to_string();
         let check_text = key_check.to_json().to_string();
+        let mut entry = self.entry(if existing {
+            Action::MasterKeyChanged
+        } else {
+            Action::MasterKeySet
+        });
+        if let Some(items) = &rewrapped {
+            entry.detail = Some(serde_json::json!({ "rewrapped": items.len() }).to_string());
+        }
         match self
             .state
             .0
@@ -227,6 +276,7 @@ impl Owner {
                 &check_text,
                 rewrapped.as_deref(),
                 !existing,
+                &entry,
             )
             .await?
         {
