@@ -52,6 +52,11 @@ OPENCLAW_FLEET_SERVER_BIN="$root/target/debug/openclaw-fleet" \
 OPENCLAW_FLEET_AGENT_BIN="$root/target/debug/openclaw-fleet-agent" \
   python3 -m pytest -q python/tests
 
+if [ "${SKIP_PACKAGE:-0}" != 1 ]; then
+  step "agent .deb: build (debug), inspect, install, reinstall, remove (scripts/test-package.sh)"
+  scripts/test-package.sh
+fi
+
 if [ "${SKIP_E2E:-0}" != 1 ]; then
   ensure_node_deps
   ensure_chromium
