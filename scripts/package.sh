@@ -42,7 +42,12 @@ for part in $only; do
   crate="$(crate_of "$part")"
   [ -n "$crate" ] || { echo "package.sh: --only takes server and/or agent" >&2; exit 2; }
   echo "==> $crate: build ($profile)"
-  cargo build --profile "$profile" -p "$crate" --bin "$crate"
+  if [ "$profile" = dev ]; then
+    # The workspace's feature set, as scripts/test.sh builds it: nothing recompiles.
+    cargo build --workspace --bins
+  else
+    cargo build --profile "$profile" -p "$crate" --bin "$crate"
+  fi
   bin="$target/$profile_dir/$crate"
 
   echo "==> $crate: .deb"
