@@ -176,18 +176,8 @@ async fn agent_tokens(
     s: &Setup<'_>,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let base = s.base;
-    let login: Value = client
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": s.email, "password": s.password}))
-        .send()
-        .await?
-        .error_for_status()
-        .context("login failed")?
-        .json()
-        .await?;
-    let owner = login["token"]
-        .as_str()
-        .context("no token in login answer")?;
+    let owner = crate::login(client, base, s.email, s.password).await?;
+    let owner = owner.as_str();
     eprintln!("creating {} simulated agents…", s.agents);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?

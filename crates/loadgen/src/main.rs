@@ -70,19 +70,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .await;
     }
-    let login: Value = client
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": args.email, "password": password.trim_end_matches('\n')}))
-        .send()
-        .await?
-        .error_for_status()
-        .context("login failed")?
-        .json()
-        .await?;
-    let owner = login["token"]
-        .as_str()
-        .context("no token in login answer")?
-        .to_string();
+    let owner = login(&client, &base, &args.email, password.trim_end_matches('\n')).await?;
 
     eprintln!("creating {} simulated agents…", args.agents);
     let mut agents = Vec::with_capacity(args.agents);
@@ -167,6 +155,28 @@ async fn main() -> anyhow::Result<()> {
         bail!("{} requests failed", handshakes.errors + heartbeats.errors);
     }
     Ok(())
+}
+
+/// Signs the owner in and returns the session token.
+async fn login(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let answer: Value = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("login failed")?
+        .json()
+        .await?;
+    Ok(answer["token"]
+        .as_str()
+        .context("no token in login answer")?
+        .to_string())
 }
 
 fn ok(r: reqwest::Result<reqwest::Response>) -> bool {
