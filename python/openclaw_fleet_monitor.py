@@ -8,7 +8,11 @@ end-to-end encrypted configs that it decrypts (when the optional
 directory. It never prints or logs a secret, a token or a config value:
 log lines name only the agent id, HTTP status codes and error codes.
 
-Python >= 3.8; only the standard library, plus 'cryptography' for configs.
+It identifies itself with the agent secret (HMAC, SPEC §2) or with an Ed25519 key pair
+it makes on the host and enrolls once with an enrollment token (spec/SPEC-identity.md),
+after which the server holds only its public key.
+
+Python >= 3.8; only the standard library, plus 'cryptography' for configs and for Ed25519.
 """
 
 import argparse
@@ -75,6 +79,31 @@ def __getattr__(name):
         return load_aesgcm()
     raise AttributeError(name)
 
+
+_ED25519_LOADED = False
+_ED25519 = None  # type: Any
+
+
+def load_ed25519():
+    # type: () -> Any
+    """cryptography's Ed25519 classes (private key, public key, InvalidSignature, raw
+    serialization), imported on first use (only an Ed25519 agent needs them); None when
+    they cannot be imported."""
+    global _ED25519, _ED25519_LOADED
+    if not _ED25519_LOADED:
+        _ED25519_LOADED = True
+        import warnings
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from cryptography.exceptions import InvalidSignature
+                from cryptography.hazmat.primitives import serialization
+                from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+            _ED25519 = (Ed25519PrivateKey, Ed25519PublicKey, InvalidSignature, serialization)
+        except Exception:  # ImportError, or a broken native build
+            _ED25519 = None
+    return _ED25519
+
 __version__ = "0.1.0"
 PROG = "openclaw-fleet-monitor"
 LOG = logging.getLogger(PROG)
@@ -83,11 +112,21 @@ NO_CRYPTO_MESSAGE = (
     "config decryption needs the 'cryptography' package (pip install cryptography); "
     "configs are not applied"
 )
+NO_ED25519_MESSAGE = (
+    "an Ed25519 identity needs the 'cryptography' package (pip install cryptography); "
+    "install it, or run this agent with an HMAC agent secret (OPENCLAW_FLEET_AGENT_SECRET)"
+)
 ENV_BEGIN = "# >>> openclaw-fleet managed >>>"
 ENV_END = "# <<< openclaw-fleet managed <<<"
 STATE_FILE = ".fleet-agent-state.json"  # shared with the Rust agent, same format
 LEGACY_STATE_FILE = ".fleet-monitor-state.json"
 ES_PREFIX = "ocf_es_"
+IK_PREFIX = "ocf_ik_"
+PK_PREFIX = "ocf_pk_"
+ET_PREFIX = "ocf_et_"
+# Both in the state directory, shared with the Rust agent (same names, same formats).
+IDENTITY_KEY_FILE = ".fleet-agent-identity-key"
+ENROLLMENT_FILE = ".fleet-agent-enrollment.json"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 B64U_RE = re.compile(r"^[A-Za-z0-9_-]*$")
@@ -258,6 +297,162 @@ def open_config(secret, expected_agent_id, envelope, last_applied=0):
     return version, doc
 
 
+# ------------------------------------------------------------------ identity
+#
+# spec/SPEC-identity.md: an Ed25519 key pair made on the host. The server stores only the
+# public key, so neither a database dump nor the server's internal key can sign as the agent.
+
+# The order of the Ed25519 group (signatures with S >= L are non-canonical) and the field prime.
+ED25519_L = 2 ** 252 + 27742317777372353535851937790883648493
+ED25519_P = 2 ** 255 - 19
+# y coordinates (sign bit cleared) of the points of order 1, 2, 4 and 8, including their
+# non-canonical encodings y + p: a public key or signature R among them is refused, as
+# libsodium and ed25519-dalek's verify_strict do (OpenSSL accepts them: with A of small order
+# and R = identity, S = 0, a "signature" verifies for every message).
+_ORDER8_Y = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+SMALL_ORDER_Y = frozenset([0, 1, ED25519_P - 1, ED25519_P, ED25519_P + 1, _ORDER8_Y, ED25519_P - _ORDER8_Y])
+
+
+def _prefixed_32(text, prefix, what):
+    # type: (Any, str, str) -> bytes
+    """The 32 bytes of `prefix` + b64u(32 bytes); the error never repeats the text."""
+    if not isinstance(text, str) or not text.startswith(prefix):
+        raise ValueError("%s must start with %s" % (what, prefix))
+    try:
+        raw = b64u_decode(text[len(prefix):])
+    except ValueError:
+        raise ValueError("%s is not %s followed by base64url" % (what, prefix))
+    if len(raw) != 32:
+        raise ValueError("%s must be %s followed by 32 base64url-encoded bytes" % (what, prefix))
+    return raw
+
+
+def parse_identity_key(text):
+    # type: (Any) -> bytes
+    """The 32-byte Ed25519 seed of an `ocf_ik_` identity key."""
+    return _prefixed_32(text, IK_PREFIX, "the identity key")
+
+
+def parse_public_key(text):
+    # type: (Any) -> bytes
+    return _prefixed_32(text, PK_PREFIX, "the public key")
+
+
+def parse_enrollment_token(text):
+    # type: (Any) -> bytes
+    return _prefixed_32(text, ET_PREFIX, "the enrollment token")
+
+
+def parse_signature(text):
+    # type: (Any) -> bytes
+    """b64u of exactly 64 bytes, no padding; hex, standard or padded base64 are malformed."""
+    raw = b64u_decode(text)
+    if len(raw) != 64:
+        raise ValueError("an Ed25519 signature is 64 bytes")
+    return raw
+
+
+def handshake_message(agent_id, timestamp):
+    # type: (str, str) -> bytes
+    return ("openclaw-fleet/handshake/v1|%s|%s" % (agent_id, timestamp)).encode("utf-8")
+
+
+def enroll_message(agent_id, public_key, timestamp):
+    # type: (str, str, str) -> bytes
+    return ("openclaw-fleet/enroll/v1|%s|%s|%s" % (agent_id, public_key, timestamp)).encode("utf-8")
+
+
+def _has_small_order(encoded):
+    # type: (bytes) -> bool
+    return int.from_bytes(encoded, "little") & ((1 << 255) - 1) in SMALL_ORDER_Y
+
+
+def verify_ed25519(public_key, message, signature):
+    # type: (str, bytes, str) -> bool
+    """Strict Ed25519 verification of a `signature` (b64u) by `public_key` (ocf_pk_).
+
+    Malformed encodings, a public key that is non-canonical or of small order, an R of small
+    order and a non-canonical S (S >= L) are refused before cryptography's check.
+    """
+    ed = load_ed25519()
+    if ed is None:
+        raise SettingsError(NO_ED25519_MESSAGE)
+    try:
+        key = parse_public_key(public_key)
+        sig = parse_signature(signature)
+    except ValueError:
+        return False
+    if int.from_bytes(key, "little") & ((1 << 255) - 1) >= ED25519_P or _has_small_order(key):
+        return False
+    if _has_small_order(sig[:32]) or int.from_bytes(sig[32:], "little") >= ED25519_L:
+        return False
+    try:
+        ed[1].from_public_bytes(key).verify(sig, message)
+    except (ed[2], ValueError):
+        return False
+    return True
+
+
+class Ed25519Identity(object):
+    """The agent's Ed25519 key pair. The seed is never shown: not by repr, not in an error."""
+
+    alg = "ed25519"
+
+    def __init__(self, seed):
+        # type: (bytes) -> None
+        ed = load_ed25519()
+        if ed is None:
+            raise SettingsError(NO_ED25519_MESSAGE)
+        self._key = ed[0].from_private_bytes(seed)
+        raw = self._key.public_key().public_bytes(ed[3].Encoding.Raw, ed[3].PublicFormat.Raw)
+        self.public_key = PK_PREFIX + b64u_encode(raw)
+
+    @staticmethod
+    def generate():
+        # type: () -> Tuple[Ed25519Identity, str]
+        """A new identity and its `ocf_ik_` text (for the key file, nothing else)."""
+        seed = os.urandom(32)
+        return Ed25519Identity(seed), IK_PREFIX + b64u_encode(seed)
+
+    def __repr__(self):
+        # type: () -> str
+        return "Ed25519Identity(%s)" % self.public_key
+
+    def sign(self, message):
+        # type: (bytes) -> str
+        return b64u_encode(self._key.sign(message))
+
+    def handshake_body(self, agent_id, timestamp):
+        # type: (str, str) -> Dict[str, Any]
+        return {"agent_id": agent_id, "timestamp": timestamp, "alg": self.alg,
+                "signature": self.sign(handshake_message(agent_id, timestamp))}
+
+    def enroll_body(self, agent_id, token, timestamp):
+        # type: (str, str, str) -> Dict[str, Any]
+        return {"agent_id": agent_id, "enrollment_token": token, "public_key": self.public_key,
+                "timestamp": timestamp, "signature": self.sign(enroll_message(agent_id, self.public_key, timestamp))}
+
+
+class HmacIdentity(object):
+    """The agent secret of SPEC §2 (the server holds it too)."""
+
+    alg = "hmac"
+    public_key = None  # type: Optional[str]
+
+    def __init__(self, secret):
+        # type: (str) -> None
+        self._secret = secret
+
+    def __repr__(self):
+        # type: () -> str
+        return "HmacIdentity()"
+
+    def handshake_body(self, agent_id, timestamp):
+        # type: (str, str) -> Dict[str, Any]
+        return {"agent_id": agent_id, "timestamp": timestamp,
+                "signature": sign_handshake(agent_id, timestamp, self._secret)}
+
+
 # ------------------------------------------------------------- file writing
 #
 # How a document is applied is pinned by spec/test-vectors/apply.json, which
@@ -346,14 +541,7 @@ def write_atomic(path, data, mode=0o600):
         except OSError:
             pass
         raise
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    _fsync_dir(directory)
 
 
 def make_private_dir(directory):
@@ -851,6 +1039,160 @@ def apply_envelope(state_dir, envelope, agent_id, secret):
     return True, state
 
 
+# ------------------------------------------------------------ identity files
+
+def create_new_file(path, data, mode=0o600):
+    # type: (str, bytes, int) -> bool
+    """Writes a file that must not exist yet; False (nothing written) when something is there.
+
+    The bytes go to a temporary file created exclusively (O_CREAT|O_EXCL|O_NOFOLLOW) and
+    fsynced, which is then hard-linked to `path`: link(2) never follows or replaces what is at
+    `path` (a file, a symlink, even a dangling one), so a racing writer or a planted link can
+    neither be overwritten nor written through, and no reader sees a half-written file. Where
+    hard links are not supported, `path` itself is created exclusively. Run as root in a
+    directory owned by another user, the file is given to that user.
+    """
+    directory = os.path.dirname(path) or "."
+    owner = _dir_owner(directory)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+    tmp = os.path.join(directory, ".%s.tmp-%s" % (os.path.basename(path), os.urandom(8).hex()))
+    fd = os.open(tmp, flags, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if owner is not None:
+                os.fchown(f.fileno(), owner[0], owner[1])
+            os.fchmod(f.fileno(), mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+            return _create_in_place(path, data, mode, owner)
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    _fsync_dir(directory)
+    return True
+
+
+def _create_in_place(path, data, mode, owner):
+    # type: (str, bytes, int, Optional[Tuple[int, int]]) -> bool
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, mode)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if owner is not None:
+                os.fchown(f.fileno(), owner[0], owner[1])
+            os.fchmod(f.fileno(), mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(path)
+        raise
+    return True
+
+
+def _fsync_dir(directory):
+    # type: (str) -> None
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def read_private_file(path):
+    # type: (str) -> Optional[bytes]
+    """read_file, refusing a file that other users may read or write (it holds a secret)."""
+    raw = read_file(path)
+    if raw is not None and os.lstat(path).st_mode & 0o077:
+        raise OSError(errno.EACCES, "is accessible to other users; restrict it with chmod 600", path)
+    return raw
+
+
+def load_identity(state_dir, key_text=None):
+    # type: (str, Optional[str]) -> Tuple[Ed25519Identity, bool]
+    """The agent's Ed25519 identity and whether it was made just now.
+
+    `key_text` (OPENCLAW_FLEET_IDENTITY_KEY[_FILE]) wins; otherwise the key is read from
+    <state_dir>/.fleet-agent-identity-key, which is made (mode 0600) on first run. Raises
+    SettingsError naming the file, never its content.
+    """
+    if key_text is not None:
+        try:
+            return Ed25519Identity(parse_identity_key(key_text)), False
+        except ValueError as e:
+            raise SettingsError("OPENCLAW_FLEET_IDENTITY_KEY: %s" % e)
+    path = os.path.join(state_dir, IDENTITY_KEY_FILE)
+    for _ in range(2):
+        try:
+            raw = read_private_file(path)
+        except OSError as e:
+            raise SettingsError("identity key file %s %s" % (path, e.strerror or e.__class__.__name__))
+        if raw is not None:
+            try:
+                return Ed25519Identity(parse_identity_key(raw.decode("utf-8").strip())), False
+            except (ValueError, UnicodeDecodeError):
+                raise SettingsError("identity key file %s does not hold an ocf_ik_ key; remove it to make a new "
+                                    "key pair (and enroll it with a new enrollment token)" % path)
+        identity, text = Ed25519Identity.generate()
+        try:
+            make_private_dir(state_dir)
+            if create_new_file(path, (text + "\n").encode("ascii")):
+                return identity, True
+        except OSError as e:
+            raise SettingsError("cannot create the identity key file %s: %s"
+                                % (path, e.strerror or e.__class__.__name__))
+    raise SettingsError("identity key file %s keeps changing" % path)
+
+
+def token_digest(token):
+    # type: (str) -> str
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def read_enrollment(state_dir):
+    # type: (str) -> Optional[Dict[str, Any]]
+    """The record of the last enrollment ({"schema": 1, "agent_id", "public_key",
+    "token_sha256"}), or None when there is none or it cannot be read (then the monitor
+    enrolls again, which the server refuses harmlessly if the token is spent)."""
+    try:
+        raw = read_file(os.path.join(state_dir, ENROLLMENT_FILE))
+        data = None if raw is None else json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("schema") == 1 else None
+
+
+def write_enrollment(state_dir, agent_id, public_key, token):
+    # type: (str, str, str, str) -> None
+    """Records that `public_key` was enrolled for `agent_id` with `token` (its SHA-256 only:
+    the token is spent), so a restart does not present the spent token again."""
+    data = {"schema": 1, "agent_id": agent_id, "public_key": public_key, "token_sha256": token_digest(token)}
+    make_private_dir(state_dir)
+    write_atomic(os.path.join(state_dir, ENROLLMENT_FILE), (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+
+
+def is_enrolled(state_dir, agent_id, public_key, token):
+    # type: (str, str, str, str) -> bool
+    record = read_enrollment(state_dir)
+    return (record is not None and record.get("agent_id") == agent_id and record.get("public_key") == public_key
+            and hmac.compare_digest(str(record.get("token_sha256")), token_digest(token)))
+
+
 # ------------------------------------------------------------------ metrics
 
 class CpuSampler(object):
@@ -1150,10 +1492,27 @@ class ClockSkewError(Exception):
         self.bound = bound
 
 
+class EnrollmentRefused(Exception):
+    """The server refused the enrollment token and this key does not handshake either."""
+
+    def __init__(self):
+        # type: () -> None
+        Exception.__init__(self, "the server refused the enrollment: the enrollment token is wrong, spent or "
+                                 "expired, or the agent was deleted or is not an Ed25519 agent; issue a new "
+                                 "enrollment token for this agent in the dashboard and set it in "
+                                 "OPENCLAW_FLEET_ENROLLMENT_TOKEN")
+
+
 class Settings(object):
+    """`agent_secret` for an HMAC agent; None for an Ed25519 one, which may have an
+    `enrollment_token` to enroll with and an `identity_key` overriding the key file."""
+
     def __init__(self, url, agent_id, agent_secret, encryption_secret, state_dir, gateway_url,
-                 interval=None, max_clock_correction=DEFAULT_MAX_CLOCK_CORRECTION, ca_file=None):
-        # type: (str, str, str, Optional[str], str, str, Optional[int], int, Optional[str]) -> None
+                 interval=None, max_clock_correction=DEFAULT_MAX_CLOCK_CORRECTION, ca_file=None,
+                 enrollment_token=None, identity_key=None):
+        # type: (str, str, Optional[str], Optional[str], str, str, Optional[int], int, Optional[str], Optional[str], Optional[str]) -> None
+        self.enrollment_token = enrollment_token
+        self.identity_key = identity_key
         self.max_clock_correction = max_clock_correction
         self.url = url
         self.ca_file = ca_file
@@ -1163,6 +1522,15 @@ class Settings(object):
         self.state_dir = state_dir
         self.gateway_url = gateway_url
         self.interval = interval
+
+    @property
+    def identity_type(self):
+        # type: () -> str
+        return "hmac" if self.agent_secret else "ed25519"
+
+    def __repr__(self):
+        # type: () -> str
+        return "Settings(%s, %s)" % (self.agent_id, self.identity_type)
 
 
 def read_setting(environ, name):
@@ -1200,14 +1568,21 @@ def load_settings(args, environ):
     agent_id = agent_id.strip().lower()
     if not UUID_RE.match(agent_id):
         raise SettingsError("agent id must be a UUID")
-    if not secret:
-        raise SettingsError("agent secret missing: set OPENCLAW_FLEET_AGENT_SECRET or OPENCLAW_FLEET_AGENT_SECRET_FILE")
+    state_dir = args.state_dir or environ.get("OPENCLAW_STATE_DIR") or os.path.join(os.path.expanduser("~"), ".openclaw")
+    token, identity_key = _ed25519_settings(args, environ)
+    if secret and (token or identity_key):
+        raise SettingsError("OPENCLAW_FLEET_AGENT_SECRET is for an HMAC agent, OPENCLAW_FLEET_ENROLLMENT_TOKEN and "
+                            "OPENCLAW_FLEET_IDENTITY_KEY for an Ed25519 agent: set only those of this agent's kind")
+    if not secret and not token and not identity_key and not os.path.lexists(os.path.join(state_dir, IDENTITY_KEY_FILE)):
+        raise SettingsError("agent secret or enrollment token missing: set OPENCLAW_FLEET_AGENT_SECRET (HMAC agent) "
+                            "or OPENCLAW_FLEET_ENROLLMENT_TOKEN (Ed25519 agent), or their _FILE variants")
+    if not secret and load_ed25519() is None:
+        raise SettingsError(NO_ED25519_MESSAGE)
     if enc is not None:
         try:
             parse_encryption_secret(enc)
         except ValueError:
             raise SettingsError("OPENCLAW_FLEET_ENCRYPTION_SECRET must be ocf_es_ followed by 32 base64url bytes")
-    state_dir = args.state_dir or environ.get("OPENCLAW_STATE_DIR") or os.path.join(os.path.expanduser("~"), ".openclaw")
     gateway = environ.get("OPENCLAW_GATEWAY_URL") or "http://127.0.0.1:18789"
     if args.interval is not None and args.interval < 1:
         raise SettingsError("--interval must be at least 1 second")
@@ -1219,7 +1594,34 @@ def load_settings(args, environ):
         raise SettingsError("%s must be a number of seconds from 0 to %d"
                             % (MAX_CLOCK_CORRECTION_ENV, MAX_CLOCK_CORRECTION_LIMIT))
     ca_file = environ.get("OPENCLAW_FLEET_CA_FILE") or None
-    return Settings(url, agent_id, secret, enc, state_dir, gateway, args.interval, bound, ca_file)
+    return Settings(url, agent_id, secret, enc, state_dir, gateway, args.interval, bound, ca_file,
+                    enrollment_token=token, identity_key=identity_key)
+
+
+def _ed25519_settings(args, environ):
+    # type: (argparse.Namespace, Dict[str, str]) -> Tuple[Optional[str], Optional[str]]
+    """The enrollment token (environment, or the file named by --enrollment-token-file) and
+    the identity key override, both checked for their form (errors never quote them)."""
+    token = read_setting(environ, "OPENCLAW_FLEET_ENROLLMENT_TOKEN")
+    if args.enrollment_token_file:
+        if token is not None:
+            raise SettingsError("set only one of --enrollment-token-file and OPENCLAW_FLEET_ENROLLMENT_TOKEN[_FILE]")
+        token = read_setting({"OPENCLAW_FLEET_ENROLLMENT_TOKEN_FILE": args.enrollment_token_file},
+                             "OPENCLAW_FLEET_ENROLLMENT_TOKEN")
+    if token is not None:
+        token = token.strip()
+        try:
+            parse_enrollment_token(token)
+        except ValueError:
+            raise SettingsError("OPENCLAW_FLEET_ENROLLMENT_TOKEN must be ocf_et_ followed by 32 base64url bytes")
+    identity_key = read_setting(environ, "OPENCLAW_FLEET_IDENTITY_KEY")
+    if identity_key is not None:
+        identity_key = identity_key.strip()
+        try:
+            parse_identity_key(identity_key)
+        except ValueError:
+            raise SettingsError("OPENCLAW_FLEET_IDENTITY_KEY must be ocf_ik_ followed by 32 base64url bytes")
+    return token, identity_key
 
 
 def _is_loopback(host):
@@ -1240,6 +1642,17 @@ class Monitor(object):
         self.sleep = sleep
         self.client = Client(settings.url, settings.ca_file)
         self.cpu = CpuSampler()
+        self.enrollment_pending = False
+        if settings.agent_secret:
+            self.identity = HmacIdentity(settings.agent_secret)  # type: Any
+        else:
+            self.identity, made = load_identity(settings.state_dir, settings.identity_key)
+            if made:
+                LOG.info("%s made a new Ed25519 identity key in %s (public key %s)", self.log_prefix(),
+                         os.path.join(settings.state_dir, IDENTITY_KEY_FILE), self.identity.public_key)
+            token = settings.enrollment_token
+            self.enrollment_pending = token is not None and not is_enrolled(
+                settings.state_dir, settings.agent_id, self.identity.public_key, token)
         try:
             self.state = State(settings.state_dir, settings.agent_id).load()
         except ConfigRejected:
@@ -1297,7 +1710,61 @@ class Monitor(object):
 
     def handshake(self):
         # type: () -> Dict[str, Any]
-        """SPEC §2, with two bounded retries.
+        """SPEC §2 (or the Ed25519 handshake, enrolling first when a new token is configured)."""
+        if self.enrollment_pending:
+            return self.enroll()
+        return self._handshake()
+
+    def _handshake(self):
+        # type: () -> Dict[str, Any]
+        agent_id = self.s.agent_id
+        answer = self._post_signed("/api/agents/handshake", lambda ts: self.identity.handshake_body(agent_id, ts))
+        if not isinstance(answer.get("token"), str) or not answer.get("token"):
+            raise Unreachable("handshake answer without token")
+        self._take_session(answer)
+        LOG.info("%s handshake ok", self.log_prefix())
+        if "config" in answer:
+            self.handle_config(answer.get("config"))
+        return answer
+
+    def enroll(self):
+        # type: () -> Dict[str, Any]
+        """spec/SPEC-identity.md: presents the enrollment token with this host's public key,
+        then handshakes. The server answers every refusal with the same 401; when the token
+        turns out spent, a handshake tells whether it was spent by this very key (an
+        enrollment whose answer was lost), which is then recorded like a success."""
+        token = self.s.enrollment_token or ""
+        agent_id = self.s.agent_id
+        try:
+            self._post_signed("/api/agents/enroll",
+                              lambda ts: self.identity.enroll_body(agent_id, token, ts))
+        except ApiError as e:
+            if e.status != 401:
+                raise
+            try:
+                answer = self._handshake()
+            except ApiError as again:
+                if again.status != 401:
+                    raise
+                raise EnrollmentRefused()
+            self._enrolled(token)
+            return answer
+        LOG.info("%s enrolled the Ed25519 public key %s", self.log_prefix(), self.identity.public_key)
+        self._enrolled(token)
+        return self._handshake()
+
+    def _enrolled(self, token):
+        # type: (str) -> None
+        self.enrollment_pending = False
+        try:
+            write_enrollment(self.s.state_dir, self.s.agent_id, self.identity.public_key, token)
+        except OSError as e:
+            LOG.warning("%s enrollment not recorded in %s (%s): the next start presents the spent token "
+                        "once more", self.log_prefix(), self.s.state_dir, e.strerror or e.__class__.__name__)
+
+    def _post_signed(self, path, build):
+        # type: (str, Callable[[str], Dict[str, Any]]) -> Dict[str, Any]
+        """POSTs the body `build(timestamp)` signs, with two bounded retries.
 
         On 401 timestamp_out_of_window the clock offset is taken from server_time, once, and
         only within --max-clock-correction of the host's clock (the answer is unauthenticated);
@@ -1308,10 +1775,8 @@ class Monitor(object):
         while True:
             ts = max(int(self.clock() + self.clock_offset), self.last_ts + 1)
             self.last_ts = ts
-            body = {"agent_id": self.s.agent_id, "timestamp": str(ts),
-                    "signature": sign_handshake(self.s.agent_id, str(ts), self.s.agent_secret)}
             try:
-                answer = self.client.call("POST", "/api/agents/handshake", body)
+                return self.client.call("POST", path, build(str(ts)))
             except ApiError as e:
                 server_time = e.body.get("server_time")
                 if (not corrected and e.status == 401 and e.code == "timestamp_out_of_window"
@@ -1329,18 +1794,11 @@ class Monitor(object):
                     continue
                 if not resigned and e.status == 401 and e.code == "replayed":
                     resigned = True
-                    LOG.info("%s handshake signature already used this second (a restart?); signing the "
+                    LOG.info("%s signature already used this second (a restart?); signing the "
                              "next second", self.log_prefix())
                     self._wait_past(ts)
                     continue
                 raise
-            if not isinstance(answer.get("token"), str) or not answer.get("token"):
-                raise Unreachable("handshake answer without token")
-            self._take_session(answer)
-            LOG.info("%s handshake ok", self.log_prefix())
-            if "config" in answer:
-                self.handle_config(answer.get("config"))
-            return answer
 
     def _wait_past(self, ts):
         # type: (int) -> None
@@ -1467,6 +1925,11 @@ class Monitor(object):
                 failures += 1
                 self.sleep(backoff_delay(failures))
                 continue
+            except EnrollmentRefused as e:
+                failures += 1
+                LOG.error("%s %s", self.log_prefix(), e)
+                self.sleep(max(backoff_delay(failures), 60.0))
+                continue
             self.wait_until(self.clock() + self.heartbeat_interval())
 
     def wait_until(self, deadline):
@@ -1502,7 +1965,15 @@ settings (environment; each secret may instead come from NAME_FILE, a file
 whose content is used without its trailing newline):
   OPENCLAW_FLEET_URL                server URL, e.g. https://fleet.example.com (or --url)
   OPENCLAW_FLEET_AGENT_ID           the agent's id (or --agent-id)
-  OPENCLAW_FLEET_AGENT_SECRET       ocf_as_... shown once when the agent was created
+  OPENCLAW_FLEET_AGENT_SECRET       ocf_as_... an HMAC agent's secret, shown once when the
+                                    agent was created
+  OPENCLAW_FLEET_ENROLLMENT_TOKEN   ocf_et_... an Ed25519 agent's enrollment token, shown once
+                                    in the dashboard (or --enrollment-token-file); spent on
+                                    first start, after which the key pair identifies the agent
+                                    (needs: pip install cryptography)
+  OPENCLAW_FLEET_IDENTITY_KEY       ocf_ik_... optional: the Ed25519 identity key, instead of
+                                    <state dir>/.fleet-agent-identity-key, which is made
+                                    (mode 0600) on first run when neither is there
   OPENCLAW_FLEET_ENCRYPTION_SECRET  ocf_es_... optional: decrypt and apply configs
                                     (needs: pip install cryptography); without it the
                                     monitor runs monitor-only (heartbeats, no configs)
@@ -1520,9 +1991,12 @@ are kept) and merged into <state dir>/openclaw.json, both mode 0600.
 exit status: 0 ok; 1 server refused or unreachable (--once); 2 bad settings;
 3 config rejected (--once).
 
-example:
+examples:
   OPENCLAW_FLEET_AGENT_SECRET_FILE=/etc/openclaw-fleet/agent-secret \\
   %(prog)s --url https://fleet.example.com --agent-id 75d490bd-b9e2-44ea-a49c-ea2cf9b45726 --once
+
+  %(prog)s --url https://fleet.example.com --agent-id 75d490bd-b9e2-44ea-a49c-ea2cf9b45726 \\
+      --enrollment-token-file /etc/openclaw-fleet/enrollment-token --once
 """
 
 
@@ -1543,6 +2017,9 @@ def build_parser():
     p.add_argument("--max-clock-correction", type=int, metavar="SECONDS",
                    help="largest clock skew corrected from the server's time (default 600; "
                         "overrides OPENCLAW_FLEET_MAX_CLOCK_CORRECTION)")
+    p.add_argument("--enrollment-token-file", metavar="FILE",
+                   help="file holding an Ed25519 agent's ocf_et_ enrollment token (instead of "
+                        "OPENCLAW_FLEET_ENROLLMENT_TOKEN[_FILE]; the token itself is never a flag)")
     p.add_argument("--state-dir", metavar="DIR", help="OpenClaw state directory (overrides OPENCLAW_STATE_DIR)")
     p.add_argument("--verbose", "-v", action="store_true", help="log every heartbeat")
     p.add_argument("--version", action="version", version="%(prog)s " + __version__)
@@ -1577,7 +2054,7 @@ def main(argv=None, environ=None):
             return fail(1, "server answered %d %s" % (e.status, e.code))
         except Unreachable as e:
             return fail(1, "server unreachable (%s)" % e)
-        except ClockSkewError as e:
+        except (ClockSkewError, EnrollmentRefused) as e:
             return fail(1, str(e))
         if monitor.config_error:
             return fail(3, monitor.config_error)
