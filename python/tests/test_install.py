@@ -174,6 +174,30 @@ def test_install_sh_installs_the_agent_with_private_settings(server, tmp_path, d
         assert v.returncode == 0 and v.stdout.strip()
 
 
+def test_an_ed25519_agent_is_installed_with_its_enrollment_token_and_no_secret(server, tmp_path):
+    script = installer(server, tmp_path)
+    token = "ocf_et_" + "C" * 43
+    base = "OPENCLAW_FLEET_URL='%s'\nOPENCLAW_FLEET_AGENT_ID='%s'\n" % (server.url, AGENT_ID)
+    prefix = tmp_path / "root"
+    r = install(script, prefix, base + "OPENCLAW_FLEET_ENROLLMENT_TOKEN='%s'\n" % token)
+    assert r.returncode == 0, r.stderr
+    assert token not in r.stdout + r.stderr
+    env_file = prefix / "etc/openclaw-fleet/agent.env"
+    assert owner_mode(env_file) == (run_user(), 0o600)
+    lines = [l for l in env_file.read_text().splitlines() if not l.startswith("#")]
+    assert lines[:3] == ["OPENCLAW_FLEET_URL='%s'" % server.url, "OPENCLAW_FLEET_AGENT_ID='%s'" % AGENT_ID,
+                         "OPENCLAW_FLEET_ENROLLMENT_TOKEN='%s'" % token]
+    assert "SECRET" not in env_file.read_text()
+    # One identity per agent: a secret and a token together, or neither, install nothing.
+    for settings in (base + "OPENCLAW_FLEET_AGENT_SECRET='%s'\nOPENCLAW_FLEET_ENROLLMENT_TOKEN='%s'\n"
+                     % (AGENT_SECRET, token), base):
+        other = tmp_path / "other"
+        r = install(script, other, settings)
+        assert r.returncode != 0 and "OPENCLAW_FLEET_ENROLLMENT_TOKEN" in r.stderr, r.stderr
+        assert token not in r.stderr and AGENT_SECRET not in r.stderr
+        assert not other.exists() or not any(other.rglob("*"))
+
+
 def test_install_sh_installs_the_monitor_when_asked(server, tmp_path):
     script = installer(server, tmp_path)
     prefix = tmp_path / "root"

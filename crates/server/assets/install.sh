@@ -8,9 +8,13 @@
 #   sudo sh /tmp/openclaw-fleet-install.sh <<'EOF'
 #   OPENCLAW_FLEET_URL='https://fleet.example.com'
 #   OPENCLAW_FLEET_AGENT_ID='…'
-#   OPENCLAW_FLEET_AGENT_SECRET='ocf_as_…'
+#   OPENCLAW_FLEET_ENROLLMENT_TOKEN='ocf_et_…'
 #   OPENCLAW_FLEET_ENCRYPTION_SECRET='ocf_es_…'
 #   EOF
+#
+# An Ed25519 agent gets OPENCLAW_FLEET_ENROLLMENT_TOKEN (single use: on first start the agent
+# makes its key pair in the state directory and enrolls its public key); an HMAC agent gets
+# OPENCLAW_FLEET_AGENT_SECRET='ocf_as_…' instead. Exactly one of the two.
 #
 # It downloads the agent for this machine (the Rust agent when the server has a build for
 # `uname -m`, else the Python monitor) from OPENCLAW_FLEET_URL/downloads/, checks its SHA-256
@@ -49,7 +53,7 @@ while [ $# -gt 0 ]; do
         --settings-file) [ $# -ge 2 ] || die "--settings-file needs a file"; settings_file="$2"; shift 2 ;;
         --kind) [ $# -ge 2 ] || die "--kind needs agent or monitor"; kind="$2"; shift 2 ;;
         --no-start) start=0; shift ;;
-        -h|--help) sed -n '2,26p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (settings and secrets are read from standard input, never from arguments)" ;;
     esac
 done
@@ -58,7 +62,7 @@ case "$kind" in ""|agent|monitor) ;; *) die "--kind must be agent or monitor" ;;
 [ -n "$prefix" ] && prefix="${prefix%/}"
 
 # --- settings: NAME='value' or NAME=value lines, known names only, plain characters only.
-URL=""; AGENT_ID=""; AGENT_SECRET=""; ENCRYPTION_SECRET=""; CA_FILE=""; STATE_DIR=""; GATEWAY_URL=""
+URL=""; AGENT_ID=""; AGENT_SECRET=""; ENROLLMENT_TOKEN=""; ENCRYPTION_SECRET=""; CA_FILE=""; STATE_DIR=""; GATEWAY_URL=""
 read_settings() {
     while IFS= read -r line || [ -n "$line" ]; do
         line="${line%"$(printf '\r')"}"
@@ -77,6 +81,7 @@ read_settings() {
             OPENCLAW_FLEET_URL) URL="$value" ;;
             OPENCLAW_FLEET_AGENT_ID) AGENT_ID="$value" ;;
             OPENCLAW_FLEET_AGENT_SECRET) AGENT_SECRET="$value" ;;
+            OPENCLAW_FLEET_ENROLLMENT_TOKEN) ENROLLMENT_TOKEN="$value" ;;
             OPENCLAW_FLEET_ENCRYPTION_SECRET) ENCRYPTION_SECRET="$value" ;;
             OPENCLAW_FLEET_CA_FILE) CA_FILE="$value" ;;
             OPENCLAW_STATE_DIR) STATE_DIR="$value" ;;
@@ -94,7 +99,11 @@ else
 fi
 [ -n "$URL" ] || die "OPENCLAW_FLEET_URL is missing"
 [ -n "$AGENT_ID" ] || die "OPENCLAW_FLEET_AGENT_ID is missing"
-[ -n "$AGENT_SECRET" ] || die "OPENCLAW_FLEET_AGENT_SECRET is missing"
+if [ -n "$AGENT_SECRET" ] && [ -n "$ENROLLMENT_TOKEN" ]; then
+    die "give OPENCLAW_FLEET_AGENT_SECRET (HMAC agent) or OPENCLAW_FLEET_ENROLLMENT_TOKEN (Ed25519 agent), not both"
+fi
+[ -n "$AGENT_SECRET$ENROLLMENT_TOKEN" ] ||
+    die "OPENCLAW_FLEET_ENROLLMENT_TOKEN (Ed25519 agent) or OPENCLAW_FLEET_AGENT_SECRET (HMAC agent) is missing"
 case "$URL" in http://*|https://*) ;; *) die "OPENCLAW_FLEET_URL must start with https:// (or http://)" ;; esac
 URL="${URL%/}"
 
@@ -156,6 +165,9 @@ if [ "$kind" = agent ]; then
 else
     artifact="$MONITOR"
     command -v python3 >/dev/null 2>&1 || [ -n "$prefix" ] || die "the Python monitor needs python3"
+    if [ -n "$ENROLLMENT_TOKEN" ] && [ -z "$prefix" ] && ! python3 -c 'import cryptography' >/dev/null 2>&1; then
+        die "an Ed25519 agent run by the Python monitor needs the 'cryptography' package (apt-get install python3-cryptography, or pip install cryptography)"
+    fi
 fi
 expected="$(awk -v name="$artifact" '$2 == name { print $1 }' "$work/SHA256SUMS")"
 [ -n "$expected" ] || die "$artifact is not in SHA256SUMS"
@@ -184,7 +196,8 @@ env_file="$root/etc/openclaw-fleet/agent.env"
     printf '# OpenClaw Fleet agent settings, written by install.sh. Secrets: keep this file 0600.\n'
     printf "OPENCLAW_FLEET_URL='%s'\n" "$URL"
     printf "OPENCLAW_FLEET_AGENT_ID='%s'\n" "$AGENT_ID"
-    printf "OPENCLAW_FLEET_AGENT_SECRET='%s'\n" "$AGENT_SECRET"
+    [ -z "$AGENT_SECRET" ] || printf "OPENCLAW_FLEET_AGENT_SECRET='%s'\n" "$AGENT_SECRET"
+    [ -z "$ENROLLMENT_TOKEN" ] || printf "OPENCLAW_FLEET_ENROLLMENT_TOKEN='%s'\n" "$ENROLLMENT_TOKEN"
     [ -z "$ENCRYPTION_SECRET" ] || printf "OPENCLAW_FLEET_ENCRYPTION_SECRET='%s'\n" "$ENCRYPTION_SECRET"
     [ -z "$CA_FILE" ] || printf "OPENCLAW_FLEET_CA_FILE='%s'\n" "$CA_FILE"
     printf "OPENCLAW_STATE_DIR='%s'\n" "$STATE_DIR"
