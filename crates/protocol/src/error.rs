@@ -16,6 +16,10 @@ pub enum ProtocolError {
     InvalidTimestamp,
     #[error("invalid signature: expected 64 lowercase hex characters")]
     InvalidSignature,
+    #[error("invalid signature: expected base64url (no padding) of exactly 64 bytes")]
+    InvalidIdentitySignature,
+    #[error("malformed public key: {0}")]
+    PublicKeyFormat(&'static str),
     #[error("unsupported envelope version")]
     UnsupportedEnvelopeVersion,
     #[error("unsupported algorithm")]

@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod error;
 pub mod fields;
 pub mod handshake;
+pub mod identity;
 pub mod ids;
 pub mod master_key;
 pub mod secrets;
@@ -23,7 +24,13 @@ pub use envelope::{config_aad, config_key, Envelope, MAX_VERSION};
 pub use error::{ProtocolError, Result};
 pub use fields::{GatewayUrl, Name, PolicyProfile};
 pub use handshake::{
-    canonical_timestamp, handshake_body, sign, verify, HandshakeRejection, HandshakeRequest,
+    canonical_timestamp, handshake_body, sign, verify, HandshakeAlg, HandshakeRejection,
+    HandshakeRequest,
+};
+pub use identity::{
+    enroll_body, enroll_message, handshake_body_ed25519, handshake_message, EnrollRequest,
+    EnrollmentToken, IdentityKey, PublicKey, Signature, ENROLLMENT_TOKEN_PREFIX,
+    IDENTITY_KEY_PREFIX, PUBLIC_KEY_PREFIX,
 };
 pub use ids::{AgentId, UserId};
 pub use master_key::{

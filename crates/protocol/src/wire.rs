@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{ProtocolError, Result};
+use crate::identity::{ENROLLMENT_TOKEN_PREFIX, IDENTITY_KEY_PREFIX};
 use crate::ids::AgentId;
 use crate::secrets::{AGENT_SECRET_PREFIX, ENCRYPTION_SECRET_PREFIX};
 
@@ -163,7 +164,15 @@ fn opt_text(obj: &Map<String, Value>, key: &str) -> Result<Option<String>> {
     if s.chars().any(char::is_control) {
         return Err(bad(format!("`{key}` contains control characters")));
     }
-    if s.contains(AGENT_SECRET_PREFIX) || s.contains(ENCRYPTION_SECRET_PREFIX) {
+    if [
+        AGENT_SECRET_PREFIX,
+        ENCRYPTION_SECRET_PREFIX,
+        IDENTITY_KEY_PREFIX,
+        ENROLLMENT_TOKEN_PREFIX,
+    ]
+    .iter()
+    .any(|p| s.contains(p))
+    {
         return Err(bad(format!("`{key}` looks like it carries a secret")));
     }
     Ok(Some(s.clone()))

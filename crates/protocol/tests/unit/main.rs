@@ -7,6 +7,7 @@ mod edit;
 mod envelope;
 mod fields;
 mod handshake;
+mod identity;
 mod ids;
 mod master_key;
 mod no_leaks;
