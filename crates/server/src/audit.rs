@@ -74,7 +74,18 @@ pub fn check_cell(cell: &Cell, at_rest: &AtRest) -> Option<String> {
 fn activity_detail_problem(v: &str) -> Option<String> {
     use serde_json::Value;
     const NUMBERS: [&str; 4] = ["version", "restored_from", "rewrapped", "sessions_ended"];
-    const FIELDS: [&str; 4] = ["name", "fleet_id", "policy_profile", "gateway_url"];
+    const FIELDS: [&str; 10] = [
+        "name",
+        "fleet_id",
+        "policy_profile",
+        "gateway_url",
+        "threshold",
+        "minutes",
+        "cooldown_minutes",
+        "enabled",
+        "webhook",
+        "condition",
+    ];
     let Ok(map) = serde_json::from_str::<serde_json::Map<String, Value>>(v) else {
         return Some("activity detail is not a JSON object".into());
     };
@@ -100,6 +111,8 @@ fn check_sealed(
         Plaintext::AgentSecret => "agent secret",
         Plaintext::ConfigEnvelope { .. } => "config",
         Plaintext::HistoryEnvelope => "config history",
+        Plaintext::WebhookUrl => "webhook URL",
+        Plaintext::WebhookSecret => "webhook signing secret",
     };
     let plain = match at_rest.open(slot, &cell.value) {
         Err(e) => return Some(format!("{what} not under the at-rest layer: {e}")),
@@ -111,6 +124,12 @@ fn check_sealed(
         ));
     }
     match col.plaintext {
+        Plaintext::WebhookUrl => (!(plain.starts_with(b"https://")
+            || plain.starts_with(b"http://")))
+        .then(|| "sealed webhook URL is not an http(s) URL".into()),
+        Plaintext::WebhookSecret => (!plain
+            .starts_with(crate::crypto::tokens::WEBHOOK_PREFIX.as_bytes()))
+        .then(|| "sealed webhook secret is not a signing secret".into()),
         Plaintext::AgentSecret => match std::str::from_utf8(&plain)
             .ok()
             .map(|s| AgentSecret::from_opaque(s.into()))
@@ -147,11 +166,12 @@ fn check_sealed(
 
 /// The kind of secret-looking text in `text`, if any.
 pub fn secret_pattern(text: &str) -> Option<&'static str> {
-    const PREFIXES: [(&str, &str); 5] = [
+    const PREFIXES: [(&str, &str); 6] = [
         ("ocf_as_", "agent secret"),
         ("ocf_es_", "encryption secret"),
         ("ocf_st_", "session token"),
         ("ocf_at_", "agent token"),
+        ("ocf_whs_", "webhook signing secret"),
         ("-----BEGIN", "PEM key"),
     ];
     if let Some((_, kind)) = PREFIXES.iter().find(|(p, _)| text.contains(p)) {

@@ -195,6 +195,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_dist: Option<PathBuf>,
+    /// Let alert webhooks reach loopback, private and link-local addresses (a receiver
+    /// on this host or its network); off by default.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub alert_webhooks_allow_private: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod backup;

@@ -16,8 +16,8 @@ use utoipa_axum::routes;
 use crate::access::AppState;
 use crate::error::ApiError;
 use crate::handlers::{
-    account, activity, agent_api, agents, auth, events, fleets, health, history, master_key,
-    metrics, ErrorBody,
+    account, activity, agent_api, agents, alerts, auth, events, fleets, health, history,
+    master_key, metrics, ErrorBody,
 };
 use crate::web;
 
@@ -61,6 +61,9 @@ pub fn build(state: AppState, downloads: Arc<crate::downloads::Downloads>) -> Ro
         .routes(routes!(account::sessions))
         .routes(routes!(account::end_session))
         .routes(routes!(activity::list))
+        .routes(routes!(alerts::list, alerts::create))
+        .routes(routes!(alerts::get, alerts::update, alerts::delete))
+        .routes(routes!(alerts::deliveries))
         .routes(routes!(fleets::list, fleets::create))
         .routes(routes!(fleets::get, fleets::update, fleets::delete))
         .routes(routes!(agents::list, agents::create))

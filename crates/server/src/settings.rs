@@ -64,6 +64,9 @@ pub struct Settings {
     /// A directory of agent builds (what `scripts/package.sh` wrote) served at
     /// `/downloads/`; read at start.
     pub agent_dist: Option<PathBuf>,
+    /// Let alert webhooks reach loopback, private and link-local addresses (off: a rule
+    /// cannot make the server probe its own network).
+    pub alert_webhooks_allow_private: bool,
 }
 
 /// How log lines are written.
@@ -101,6 +104,7 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             agent_dist: None,
+            alert_webhooks_allow_private: false,
         }
     }
 }
@@ -125,7 +129,7 @@ impl Settings {
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 21] = [
+    const ENV_KEYS: [&'static str; 22] = [
         "listen",
         "data_dir",
         "database_url",
@@ -147,6 +151,7 @@ impl Settings {
         "tls_cert",
         "tls_key",
         "agent_dist",
+        "alert_webhooks_allow_private",
     ];
 
     fn read_metrics_token_file(&mut self) -> anyhow::Result<()> {

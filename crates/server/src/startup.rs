@@ -190,6 +190,10 @@ impl Server {
             let state = state.clone();
             tokio::spawn(async move { state.listen_to_replicas().await })
         };
+        let alerts = {
+            let state = state.clone();
+            tokio::spawn(async move { state.run_alerts().await })
+        };
         let metrics = self.metrics_listener.map(|listener| {
             let app = crate::router::metrics_only(state.clone());
             tokio::spawn(async move { axum::serve(listener, app).await })
@@ -236,6 +240,7 @@ impl Server {
         };
         housekeeping.abort();
         replicas.abort();
+        alerts.abort();
         reloader.abort();
         if let Some(task) = metrics {
             task.abort();

@@ -32,6 +32,9 @@ pub enum Action {
     SecretRotated,
     ConfigSaved,
     PlaintextSecretSeen,
+    AlertRuleCreated,
+    AlertRuleEdited,
+    AlertRuleDeleted,
 }
 
 impl Action {
@@ -51,6 +54,9 @@ impl Action {
             Action::SecretRotated => "secret_rotated",
             Action::ConfigSaved => "config_saved",
             Action::PlaintextSecretSeen => "plaintext_secret_seen",
+            Action::AlertRuleCreated => "alert_rule_created",
+            Action::AlertRuleEdited => "alert_rule_edited",
+            Action::AlertRuleDeleted => "alert_rule_deleted",
         }
     }
 
@@ -69,6 +75,9 @@ impl Action {
             | Action::PasswordReset
             | Action::MasterKeySet
             | Action::MasterKeyChanged => Some("account"),
+            Action::AlertRuleCreated | Action::AlertRuleEdited | Action::AlertRuleDeleted => {
+                Some("alert_rule")
+            }
         }
     }
 }

@@ -142,6 +142,12 @@ impl AgentSession {
         };
         state.0.writer.heartbeat(record).await?;
         state.notify_change(&row.owner_id, &row.id, false);
+        state.alert_heartbeat(
+            &row.owner_id,
+            &row.id,
+            row.fleet_id.as_deref(),
+            super::alerts::facts_of(req.status.as_str(), req.error.as_deref(), &req.metrics),
+        );
         let mut answer = json!({
             "message": "Heartbeat received",
             "status": req.status.as_str(),

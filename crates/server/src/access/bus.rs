@@ -10,7 +10,9 @@
 //! sending replica's random id (a replica skips its own notices), then one notice a line:
 //! `c <owner> <agent>` agent changed, `d <owner> <agent>` agent deleted, `f <owner>
 //! <fleet>` fleet changed, `g <owner> <fleet>` fleet deleted, `i - <agent>` the agent's row
-//! or tokens changed (cached copies are dropped and its long-polls re-read).
+//! or tokens changed (cached copies are dropped and its long-polls re-read); for alerts
+//! (see `alerts`): `h <owner> <agent> <fleet|-> <facts>` a heartbeat's facts, `p <owner>
+//! <agent>` a plaintext secret seen, `r <owner> rules` the owner's alert rules changed.
 //!
 //! When the listener's connection is lost, notices sent meanwhile are gone; once it
 //! listens again the replica re-reads instead: it clears the whole token cache, wakes
@@ -41,6 +43,8 @@ pub(super) struct Notice {
     kind: char,
     owner: String,
     id: String,
+    /// `h` only: the fleet and the facts, space-separated.
+    extra: String,
 }
 
 /// This replica's side of the bus.
@@ -78,9 +82,25 @@ impl Bus {
                 kind,
                 owner: if owner.is_empty() { "-" } else { owner }.into(),
                 id: id.into(),
+                extra: String::new(),
             };
             // A full outbox drops the notice: the cache TTL and the long-poll's re-read
             // still bound how late another replica sees the change.
+            if outbox.try_send(notice).is_err() {
+                tracing::debug!("replica notice dropped: outbox full");
+            }
+        }
+    }
+
+    /// A heartbeat's alert facts for the other replicas' evaluators (see `alerts`).
+    pub fn send_alert_heartbeat(&self, owner: &str, agent: &str, fleet: &str, facts: &str) {
+        if let Some(outbox) = &self.outbox {
+            let notice = Notice {
+                kind: 'h',
+                owner: owner.into(),
+                id: agent.into(),
+                extra: format!("{fleet} {facts}"),
+            };
             if outbox.try_send(notice).is_err() {
                 tracing::debug!("replica notice dropped: outbox full");
             }
@@ -100,6 +120,10 @@ async fn publish(pool: PgPool, origin: String, mut rx: mpsc::Receiver<Notice>) {
         let mut next = Some(first);
         while let Some(n) = next.take() {
             payload.push_str(&format!("\n{} {} {}", n.kind, n.owner, n.id));
+            if !n.extra.is_empty() {
+                payload.push(' ');
+                payload.push_str(&n.extra);
+            }
             if payload.len() >= MAX_PAYLOAD - 100 {
                 break;
             }
@@ -128,14 +152,24 @@ fn parse(payload: &str, origin: &str) -> Vec<Notice> {
             let kind = parts.next()?;
             let (owner, id) = (parts.next()?, parts.next()?);
             let kind = match kind {
-                "c" | "d" | "f" | "g" | "i" => kind.chars().next()?,
+                "c" | "d" | "f" | "g" | "i" | "h" | "p" | "r" => kind.chars().next()?,
                 _ => return None,
             };
             let ok = |s: &str| !s.is_empty() && s.len() <= 64 && s != WAKE_ALL;
+            let extra = if kind == 'h' {
+                let (fleet, facts) = (parts.next()?, parts.next()?);
+                if !ok(fleet) || !ok(facts) {
+                    return None;
+                }
+                format!("{fleet} {facts}")
+            } else {
+                String::new()
+            };
             (parts.next().is_none() && ok(owner) && ok(id)).then(|| Notice {
                 kind,
                 owner: owner.into(),
                 id: id.into(),
+                extra,
             })
         })
         .collect()
@@ -215,6 +249,20 @@ impl AppState {
             'g' => {
                 let _ = self.0.changes.send(change(true, true));
             }
+            'h' => {
+                if let Some((fleet, facts)) = n.extra.split_once(' ') {
+                    self.alert_remote_heartbeat(&n.owner, &n.id, fleet, facts);
+                }
+            }
+            'p' => self.alert_plaintext(&n.owner, &n.id, true),
+            'r' => {
+                let (state, owner) = (self.clone(), n.owner.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = state.reload_alert_rules(&owner).await {
+                        tracing::warn!(error = e.status().1, "cannot reload alert rules");
+                    }
+                });
+            }
             _ => self.wake_agent(&n.id),
         }
     }
@@ -264,9 +312,11 @@ mod tests {
 
     #[test]
     fn parses_other_replicas_notices_only() {
-        let p = "aa\nc o1 a1\ni - a2\nx o a\nc a\nc o a b\nc o *";
-        assert_eq!(parse(p, "bb").len(), 2);
+        let p =
+            "aa\nc o1 a1\ni - a2\nx o a\nc a\nc o a b\nc o *\nh o a f e:1:\nh o a f\nh o a f e: x";
+        assert_eq!(parse(p, "bb").len(), 3);
         assert_eq!(parse(p, "bb")[1].id, "a2");
+        assert_eq!(parse(p, "bb")[2].extra, "f e:1:");
         assert!(parse(p, "aa").is_empty());
         assert!(parse("", "aa").is_empty());
     }

@@ -11,6 +11,7 @@
 
 pub mod activity;
 mod agent;
+mod alerts;
 mod bus;
 mod cache;
 mod drain;
@@ -29,7 +30,10 @@ pub use activity::{Action, Actor};
 pub use agent::AgentSession;
 pub use operator::{AccountView, Operator};
 pub use owner::account::SessionView;
-pub use owner::{ActivityPage, ActivityView, AgentEdit, Owner};
+pub use owner::{
+    ActivityPage, ActivityView, AgentEdit, AlertRuleInput, AlertRuleView, CreatedAlertRule,
+    DeliveryPage, DeliveryView, Owner, WebhookInput, WebhookView,
+};
 pub use public::Public;
 pub use views::*;
 
@@ -68,6 +72,7 @@ struct Inner {
     cache: AgentCache,
     writer: Writer,
     recorder: activity::Recorder,
+    alerts: alerts::Alerts,
     changes: broadcast::Sender<AgentChange>,
     config_saves: broadcast::Sender<String>,
     /// Notices to and from the other replicas (PostgreSQL).
@@ -105,6 +110,7 @@ impl AppState {
             limits: Limits::new(clock.clone()),
             writer: Writer::spawn(store.clone()),
             recorder: activity::Recorder::spawn(store.clone()),
+            alerts: alerts::Alerts::new(),
             cache: AgentCache::default(),
             bus: bus::Bus::new(store.pg_pool()),
             store,
@@ -230,6 +236,10 @@ impl AppState {
                     now - s.heartbeat_retention_days * 86400,
                     now - s.activity_retention_days * 86400,
                 )
+                .await?;
+            self.0
+                .store
+                .prune_deliveries(now - s.activity_retention_days * 86400)
                 .await?;
         }
         for a in self.0.store.newly_offline(prev, now).await? {

@@ -320,6 +320,7 @@ impl Public {
                 .mark_plaintext_secret(&row.id, self.0.now())
                 .await?;
             self.0.notify_change(&row.owner_id, &row.id, false);
+            self.0.alert_plaintext(&row.owner_id, &row.id, false);
             let now = self.0.now();
             let mut e = entry(
                 &row.owner_id,

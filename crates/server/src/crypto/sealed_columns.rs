@@ -12,6 +12,10 @@ pub enum Plaintext {
     ConfigEnvelope { for_row_agent: bool },
     /// A config history envelope for the agent and version its row names.
     HistoryEnvelope,
+    /// An alert rule's webhook URL (`http://` or `https://`).
+    WebhookUrl,
+    /// An alert rule's webhook signing secret (`ocf_whs_…`).
+    WebhookSecret,
 }
 
 /// A sealed column and how its rows are named in the AAD (`table|column|row|key id`).
@@ -44,6 +48,18 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
         row: crate::store::HISTORY_ROW_SQL,
         column: "envelope_sealed",
         plaintext: Plaintext::HistoryEnvelope,
+    },
+    SealedColumn {
+        table: "alert_rules",
+        row: "id",
+        column: "url_sealed",
+        plaintext: Plaintext::WebhookUrl,
+    },
+    SealedColumn {
+        table: "alert_rules",
+        row: "id",
+        column: "secret_sealed",
+        plaintext: Plaintext::WebhookSecret,
     },
 ];
 

@@ -9,6 +9,9 @@ use zeroize::Zeroizing;
 
 pub const SESSION_PREFIX: &str = "ocf_st_";
 pub const AGENT_PREFIX: &str = "ocf_at_";
+/// A webhook signing secret (32 random bytes like a token, but sealed, not hashed: the
+/// server signs with it).
+pub const WEBHOOK_PREFIX: &str = "ocf_whs_";
 
 /// A fresh token with the given prefix.
 pub fn generate(prefix: &str) -> Zeroizing<String> {

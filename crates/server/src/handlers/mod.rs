@@ -5,6 +5,7 @@ pub mod account;
 pub mod activity;
 pub mod agent_api;
 pub mod agents;
+pub mod alerts;
 pub mod auth;
 pub mod events;
 pub mod fleets;

@@ -61,6 +61,34 @@ pub const TEXT_COLUMNS: &[(&str, &str, &[&str])] = &[
         &["agent_id", "envelope_sealed", "saved_by"],
     ),
     (
+        "alert_rules",
+        "id",
+        &[
+            "id",
+            "owner_id",
+            "fleet_id",
+            "name",
+            "condition",
+            "webhook_kind",
+            "webhook_host",
+            "url_sealed",
+            "secret_sealed",
+        ],
+    ),
+    (
+        "alert_deliveries",
+        "id",
+        &[
+            "owner_id",
+            "rule_id",
+            "rule_name",
+            "agent_id",
+            "agent_name",
+            "event",
+            "error",
+        ],
+    ),
+    (
         "activity",
         "id",
         &[

@@ -9,6 +9,7 @@
 mod accounts;
 pub mod activity;
 mod agents;
+pub mod alerts;
 mod batch;
 mod db_url;
 mod edits;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 pub use accounts::{AccountRow, AccountStore, SessionRow};
 pub use activity::{Activity, ActivityRow, ActivityStore, Coalesce};
 pub use agents::AgentStore;
+pub use alerts::{AlertRuleRow, AlertSeed, AlertStore, DeliveryRow};
 pub use batch::BatchStore;
 pub use db_url::redact_url;
 pub use edits::{AgentUpdate, EditStore, UpdateOutcome};
@@ -66,6 +68,7 @@ pub trait Store:
     + AccountStore
     + NotifyStore
     + ActivityStore
+    + AlertStore
     + Send
     + Sync
 {
@@ -84,6 +87,7 @@ impl<T> Store for T where
         + AccountStore
         + NotifyStore
         + ActivityStore
+        + AlertStore
         + Send
         + Sync
 {

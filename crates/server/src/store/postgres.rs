@@ -16,6 +16,7 @@ use sqlx::{ConnectOptions, PgConnection, PgPool};
 use super::accounts::impl_account_store;
 use super::activity::impl_activity_store;
 use super::agents::impl_agent_store;
+use super::alerts::impl_alert_store;
 use super::batch::impl_batch_store;
 use super::db_url;
 use super::edits::impl_edit_store;
@@ -122,6 +123,7 @@ impl_history_store!(PostgresStore);
 impl_stats_store!(PostgresStore);
 impl_account_store!(PostgresStore);
 impl_activity_store!(PostgresStore);
+impl_alert_store!(PostgresStore);
 impl_reseal_store!(PostgresStore);
 impl_lock_store_postgres!(PostgresStore);
 

@@ -9,6 +9,7 @@ mod common;
 
 mod accounts;
 mod activity;
+mod alerts;
 mod auth;
 mod auth_guards;
 mod client_addr;

@@ -51,6 +51,7 @@ async fn every_id_route_answers_another_owner_as_if_nothing_existed(backend: Bac
             agent: uuid::Uuid::new_v4().to_string(),
             version: "1".into(),
             session: uuid::Uuid::new_v4().to_string(),
+            rule: uuid::Uuid::new_v4().to_string(),
         },
     );
     let a_secrets = [

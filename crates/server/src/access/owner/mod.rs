@@ -13,11 +13,16 @@ use serde_json::Value;
 pub(crate) mod account;
 mod activity_log;
 mod agents;
+mod alert_rules;
 mod edits;
 mod fleets;
 mod history;
 
 pub use activity_log::{ActivityPage, ActivityView};
+pub use alert_rules::{
+    AlertRuleInput, AlertRuleView, CreatedAlertRule, DeliveryPage, DeliveryView, WebhookInput,
+    WebhookView,
+};
 pub use edits::AgentEdit;
 
 use super::activity::{Action, Actor};

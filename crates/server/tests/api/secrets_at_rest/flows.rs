@@ -289,6 +289,40 @@ pub async fn exercise(http: &Http) -> (Vec<Needle>, Vec<String>) {
             .await,
     );
 
+    // An alert rule whose webhook URL carries a token, and a notice sent through it: the
+    // URL and the signing secret are secrets too.
+    let rx = crate::alerts::receiver::Receiver::start(1).await;
+    let hook_token = format!("T0{}", hex::encode(random_bytes::<16>()));
+    let (_, created, text) = expect(
+        201,
+        http.call(
+            "POST",
+            "/api/alerts/rules",
+            &session,
+            Some(&json!({
+                "name": "alert",
+                "condition": "status_error",
+                "webhook": { "kind": "slack", "url": format!("{}/services/{hook_token}", rx.base) },
+            })),
+        )
+        .await,
+    );
+    let signing = created["signing_secret"].as_str().unwrap().to_string();
+    needles.extend(forms("webhook signing secret", &signing));
+    needles.extend(forms("webhook URL token", &hook_token));
+    assert!(found(text.as_bytes(), &needles)
+        .iter()
+        .any(|h| h.starts_with("webhook signing secret (text raw")));
+    let hb = heartbeat(&b, "error", json!({}));
+    expect(
+        200,
+        http.call("POST", "/api/heartbeat", &b_token, Some(&hb))
+            .await,
+    );
+    let hits = rx.wait_for(1).await;
+    assert_eq!(hits[0].path, format!("/services/{hook_token}"));
+    assert_eq!(rx.hits().len(), 2, "a 500 first, then the retry");
+
     for (what, token) in [
         ("owner session", &session),
         ("ended owner session", &logged_out),

@@ -24,7 +24,13 @@ pub async fn start(data_dir: &Path, database_url: Option<&str>) -> Process {
         }
     }
     cmd.env("OPENCLAW_FLEET_LOG", "trace")
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--alert-webhooks-allow-private",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -56,6 +56,20 @@ pub async fn valid_body(app: &TestApp, target: &Side, op: &Operation) -> Option<
             let doc = fixtures::config_document(&fresh);
             json!({ "config": fixtures::envelope(&target.es, &target.agent.id, version, &doc) })
         }
+        ("POST", "/api/alerts/rules") => json!({
+            "name": format!("rule-{fresh}"),
+            "condition": "cpu_above",
+            "threshold": 90,
+            "minutes": 5,
+            "fleet_id": target.fleet,
+            "webhook": { "kind": "slack", "url": "https://hooks.example.invalid/x" },
+        }),
+        ("PATCH", "/api/alerts/rules/{id}") => json!({
+            "name": format!("rule-{fresh}"),
+            "cooldown_minutes": 5,
+            "fleet_id": target.fleet,
+            "webhook": { "kind": "discord", "url": "https://hooks.example.invalid/y" },
+        }),
         ("POST", "/api/agents/handshake") => {
             app.clock.advance(1);
             fixtures::signed(&target.agent.id, &target.agent.secret, app.now())

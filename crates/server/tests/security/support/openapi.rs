@@ -50,6 +50,8 @@ pub struct Ids {
     pub version: String,
     /// A session of the owner other than the one the suite uses.
     pub session: String,
+    /// An alert rule.
+    pub rule: String,
 }
 
 impl Ids {
@@ -66,6 +68,7 @@ impl Ids {
                     "agents" => &self.agent,
                     "history" => &self.version,
                     "sessions" => &self.session,
+                    "rules" => &self.rule,
                     other => panic!(
                         "{path}: no object known for a `{seg}` under `{other}`; teach \
                          tests/security/support/openapi.rs (Ids) this collection"

@@ -22,6 +22,8 @@ pub struct Side {
     pub wrap: Wrap,
     /// The id of a second session of `owner`, one the suite may end.
     pub spare_session: String,
+    /// An alert rule of `owner`.
+    pub rule: String,
 }
 
 impl Side {
@@ -32,6 +34,7 @@ impl Side {
             // `equip` saves version 1.
             version: "1".into(),
             session: self.spare_session.clone(),
+            rule: self.rule.clone(),
         }
     }
 
@@ -116,7 +119,24 @@ async fn equip(app: &TestApp, owner: Owner, tag: &str) -> Side {
         .and_then(|s| s["id"].as_str())
         .expect("a second session")
         .to_string();
+    let rule = app
+        .post(
+            "/api/alerts/rules",
+            t,
+            &json!({
+                "name": format!("rule-{tag}"),
+                "condition": "status_error",
+                "webhook": { "kind": "generic", "url": format!("https://hooks.example.invalid/{tag}") },
+            }),
+        )
+        .await
+        .ok(201)
+        .json["rule"]["id"]
+        .as_str()
+        .expect("rule id")
+        .to_string();
     Side {
+        rule,
         spare_session,
         owner,
         fleet,
