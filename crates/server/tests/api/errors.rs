@@ -210,6 +210,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/me/sessions"),
     ("delete", "/api/me/sessions/{id}"),
     ("get", "/api/activity"),
+    ("get", "/api/alerts/rules"),
+    ("post", "/api/alerts/rules"),
+    ("get", "/api/alerts/rules/{id}"),
+    ("patch", "/api/alerts/rules/{id}"),
+    ("delete", "/api/alerts/rules/{id}"),
+    ("get", "/api/alerts/deliveries"),
 ];
 
 async fn openapi_lists_every_route(b: Backend) {

@@ -493,3 +493,54 @@ async fn private_targets_need_the_opt_in(b: Backend) {
     assert!(!error.contains("127.0.0.1"), "{error}");
     assert!(rx.hits().is_empty(), "the private receiver was reached");
 }
+
+mod postgres_replicas {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_firing_is_sent_once_by_two_replicas() {
+        if crate::common::skip_postgres() {
+            return;
+        }
+        super::sent_once_by_two_replicas().await;
+    }
+}
+
+/// Two replicas on one PostgreSQL database both evaluate; exactly one (the advisory
+/// lock's holder) sends, whichever received the heartbeat.
+async fn sent_once_by_two_replicas() {
+    let a = app(Backend::Postgres).await;
+    let b = a.replica().await;
+    let owner = a.first_owner().await;
+    let rx = Receiver::start(0).await;
+    rule(
+        &a,
+        &owner,
+        json!({
+            "name": "errors",
+            "condition": "status_error",
+            "webhook": { "kind": "generic", "url": format!("{}/once", rx.base) },
+        }),
+    )
+    .await;
+    for _ in 0..50 {
+        if a.state.alert_leader() != b.state.alert_leader() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(
+        a.state.alert_leader(),
+        b.state.alert_leader(),
+        "exactly one sender"
+    );
+    // B learns the rule through the bus.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for (n, (via, name)) in [(&b, "on-b"), (&a, "on-a")].into_iter().enumerate() {
+        let agent = a.agent(&owner, name).await;
+        let token = via.agent_token(&agent).await;
+        beat(via, &token, &agent, "error", None).await;
+        let hits = rx.wait_for(n + 1).await;
+        assert_eq!(hits[n].json["agent"]["name"], name);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(rx.hits().len(), n + 1, "sent twice: {:?}", rx.hits());
+    }
+}
