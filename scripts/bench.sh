@@ -3,29 +3,128 @@
 # (or DATABASE_URL), creates an owner, and runs the load generator against it.
 #
 #   scripts/bench.sh [AGENTS] [CONCURRENCY] [SECONDS] [LOADGEN FLAGS…]   e.g. … 10 --login-storm
+#   scripts/bench.sh table        # issue 10's whole table: SQLite, then PostgreSQL with two replicas
+#
+# `table` settings (environment): BENCH_AGENTS (open loop and storm, default 100000),
+# BENCH_SECONDS (open loop, default 300), BENCH_CLOSED_AGENTS (1000), BENCH_CONCURRENCY (64),
+# BENCH_CLOSED_SECONDS (10), BENCH_POLLERS (10000), BENCH_BACKENDS ("sqlite postgres"),
+# BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, a server where databases may be created).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-agents=${1:-200} concurrency=${2:-16} seconds=${3:-10}
-extra=("${@:4}")
+bin=${CARGO_TARGET_DIR:-target}/release
 
 cargo build --release -q -p openclaw-fleet -p openclaw-fleet-loadgen
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=()
+pg_dbs=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for db in "${pg_dbs[@]}"; do
+    psql "${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 printf 'benchmark password 123\n' > "$work/pw"
-db_args=()
-[ -n "${DATABASE_URL:-}" ] && db_args=(--database-url "$DATABASE_URL")
-target/release/openclaw-fleet user create --email bench@example.com --password-file "$work/pw" \
-  --data-dir "$work/data" "${db_args[@]}" > /dev/null
-target/release/openclaw-fleet serve --listen 127.0.0.1:0 --data-dir "$work/data" "${db_args[@]}" \
-  > "$work/out.log" 2> "$work/err.log" &
-server=$!
-for _ in $(seq 1 100); do
-  url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/out.log" | head -1 || true)
-  [ -n "$url" ] && break
-  sleep 0.1
+
+# start_server NAME DATA_DIR [DB ARGS…]: starts a server on a free port; sets $url and $pid.
+start_server() {
+  local name=$1 dir=$2
+  shift 2
+  "$bin/openclaw-fleet" serve --listen 127.0.0.1:0 --data-dir "$dir" "$@" \
+    > "$work/$name.out" 2> "$work/$name.err" &
+  pid=$!
+  pids+=("$pid")
+  url=
+  for _ in $(seq 1 300); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/$name.out" | head -1 || true)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { cat "$work/$name.err"; exit 1; }
+}
+
+loadgen() {
+  "$bin/openclaw-fleet-loadgen" --email bench@example.com --password-file "$work/pw" "$@"
+}
+
+if [ "${1:-}" != table ]; then
+  agents=${1:-200} concurrency=${2:-16} seconds=${3:-10}
+  extra=("${@:4}")
+  db_args=()
+  [ -n "${DATABASE_URL:-}" ] && db_args=(--database-url "$DATABASE_URL")
+  "$bin/openclaw-fleet" user create --email bench@example.com --password-file "$work/pw" \
+    --data-dir "$work/data" "${db_args[@]}" > /dev/null
+  start_server server "$work/data" "${db_args[@]}"
+  echo "server at $url (pid $pid), $(nproc) cores; load generator on the same machine"
+  loadgen --url "$url" --agents "$agents" --concurrency "$concurrency" --seconds "$seconds" "${extra[@]}"
+  exit 0
+fi
+
+open_agents=${BENCH_AGENTS:-100000}
+open_seconds=${BENCH_SECONDS:-300}
+closed_agents=${BENCH_CLOSED_AGENTS:-1000}
+concurrency=${BENCH_CONCURRENCY:-64}
+closed_seconds=${BENCH_CLOSED_SECONDS:-10}
+pollers=${BENCH_POLLERS:-10000}
+pg_url=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+echo "== issue 10 table: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); the load generator shares the machine"
+echo "   $(git rev-parse --short HEAD), release build, $(date -u +%FT%TZ)"
+
+# cpu_ticks PID: utime+stime in 1/100 s.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run_table BACKEND URL_A PID_A URL_B PID_B [PG DATABASE]
+run_table() {
+  local backend=$1 a=$2 pid_a=$3 b=$4 pid_b=$5 pgdb=${6:-}
+  echo
+  echo "== [$backend] heartbeats and handshakes, closed loop, vs the no-op ($closed_agents agents, $concurrency in flight, ${closed_seconds} s each)"
+  loadgen --url "$a" --agents "$closed_agents" --concurrency "$concurrency" --seconds "$closed_seconds"
+  echo
+  echo "== [$backend] provisioning, reconnect storm, open loop ($open_agents agents, one heartbeat / 10 s each, ${open_seconds} s)"
+  local c0 l0
+  c0=$(cpu_ticks "$pid_a")
+  loadgen --url "$a" --mode open --agents "$open_agents" --seconds "$open_seconds" || echo "(open loop reported failures)"
+  echo "server CPU over provisioning + storm + open loop: $(( ($(cpu_ticks "$pid_a") - c0) / 100 )) s"
+  echo
+  echo "== [$backend] replica A -> replica B, and $pollers long-polls on B"
+  local pg=()
+  [ -n "$pgdb" ] && pg=(--pg-database "$pgdb")
+  loadgen --url "$a" --url-b "$b" --pid-b "$pid_b" --mode replicas --pollers "$pollers" "${pg[@]}" \
+    || echo "(replica figures reported failures)"
+  echo
+  echo "== [$backend] agent list at $open_agents agents, heartbeat history bytes/agent/day"
+  if [ -x scripts/bench-agent-list.sh ]; then
+    scripts/bench-agent-list.sh "$a" "$open_agents"
+  else
+    echo "(not measured here yet: the agent-list work adds scripts/bench-agent-list.sh)"
+  fi
+}
+
+for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
+  case $backend in
+    sqlite)
+      "$bin/openclaw-fleet" user create --email bench@example.com --password-file "$work/pw" \
+        --data-dir "$work/sqlite" > /dev/null
+      start_server sqlite "$work/sqlite"
+      # One server: "replica B" is the same process (in-process wake-ups and events).
+      run_table "SQLite, one server" "$url" "$pid" "$url" "$pid"
+      kill "$pid"; wait "$pid" 2>/dev/null || true
+      ;;
+    postgres)
+      db=bench_$$
+      pg_dbs+=("$db")
+      psql "$pg_url/postgres" -qc "CREATE DATABASE $db" > /dev/null
+      "$bin/openclaw-fleet" user create --email bench@example.com --password-file "$work/pw" \
+        --data-dir "$work/pg-a" --database-url "$pg_url/$db" > /dev/null
+      mkdir -p "$work/pg-b" && chmod 700 "$work/pg-b"
+      cp -p "$work/pg-a/internal.key" "$work/pg-b/internal.key"
+      start_server pg-a "$work/pg-a" --database-url "$pg_url/$db"
+      url_a=$url pid_a=$pid
+      start_server pg-b "$work/pg-b" --database-url "$pg_url/$db"
+      run_table "PostgreSQL, two replicas" "$url_a" "$pid_a" "$url" "$pid" "$db"
+      ;;
+    *) echo "unknown backend $backend"; exit 2 ;;
+  esac
 done
-[ -n "$url" ] || { cat "$work/err.log"; exit 1; }
-echo "server at $url (pid $server), $(nproc) cores; load generator on the same machine"
-target/release/openclaw-fleet-loadgen --url "$url" --email bench@example.com \
-  --password-file "$work/pw" --agents "$agents" --concurrency "$concurrency" --seconds "$seconds" \
-  "${extra[@]}"
