@@ -9,11 +9,12 @@
 # BENCH_SECONDS (open loop, default 300), BENCH_CLOSED_AGENTS (1000), BENCH_CONCURRENCY (64),
 # BENCH_CLOSED_SECONDS (10), BENCH_POLLERS (10000), BENCH_BACKENDS ("sqlite postgres"),
 # BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, a server where databases may be created).
+# BENCH_BIN=DIR: use the release binaries already in DIR instead of building them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${CARGO_TARGET_DIR:-target}/release
+bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
 
-cargo build --release -q -p openclaw-fleet -p openclaw-fleet-loadgen
+[ -n "${BENCH_BIN:-}" ] || cargo build --release -q -p openclaw-fleet -p openclaw-fleet-loadgen
 work=$(mktemp -d)
 pids=()
 pg_dbs=()
@@ -70,7 +71,7 @@ closed_seconds=${BENCH_CLOSED_SECONDS:-10}
 pollers=${BENCH_POLLERS:-10000}
 pg_url=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 echo "== issue 10 table: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); the load generator shares the machine"
-echo "   $(git rev-parse --short HEAD), release build, $(date -u +%FT%TZ)"
+echo "   $(git rev-parse --short HEAD) (binaries: $bin), release build, $(date -u +%FT%TZ)"
 
 # cpu_ticks PID: utime+stime in 1/100 s.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
