@@ -123,6 +123,15 @@ export const activity = {
   list: ({ before, limit = 50, object_id } = {}) => get(`/activity${qs({ before, limit, object_id })}`),
 };
 
+export const alerts = {
+  list: () => get('/alerts/rules'),
+  create: (body) => request('POST', '/alerts/rules', { body }),
+  update: (ruleId, changes) => request('PATCH', `/alerts/rules/${id(ruleId)}`, { body: changes }),
+  remove: (ruleId) => request('DELETE', `/alerts/rules/${id(ruleId)}`),
+  /** Newest first; `before` is the `next_before` of the previous page. */
+  deliveries: ({ before, limit = 50, rule_id } = {}) => get(`/alerts/deliveries${qs({ before, limit, rule_id })}`),
+};
+
 export const policies = {
   list: () => get('/policies'),
 };

@@ -1,5 +1,5 @@
 // Dashboard entry point: session state, the hash router (#/agents,
-// #/agents/<id>, #/fleets, #/activity, #/settings, plus the sign-in and master-key
+// #/agents/<id>, #/fleets, #/activity, #/alerts, #/settings, plus the sign-in and master-key
 // screens) and the top bar. Views live in views/*.js and render into a fresh
 // container; whatever they subscribe to is released when the route changes.
 
@@ -18,6 +18,7 @@ import { renderFleets } from './views/fleets.js';
 import { renderSettings } from './views/settings.js';
 import { renderBulkConfig } from './views/bulk-config.js';
 import { renderActivity } from './views/activity.js';
+import { renderAlerts } from './views/alerts.js';
 
 const ROUTES = [
   { re: /^\/login$/, view: renderLogin, title: 'Sign in', public: true },
@@ -29,6 +30,7 @@ const ROUTES = [
   { re: /^\/config-change$/, view: renderBulkConfig, title: 'Change many configs', nav: 'agents' },
   { re: /^\/fleets$/, view: renderFleets, title: 'Fleets', nav: 'fleets' },
   { re: /^\/activity$/, view: renderActivity, title: 'Activity', nav: 'activity' },
+  { re: /^\/alerts$/, view: renderAlerts, title: 'Alerts', nav: 'alerts' },
   { re: /^\/settings$/, view: renderSettings, title: 'Settings', nav: 'settings' },
 ];
 

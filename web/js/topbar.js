@@ -34,7 +34,7 @@ export function renderTopbar(el, app, nav) {
     icon('logout'), h('span', {}, 'Log out')));
 
   const links = nav === null || nav === undefined ? null : h('nav', { class: 'mainnav', 'aria-label': 'Main' },
-    ...[['agents', 'Agents'], ['fleets', 'Fleets'], ['activity', 'Activity'], ['settings', 'Settings']].map(([key, label]) =>
+    ...[['agents', 'Agents'], ['fleets', 'Fleets'], ['activity', 'Activity'], ['alerts', 'Alerts'], ['settings', 'Settings']].map(([key, label]) =>
       h('a', { href: `#/${key}`, 'aria-current': key === nav ? 'page' : null }, label)));
 
   el.append(h('div', { class: 'topbar-inner' }, brand, links, right));

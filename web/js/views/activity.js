@@ -23,6 +23,9 @@ const WHAT = {
   secret_rotated: 'Rotated an agent secret',
   config_saved: 'Saved a config',
   plaintext_secret_seen: 'Agent secret sent in plaintext',
+  alert_rule_created: 'Created an alert rule',
+  alert_rule_edited: 'Edited an alert rule',
+  alert_rule_deleted: 'Deleted an alert rule',
 };
 
 const FIELD = { name: 'name', fleet_id: 'fleet', policy_profile: 'policy profile', gateway_url: 'gateway URL' };
@@ -31,7 +34,7 @@ const FIELD = { name: 'name', fleet_id: 'fleet', policy_profile: 'policy profile
 export function describe(e) {
   const d = e.detail ?? {};
   let text = WHAT[e.action] ?? e.action;
-  if (e.action === 'agent_edited' && Array.isArray(d.fields)) {
+  if ((e.action === 'agent_edited' || e.action === 'alert_rule_edited') && Array.isArray(d.fields)) {
     text += `: ${d.fields.map((f) => FIELD[f] ?? f).join(', ')}`;
   } else if (e.action === 'config_saved' && d.version) {
     text += `: version ${d.version}`;
@@ -54,6 +57,7 @@ function objectCell(e) {
   }
   if (e.object_kind === 'session' && e.object_id) return h('span', { class: 'mono' }, `session ${short(e.object_id)}`);
   if (e.object_kind === 'account') return h('span', {}, 'your account');
+  if (e.object_kind === 'alert_rule') return h('a', { href: '#/alerts' }, e.object_name || `rule ${short(e.object_id)}`);
   return h('span', { class: 'muted' }, '—');
 }
 
