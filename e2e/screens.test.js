@@ -85,6 +85,7 @@ describe('screens', () => {
     ['agent', () => `#/agents/${agentId}`, 'gpu-box-01'],
     ['fleets', '#/fleets', 'Fleets'],
     ['activity', '#/activity', 'Activity'],
+    ['alerts', '#/alerts', 'Alerts'],
     ['settings', '#/settings', 'Settings'],
     ['config-change', '#/config-change', 'Change many configs'],
   ];

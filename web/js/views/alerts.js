@@ -25,7 +25,7 @@ const PAGE = 50;
 export function describeRule(r) {
   let text = CONDITIONS[r.condition] ?? r.condition;
   if (THRESHOLD.has(r.condition)) text += ` ${fmtNum(r.threshold)} %`;
-  if (DURATION.has(r.condition)) text += r.condition === 'agent_offline' ? ` for ${r.minutes} min` : ` for ${r.minutes} min`;
+  if (DURATION.has(r.condition)) text += ` for ${r.minutes} min`;
   return text;
 }
 
