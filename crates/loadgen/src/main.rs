@@ -137,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
 fn pooled_client(connections: usize) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
-        .timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(20))
         .build()?)
 }
 

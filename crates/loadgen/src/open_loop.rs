@@ -20,6 +20,9 @@ use tokio::sync::Semaphore;
 
 use crate::outcome::{percentile_ms, Errors, Outcome};
 
+/// The longest a heartbeat may wait for a connection before it is counted as timed out.
+const MAX_QUEUED: Duration = Duration::from_secs(10);
+
 /// How the load is shaped.
 pub struct Shape {
     pub interval: Duration,
@@ -227,9 +230,13 @@ impl Driver {
             .body(p.body.clone());
         let sem = self.sem.clone();
         async move {
-            let outcome = match sem.acquire_owned().await {
-                Ok(_permit) => Outcome::of(req.send().await).await,
-                Err(_) => Outcome::Transport,
+            // A request that could not even leave within MAX_QUEUED counts as timed out
+            // unsent: an overloaded server then costs bounded memory and drain time.
+            let permit = tokio::time::timeout_at((t + MAX_QUEUED).into(), sem.acquire_owned());
+            let outcome = match permit.await {
+                Ok(Ok(_permit)) => Outcome::of(req.send().await).await,
+                Ok(Err(_)) => Outcome::Transport,
+                Err(_) => Outcome::Timeout,
             };
             let done = Instant::now();
             let lat = done.saturating_duration_since(t).as_micros();
