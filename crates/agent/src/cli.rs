@@ -1,5 +1,6 @@
 //! The command line. Secrets have no flags on purpose: anything on a command
-//! line is visible to every user through `ps` and /proc.
+//! line is visible to every user through `ps` and /proc (a secret may be
+//! named by file, as `--enrollment-token-file` does).
 
 use std::path::PathBuf;
 
@@ -12,7 +13,14 @@ file (--config or OPENCLAW_FLEET_AGENT_CONFIG), environment variables, then flag
 Environment:
   OPENCLAW_FLEET_URL                    fleet server, e.g. https://fleet.example.com
   OPENCLAW_FLEET_AGENT_ID               this agent's id (shown when it was created)
-  OPENCLAW_FLEET_AGENT_SECRET[_FILE]    the ocf_as_… secret, or a file holding it
+  OPENCLAW_FLEET_AGENT_SECRET[_FILE]    an HMAC agent's ocf_as_… secret, or a file holding it
+  OPENCLAW_FLEET_ENROLLMENT_TOKEN[_FILE]  an Ed25519 agent's one-time ocf_et_… enrollment
+                                        token (or --enrollment-token-file): on first start
+                                        the agent makes its key pair in
+                                        <state dir>/.fleet-agent-identity-key (mode 0600)
+                                        and enrolls the public key with it; later starts
+                                        sign with the key and need no token
+  OPENCLAW_FLEET_IDENTITY_KEY[_FILE]    an ocf_ik_… identity key to use instead of that file
   OPENCLAW_FLEET_ENCRYPTION_SECRET[_FILE]  the ocf_es_… secret, or a file holding it
   OPENCLAW_STATE_DIR                    OpenClaw state directory (default ~/.openclaw)
   OPENCLAW_GATEWAY_URL                  local gateway (default http://127.0.0.1:18789)
@@ -75,7 +83,8 @@ pub struct InstallArgs {
 #[derive(Debug, Default, Clone, Args)]
 pub struct SettingsArgs {
     /// TOML settings file (keys: url, agent_id, state_dir, gateway_url, on_change,
-    /// max_clock_correction, ca_file, agent_secret_file, encryption_secret_file)
+    /// max_clock_correction, ca_file, agent_secret_file, enrollment_token_file,
+    /// identity_key_file, encryption_secret_file)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Fleet server base URL
@@ -99,4 +108,8 @@ pub struct SettingsArgs {
     /// PEM file of CA certificates to trust for the server, besides the system's
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// File holding an Ed25519 agent's ocf_et_… enrollment token (the token
+    /// itself is never a flag)
+    #[arg(long, value_name = "FILE")]
+    pub enrollment_token_file: Option<PathBuf>,
 }

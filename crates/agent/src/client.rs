@@ -74,6 +74,14 @@ pub enum ClientError {
     /// The client cannot be set up (e.g. an unreadable CA file).
     #[error("{0}")]
     Setup(String),
+    /// The server refused the enrollment token, and this key does not
+    /// handshake either.
+    #[error(
+        "the server refused the enrollment: the enrollment token is wrong, spent or expired, or \
+         the agent was deleted or is not an Ed25519 agent; issue a new enrollment token for this \
+         agent in the dashboard and set it in OPENCLAW_FLEET_ENROLLMENT_TOKEN"
+    )]
+    EnrollmentRefused,
 }
 
 impl ClientError {
@@ -86,7 +94,10 @@ impl ClientError {
         match self {
             Self::Unreachable(_) => true,
             Self::Api { status, .. } => *status >= 500 || *status == 429,
-            Self::Protocol(_) | Self::ClockSkew { .. } | Self::Setup(_) => false,
+            Self::Protocol(_)
+            | Self::ClockSkew { .. }
+            | Self::Setup(_)
+            | Self::EnrollmentRefused => false,
         }
     }
 
@@ -134,6 +145,14 @@ impl FleetClient {
     pub async fn handshake(&self, body: &Value) -> Result<HandshakeResponse, ClientError> {
         let req = self.http.post(self.url("/api/agents/handshake")).json(body);
         send(req, REQUEST_TIMEOUT).await
+    }
+
+    /// `POST /api/agents/enroll`; its answer carries nothing the agent needs.
+    pub async fn enroll(&self, body: &Value) -> Result<(), ClientError> {
+        let req = self.http.post(self.url("/api/agents/enroll")).json(body);
+        send::<serde::de::IgnoredAny>(req, REQUEST_TIMEOUT)
+            .await
+            .map(|_| ())
     }
 
     pub async fn heartbeat(

@@ -7,12 +7,13 @@
 //! for reading or writing: it is refused and the link's target is left as
 //! it was. Run as root in a directory that belongs to another user (the
 //! OpenClaw user's `~/.openclaw`), files are given to that user before the
-//! rename, so OpenClaw can still read what the agent wrote.
+//! rename, so OpenClaw can still read what the agent wrote. A file that
+//! must never be replaced (the identity key) is created with [`create_new`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::Rng;
 
@@ -49,6 +50,43 @@ pub fn write_atomic_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
+    let tmp = write_temp(dir, name, contents, mode)?;
+    let result = fs::rename(&tmp, path).and_then(|()| sync_dir(dir));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes a file that must not exist yet (an identity key): `Ok(false)`, and
+/// nothing written, when anything is at `path`. The contents go to an
+/// exclusively created temp file, which is then hard-linked to `path`:
+/// link(2) neither follows nor replaces what is there (a file, a symbolic
+/// link, even a dangling one), so a racing writer or a planted link can be
+/// neither overwritten nor written through, and no reader sees a torn file.
+pub fn create_new(path: &Path, contents: &[u8]) -> io::Result<bool> {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let tmp = write_temp(dir, name, contents, PRIVATE_FILE_MODE)?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => sync_dir(dir).map(|()| true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A fresh temp file beside `name` in `dir` holding `contents` with `mode`,
+/// fsynced and, run as root in another user's directory, owned by that user.
+fn write_temp(
+    dir: &Path,
+    name: &std::ffi::OsStr,
+    contents: &[u8],
+    mode: u32,
+) -> io::Result<PathBuf> {
     let owner = owner_for_new_files(dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp-{:016x}",
@@ -70,15 +108,15 @@ pub fn write_atomic_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<
         // The umask may have narrowed the mode given at creation; set it exactly.
         file.set_permissions(fs::Permissions::from_mode(mode))?;
         file.write_all(contents)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
+        file.sync_all()
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
 }
 
 /// Who a new file in `dir` should belong to: `dir`'s owner when the agent
@@ -263,6 +301,37 @@ mod tests {
         }
         write_atomic(&dir.path().join("mine"), b"x").unwrap();
         assert_eq!(fs::metadata(dir.path().join("mine")).unwrap().uid(), 0);
+    }
+
+    #[test]
+    fn create_new_never_replaces_or_follows_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        assert!(create_new(&path, b"one").unwrap());
+        assert!(!create_new(&path, b"two").unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // A dangling link would be created through by open(O_CREAT) without O_EXCL.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &link).unwrap();
+        assert!(!create_new(&link, b"three").unwrap());
+        assert!(!dir.path().join("elsewhere").exists());
+        let target = victim(dir.path());
+        let planted = dir.path().join("planted");
+        std::os::unix::fs::symlink(&target, &planted).unwrap();
+        assert!(!create_new(&planted, b"four").unwrap());
+        assert_untouched(&target);
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["key", "link", "outside", "planted"],
+            "temp file left"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod daemon;
 pub mod fsutil;
 pub mod hooks;
+pub mod identity;
 pub mod metrics;
 pub mod service;
 pub mod settings;

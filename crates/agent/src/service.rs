@@ -102,13 +102,16 @@ pub fn plan(
     put(settings::ENV_AGENT_ID, &resolved.agent_id.to_string())?;
     for (name, source) in [
         (settings::ENV_AGENT_SECRET, &layered.agent_secret),
+        (settings::ENV_ENROLLMENT_TOKEN, &layered.enrollment_token),
+        (settings::ENV_IDENTITY_KEY, &layered.identity_key),
         (settings::ENV_ENCRYPTION_SECRET, &layered.encryption_secret),
     ] {
         match source {
             Some(SecretSource::Value(v)) => put(name, v)?,
             Some(SecretSource::File(p)) => put(file_var(name), &absolute(p).to_string_lossy())?,
-            // resolve() checked the agent secret; without an encryption secret
-            // the agent runs monitor-only.
+            // resolve() checked that the agent has an identity (an Ed25519
+            // agent's key may be the file a run made); without an encryption
+            // secret the agent runs monitor-only.
             None => {}
         }
     }
@@ -335,10 +338,11 @@ pub fn install(plan: &Plan) -> Result<(), ServiceError> {
 }
 
 fn file_var(name: &str) -> &'static str {
-    if name == settings::ENV_AGENT_SECRET {
-        "OPENCLAW_FLEET_AGENT_SECRET_FILE"
-    } else {
-        "OPENCLAW_FLEET_ENCRYPTION_SECRET_FILE"
+    match name {
+        settings::ENV_AGENT_SECRET => "OPENCLAW_FLEET_AGENT_SECRET_FILE",
+        settings::ENV_ENROLLMENT_TOKEN => "OPENCLAW_FLEET_ENROLLMENT_TOKEN_FILE",
+        settings::ENV_IDENTITY_KEY => "OPENCLAW_FLEET_IDENTITY_KEY_FILE",
+        _ => "OPENCLAW_FLEET_ENCRYPTION_SECRET_FILE",
     }
 }
 

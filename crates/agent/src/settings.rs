@@ -2,10 +2,14 @@
 //! variables, then flags. Secrets come only from the environment or from
 //! files, are held in the protocol's secret types from the moment they are
 //! read, and the structs holding them implement neither Debug nor Clone.
+//! The agent's identity is an HMAC secret or an Ed25519 key pair
+//! ([`Credential`]); their settings exclude each other.
 
 use std::path::{Path, PathBuf};
 
-use openclaw_fleet_protocol::{AgentId, AgentSecret, EncryptionSecret};
+use openclaw_fleet_protocol::{
+    AgentId, AgentSecret, EncryptionSecret, EnrollmentToken, IdentityKey,
+};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -15,6 +19,8 @@ pub const DEFAULT_GATEWAY_URL: &str = "http://127.0.0.1:18789";
 pub const ENV_URL: &str = "OPENCLAW_FLEET_URL";
 pub const ENV_AGENT_ID: &str = "OPENCLAW_FLEET_AGENT_ID";
 pub const ENV_AGENT_SECRET: &str = "OPENCLAW_FLEET_AGENT_SECRET";
+pub const ENV_ENROLLMENT_TOKEN: &str = "OPENCLAW_FLEET_ENROLLMENT_TOKEN";
+pub const ENV_IDENTITY_KEY: &str = "OPENCLAW_FLEET_IDENTITY_KEY";
 pub const ENV_ENCRYPTION_SECRET: &str = "OPENCLAW_FLEET_ENCRYPTION_SECRET";
 pub const ENV_STATE_DIR: &str = "OPENCLAW_STATE_DIR";
 pub const ENV_GATEWAY_URL: &str = "OPENCLAW_GATEWAY_URL";
@@ -30,9 +36,13 @@ pub const MAX_CLOCK_CORRECTION_LIMIT: u64 = 86_400;
 pub const ENV_CA_FILE: &str = "OPENCLAW_FLEET_CA_FILE";
 
 /// Variables never passed on to a child process (validator, on-change hook).
-pub const SECRET_ENV_VARS: [&str; 4] = [
+pub const SECRET_ENV_VARS: [&str; 8] = [
     ENV_AGENT_SECRET,
     "OPENCLAW_FLEET_AGENT_SECRET_FILE",
+    ENV_ENROLLMENT_TOKEN,
+    "OPENCLAW_FLEET_ENROLLMENT_TOKEN_FILE",
+    ENV_IDENTITY_KEY,
+    "OPENCLAW_FLEET_IDENTITY_KEY_FILE",
     ENV_ENCRYPTION_SECRET,
     "OPENCLAW_FLEET_ENCRYPTION_SECRET_FILE",
 ];
@@ -45,6 +55,16 @@ pub enum SettingsError {
     Invalid { what: String, reason: String },
     #[error("set only one of {0} and {0}_FILE")]
     Ambiguous(&'static str),
+    #[error(
+        "{ENV_AGENT_SECRET} is for an HMAC agent, {ENV_ENROLLMENT_TOKEN} and {ENV_IDENTITY_KEY} \
+         for an Ed25519 agent: set only those of this agent's kind"
+    )]
+    TwoIdentities,
+    #[error(
+        "{ENV_ENROLLMENT_TOKEN} (an Ed25519 agent) or {ENV_AGENT_SECRET} (an HMAC agent) is not \
+         set, nor their _FILE variants (see --help)"
+    )]
+    NoIdentity,
     #[error("cannot read {}: {reason}", .path.display())]
     Read { path: PathBuf, reason: String },
 }
@@ -68,6 +88,8 @@ struct FileSettings {
     max_clock_correction: Option<u64>,
     ca_file: Option<PathBuf>,
     agent_secret_file: Option<PathBuf>,
+    enrollment_token_file: Option<PathBuf>,
+    identity_key_file: Option<PathBuf>,
     encryption_secret_file: Option<PathBuf>,
 }
 
@@ -107,7 +129,24 @@ pub struct Layered {
     /// PEM CA certificates trusted for the server, besides the operating system's.
     pub ca_file: Option<PathBuf>,
     pub agent_secret: Option<SecretSource>,
+    pub enrollment_token: Option<SecretSource>,
+    pub identity_key: Option<SecretSource>,
     pub encryption_secret: Option<SecretSource>,
+}
+
+/// How the agent proves who it is.
+pub enum Credential {
+    /// SPEC §2: the secret it shares with the server.
+    Hmac(AgentSecret),
+    /// spec/SPEC-identity.md: a key pair of this host, from `identity_key` or
+    /// else the key file in the state directory (made on first run), enrolled
+    /// with `enrollment_token` when one is given.
+    Ed25519 {
+        /// Boxed, like the loaded key: moved, a key stays in one place and is
+        /// zeroized there.
+        identity_key: Option<Box<IdentityKey>>,
+        enrollment_token: Option<EnrollmentToken>,
+    },
 }
 
 /// Everything `run` needs, parsed.
@@ -120,7 +159,7 @@ pub struct Settings {
     /// Largest clock skew (seconds) corrected from the server's `server_time`.
     pub max_clock_correction: u64,
     pub ca_file: Option<PathBuf>,
-    pub agent_secret: AgentSecret,
+    pub credential: Credential,
     /// None: monitor-only (handshakes and heartbeats; no config is fetched
     /// or applied), reported to the server as `config_delivery: not_set_up`.
     pub encryption_secret: Option<EncryptionSecret>,
@@ -189,6 +228,16 @@ impl Layered {
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(expand),
             agent_secret: secret(ENV_AGENT_SECRET, file.agent_secret_file)?,
+            enrollment_token: match (
+                &args.enrollment_token_file,
+                env(ENV_ENROLLMENT_TOKEN),
+                env(&format!("{ENV_ENROLLMENT_TOKEN}_FILE")),
+            ) {
+                (Some(path), None, None) => Some(SecretSource::File(expand(path.clone()))),
+                (Some(_), _, _) => return Err(SettingsError::Ambiguous(ENV_ENROLLMENT_TOKEN)),
+                (None, _, _) => secret(ENV_ENROLLMENT_TOKEN, file.enrollment_token_file)?,
+            },
+            identity_key: secret(ENV_IDENTITY_KEY, file.identity_key_file)?,
             encryption_secret: secret(ENV_ENCRYPTION_SECRET, file.encryption_secret_file)?,
             config_file,
         })
@@ -210,13 +259,7 @@ impl Layered {
             .state_dir
             .clone()
             .ok_or(SettingsError::Missing(ENV_STATE_DIR))?;
-        let agent_secret = self
-            .agent_secret
-            .as_ref()
-            .ok_or(SettingsError::Missing(ENV_AGENT_SECRET))?
-            .read()?;
-        let agent_secret = AgentSecret::parse(&agent_secret)
-            .map_err(|e| invalid(ENV_AGENT_SECRET, e.to_string()))?;
+        let credential = self.credential(&state_dir)?;
         let encryption_secret = match &self.encryption_secret {
             None => None,
             Some(source) => Some(
@@ -232,13 +275,50 @@ impl Layered {
             on_change: self.on_change.clone().filter(|c| !c.trim().is_empty()),
             max_clock_correction: self.max_clock_correction()?,
             ca_file: self.ca_file.clone(),
-            agent_secret,
+            credential,
             encryption_secret,
         })
     }
 }
 
 impl Layered {
+    /// The HMAC secret, or the Ed25519 settings: a token or key given, or
+    /// else (neither secret nor token) a key file left by an earlier run.
+    fn credential(&self, state_dir: &Path) -> Result<Credential, SettingsError> {
+        let ed25519_given = self.enrollment_token.is_some() || self.identity_key.is_some();
+        if let Some(source) = &self.agent_secret {
+            if ed25519_given {
+                return Err(SettingsError::TwoIdentities);
+            }
+            let secret = AgentSecret::parse(&source.read()?)
+                .map_err(|e| invalid(ENV_AGENT_SECRET, e.to_string()))?;
+            return Ok(Credential::Hmac(secret));
+        }
+        let key_file = state_dir.join(crate::identity::KEY_FILE);
+        if !ed25519_given && std::fs::symlink_metadata(key_file).is_err() {
+            return Err(SettingsError::NoIdentity);
+        }
+        // The protocol's parse errors name the format, never the value.
+        let enrollment_token = match &self.enrollment_token {
+            None => None,
+            Some(source) => Some(
+                EnrollmentToken::parse(&source.read()?)
+                    .map_err(|e| invalid(ENV_ENROLLMENT_TOKEN, e.to_string()))?,
+            ),
+        };
+        let identity_key = match &self.identity_key {
+            None => None,
+            Some(source) => Some(Box::new(
+                IdentityKey::parse(&source.read()?)
+                    .map_err(|e| invalid(ENV_IDENTITY_KEY, e.to_string()))?,
+            )),
+        };
+        Ok(Credential::Ed25519 {
+            identity_key,
+            enrollment_token,
+        })
+    }
+
     fn max_clock_correction(&self) -> Result<u64, SettingsError> {
         let Some(text) = self.max_clock_correction.as_deref() else {
             return Ok(DEFAULT_MAX_CLOCK_CORRECTION);

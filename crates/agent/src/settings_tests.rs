@@ -194,3 +194,109 @@ fn without_an_encryption_secret_the_agent_is_monitor_only() {
         .unwrap();
     assert!(s.encryption_secret.is_none());
 }
+
+const ET: &str = "ocf_et_CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCA";
+
+fn ed25519_vars(state_dir: &Path, extra: &[(&str, String)]) -> Vec<(&'static str, String)> {
+    let mut vars = base_env(extra);
+    vars.retain(|(k, _)| *k != ENV_AGENT_SECRET);
+    vars.push((ENV_STATE_DIR, state_dir.display().to_string()));
+    vars
+}
+
+fn credential(vars: &[(&str, String)], args: &SettingsArgs) -> Result<Credential, SettingsError> {
+    Layered::gather(args, &env_of(vars))
+        .and_then(|l| l.resolve())
+        .map(|s| s.credential)
+}
+
+#[test]
+fn the_identity_is_an_hmac_secret_or_ed25519_settings_never_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = SettingsArgs::default();
+    assert!(matches!(
+        credential(&base_env(&[]), &args),
+        Ok(Credential::Hmac(_))
+    ));
+
+    let vars = ed25519_vars(dir.path(), &[(ENV_ENROLLMENT_TOKEN, ET.into())]);
+    match credential(&vars, &args) {
+        Ok(Credential::Ed25519 {
+            identity_key: None,
+            enrollment_token: Some(token),
+        }) => assert_eq!(token.expose_secret(), ET),
+        _ => panic!("a token makes an Ed25519 agent"),
+    }
+    // The token from a file named by the flag; the flag and the variable together are refused.
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{ET}\n")).unwrap();
+    let with_flag = SettingsArgs {
+        enrollment_token_file: Some(file),
+        ..Default::default()
+    };
+    let vars = ed25519_vars(dir.path(), &[]);
+    assert!(matches!(
+        credential(&vars, &with_flag),
+        Ok(Credential::Ed25519 {
+            enrollment_token: Some(_),
+            ..
+        })
+    ));
+    let both = ed25519_vars(dir.path(), &[(ENV_ENROLLMENT_TOKEN, ET.into())]);
+    assert!(matches!(
+        credential(&both, &with_flag),
+        Err(SettingsError::Ambiguous(ENV_ENROLLMENT_TOKEN))
+    ));
+
+    let two = base_env(&[(ENV_ENROLLMENT_TOKEN, ET.into())]);
+    let err = credential(&two, &args).err().unwrap().to_string();
+    assert!(err.contains("only those of this agent's kind"), "{err}");
+    assert!(!err.contains(AS) && !err.contains(ET), "{err}");
+    let key = openclaw_fleet_protocol::IdentityKey::generate();
+    let two = base_env(&[(ENV_IDENTITY_KEY, key.to_encoded_secret().to_string())]);
+    assert!(matches!(
+        credential(&two, &args),
+        Err(SettingsError::TwoIdentities)
+    ));
+}
+
+#[test]
+fn without_secret_or_token_a_key_file_left_by_a_run_makes_an_ed25519_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = ed25519_vars(dir.path(), &[]);
+    let args = SettingsArgs::default();
+    let err = credential(&vars, &args).err().unwrap().to_string();
+    assert!(
+        err.contains(ENV_ENROLLMENT_TOKEN) && err.contains(ENV_AGENT_SECRET),
+        "{err}"
+    );
+    crate::identity::load_or_create(dir.path()).unwrap();
+    assert!(matches!(
+        credential(&vars, &args),
+        Ok(Credential::Ed25519 {
+            identity_key: None,
+            enrollment_token: None
+        })
+    ));
+}
+
+#[test]
+fn malformed_tokens_and_keys_are_named_never_quoted() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bad) in [
+        (ENV_ENROLLMENT_TOKEN, "ocf_et_SECRETISH-but-short"),
+        (ENV_IDENTITY_KEY, "ocf_ik_SECRETISH-but-short"),
+        (
+            ENV_ENROLLMENT_TOKEN,
+            "ocf_as_SECRETISHSECRETISHSECRETISHSECRETISHSECR",
+        ),
+    ] {
+        let vars = ed25519_vars(dir.path(), &[(name, bad.into())]);
+        let err = credential(&vars, &SettingsArgs::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains(name), "{err}");
+        assert!(!err.contains("SECRETISH"), "{err}");
+    }
+}

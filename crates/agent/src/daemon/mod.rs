@@ -4,6 +4,7 @@
 //! applied or refused. `--once` drives the same pieces a single time.
 
 mod config;
+mod enroll;
 mod heartbeat;
 mod once;
 mod session;
@@ -11,12 +12,13 @@ mod session;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openclaw_fleet_protocol::ConfigDelivery;
+use openclaw_fleet_protocol::{ConfigDelivery, IdentityKey};
 
 use crate::client::{ClientError, FleetClient};
 use crate::clock::Clock;
+use crate::identity::{self, IdentityError};
 use crate::metrics::{GatewayProbe, HostMetrics};
-use crate::settings::Settings;
+use crate::settings::{Credential, Settings};
 use crate::state::{AgentState, StateError};
 
 pub use once::{OnceError, OnceSummary};
@@ -30,6 +32,8 @@ const MAX_INTERVAL: u64 = 3600;
 pub enum StartError {
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     #[error("cannot set up HTTP: {0}")]
     Http(String),
 }
@@ -58,11 +62,49 @@ pub struct Agent {
     wake: tokio::sync::Notify,
     last_signed: std::sync::atomic::AtomicU64,
     generation: std::sync::atomic::AtomicU64,
+    /// An Ed25519 agent's key (None: an HMAC agent, whose secret is in the
+    /// settings).
+    identity_key: Option<Box<IdentityKey>>,
+    /// An enrollment token is configured that this key was not enrolled with.
+    enrollment_pending: std::sync::atomic::AtomicBool,
 }
 
 impl Agent {
-    pub fn new(settings: Settings, clock: Clock) -> Result<Self, StartError> {
+    pub fn new(mut settings: Settings, clock: Clock) -> Result<Self, StartError> {
         let state = AgentState::load(&settings.state_dir)?;
+        let (identity_key, enrollment_pending) = match &mut settings.credential {
+            Credential::Hmac(_) => (None, false),
+            Credential::Ed25519 {
+                identity_key,
+                enrollment_token,
+            } => {
+                let key = match identity_key.take() {
+                    Some(key) => key,
+                    None => {
+                        let (key, made) = identity::load_or_create(&settings.state_dir)?;
+                        let key = Box::new(key);
+                        if made {
+                            tracing::info!(
+                                file = %settings.state_dir.join(identity::KEY_FILE).display(),
+                                public_key = %key.public_key(),
+                                "made this host's Ed25519 identity key"
+                            );
+                        }
+                        key
+                    }
+                };
+                let pending = enrollment_token.as_ref().is_some_and(|token| {
+                    let public_key = key.public_key().to_string();
+                    !identity::is_enrolled(
+                        &settings.state_dir,
+                        &settings.agent_id,
+                        &public_key,
+                        token,
+                    )
+                });
+                (Some(key), pending)
+            }
+        };
         let applied = state.applied_for(&settings.agent_id);
         let client = FleetClient::new(settings.url.clone(), settings.ca_file.as_deref())
             .map_err(|e| StartError::Http(e.to_string()))?;
@@ -84,6 +126,8 @@ impl Agent {
             wake: tokio::sync::Notify::new(),
             last_signed: 0.into(),
             generation: 0.into(),
+            identity_key,
+            enrollment_pending: enrollment_pending.into(),
         })
     }
 

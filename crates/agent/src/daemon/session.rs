@@ -1,12 +1,14 @@
 //! The agent's session with the server: the signed handshake of SPEC §2
-//! (with one retry after correcting the clock from `server_time`), the
-//! bearer token it yields, renewal from heartbeat answers, and invalidation
-//! when the server refuses the token.
+//! (HMAC, or Ed25519 after enrolling: `enroll.rs`), with one retry after
+//! correcting the clock from `server_time`, the bearer token it yields,
+//! renewal from heartbeat answers, and invalidation when the server refuses
+//! the token.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use openclaw_fleet_protocol::{handshake_body, HandshakeResponse};
+use openclaw_fleet_protocol::HandshakeResponse;
 
 use super::Agent;
 use crate::backoff::Backoff;
@@ -70,18 +72,39 @@ impl Agent {
         tracing::debug!("switched to a renewed token");
     }
 
-    /// Signed handshake, with two bounded retries. On `timestamp_out_of_window`
-    /// the clock adopts the server's `server_time`, once, and only within
-    /// `max_clock_correction` of the host's clock: that answer is not
-    /// authenticated, and beyond the bound nothing is signed for the
-    /// server's time ([`ClientError::ClockSkew`]). On `replayed` (another run
-    /// signed this second, as after a restart) it waits for the next second
-    /// and signs again, once.
+    /// The signed handshake, enrolling first when an Ed25519 agent has a
+    /// token it has not enrolled with yet.
     pub(super) async fn handshake(&self) -> Result<HandshakeResponse, ClientError> {
+        if let Some(resp) = self.enroll_if_pending().await? {
+            return Ok(resp);
+        }
+        self.handshake_only().await
+    }
+
+    pub(super) async fn handshake_only(&self) -> Result<HandshakeResponse, ClientError> {
+        self.signed(|ts| async move {
+            let body = self.handshake_body(ts);
+            self.client.handshake(&body).await
+        })
+        .await
+    }
+
+    /// Sends what `attempt(timestamp)` signs, with two bounded retries. On
+    /// `timestamp_out_of_window` the clock adopts the server's `server_time`,
+    /// once, and only within `max_clock_correction` of the host's clock: that
+    /// answer is not authenticated, and beyond the bound nothing is signed for
+    /// the server's time ([`ClientError::ClockSkew`]). On `replayed` (another
+    /// run signed this second, as after a restart) it waits for the next
+    /// second and signs again, once.
+    pub(super) async fn signed<T, F, Fut>(&self, mut attempt: F) -> Result<T, ClientError>
+    where
+        F: FnMut(u64) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
         let (mut corrected, mut resigned) = (false, false);
         loop {
             let ts = self.timestamp();
-            let result = self.handshake_at(ts).await;
+            let result = attempt(ts).await;
             let Err(ClientError::Api {
                 status: 401,
                 code,
@@ -113,8 +136,7 @@ impl Agent {
                 ("replayed", _) if !resigned => {
                     resigned = true;
                     tracing::info!(
-                        "handshake signature already used this second (a restart?); \
-                         signing the next second"
+                        "signature already used this second (a restart?); signing the next second"
                     );
                     self.wait_past(ts).await;
                 }
@@ -129,12 +151,6 @@ impl Agent {
         while self.clock.now_unix() <= ts && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    async fn handshake_at(&self, ts: u64) -> Result<HandshakeResponse, ClientError> {
-        let s = &self.settings;
-        let body = handshake_body(&s.agent_id, ts, &s.agent_secret);
-        self.client.handshake(&body).await
     }
 
     /// Now, or one second past the last signed timestamp when that is now

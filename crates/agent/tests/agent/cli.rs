@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::common::{mode, BIN};
+use crate::common::{mode, Host, BIN};
 
 const AS: &str = "ocf_as_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 const ES: &str = "ocf_es_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA";
@@ -263,4 +263,122 @@ fn install_service_refuses_incomplete_settings() {
         .unwrap()
         .contains("OPENCLAW_FLEET_AGENT_ID"));
     assert!(!unit.exists());
+}
+
+#[test]
+fn secret_and_token_together_are_refused_and_nothing_is_made() {
+    let host = Host::ed25519(
+        "http://127.0.0.1:9",
+        &uuid(),
+        "ocf_et_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    );
+    let out = host
+        .command(&["run", "--once"])
+        .env(
+            "OPENCLAW_FLEET_AGENT_SECRET",
+            "ocf_as_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("set only those of this agent's kind"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("AAAAAAAA"),
+        "a secret was quoted: {stderr}"
+    );
+    assert!(host.read(".fleet-agent-identity-key").is_none());
+
+    let none = Host::new("http://127.0.0.1:9", &uuid(), "");
+    let out = none.command(&["run", "--once"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("OPENCLAW_FLEET_ENROLLMENT_TOKEN")
+            && stderr.contains("OPENCLAW_FLEET_AGENT_SECRET"),
+        "{stderr}"
+    );
+    let bad = Host::ed25519("http://127.0.0.1:9", &uuid(), "ocf_et_tooshort");
+    let out = bad.command(&["run", "--once"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("OPENCLAW_FLEET_ENROLLMENT_TOKEN") && !stderr.contains("tooshort"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_documents_the_ed25519_settings() {
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(crate::common::BIN)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let top = help(&["--help"]);
+    for word in [
+        "OPENCLAW_FLEET_ENROLLMENT_TOKEN",
+        "OPENCLAW_FLEET_IDENTITY_KEY",
+        ".fleet-agent-identity-key",
+    ] {
+        assert!(top.contains(word), "{word} missing from --help");
+    }
+    let run = help(&["run", "--help"]);
+    assert!(run.contains("--enrollment-token-file"), "{run}");
+    assert!(
+        !run.contains("--enrollment-token "),
+        "the token itself is never a flag"
+    );
+}
+
+fn uuid() -> String {
+    openclaw_fleet_protocol::AgentId::new_v4().to_string()
+}
+
+#[test]
+fn install_service_writes_an_ed25519_agents_token_and_makes_no_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "ocf_et_CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCA";
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, token).unwrap();
+    let unit = dir.path().join("u.service");
+    let env_file = dir.path().join("agent.env");
+    let state = dir.path().join("oc");
+    let out = agent(&[
+        "install-service",
+        "--unit-path",
+        unit.to_str().unwrap(),
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "--enrollment-token-file",
+        token_file.to_str().unwrap(),
+    ])
+    .env("OPENCLAW_FLEET_URL", "https://fleet.example.com")
+    .env("OPENCLAW_FLEET_AGENT_ID", ID)
+    .env("OPENCLAW_STATE_DIR", &state)
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(
+        env.contains(&format!(
+            "OPENCLAW_FLEET_ENROLLMENT_TOKEN_FILE=\"{}\"",
+            token_file.display()
+        )),
+        "{env}"
+    );
+    assert!(!env.contains("AGENT_SECRET") && !env.contains(token));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(token));
+    assert!(
+        !state.join(".fleet-agent-identity-key").exists(),
+        "the key is made by the first run, not by the installer"
+    );
 }

@@ -207,6 +207,39 @@ impl Owner {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Creates an Ed25519 agent and returns its id and enrollment token.
+    pub async fn create_ed25519_agent(&self, name: &str) -> (String, String) {
+        let body = json!({"name": name, "policy_profile": "dev", "identity": "ed25519"});
+        let (status, body) = self
+            .call(reqwest::Method::POST, "/api/agents", Some(body))
+            .await;
+        assert_eq!(status, 201, "create agent: {body}");
+        assert!(body.get("agent_secret").is_none(), "{body}");
+        (
+            body["agent"]["id"].as_str().expect("id").to_string(),
+            body["enrollment_token"]
+                .as_str()
+                .expect("token")
+                .to_string(),
+        )
+    }
+
+    /// Issues an enrollment token (switching an HMAC agent to Ed25519).
+    pub async fn enrollment_token(&self, id: &str) -> String {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/agents/{id}/enrollment-token"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "enrollment token: {body}");
+        body["enrollment_token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
     /// Creates an agent and returns its id and secret (shown this once).
     pub async fn create_agent(&self, name: &str, policy: &str) -> (String, String) {
         let body = json!({"name": name, "policy_profile": policy});
@@ -244,7 +277,10 @@ impl Owner {
 pub struct Host {
     pub dir: tempfile::TempDir,
     pub agent_id: AgentId,
+    /// Empty for an Ed25519 agent.
     pub agent_secret: String,
+    /// An Ed25519 agent's enrollment token.
+    pub enrollment_token: Option<String>,
     pub encryption_secret: EncryptionSecret,
     pub url: String,
     pub gateway_url: String,
@@ -256,11 +292,19 @@ impl Host {
             dir: tempfile::tempdir().expect("temp dir"),
             agent_id: AgentId::parse(agent_id).expect("agent id"),
             agent_secret: agent_secret.to_string(),
+            enrollment_token: None,
             encryption_secret: EncryptionSecret::generate(),
             url: url.to_string(),
             // Nothing listens on port 9 of the loopback: the gateway is down.
             gateway_url: "http://127.0.0.1:9".into(),
         }
+    }
+
+    /// An Ed25519 agent's host, with its enrollment token and no secret.
+    pub fn ed25519(url: &str, agent_id: &str, token: &str) -> Self {
+        let mut host = Self::new(url, agent_id, "");
+        host.enrollment_token = Some(token.to_string());
+        host
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -286,7 +330,6 @@ impl Host {
             .env("RUST_LOG", "debug")
             .env("OPENCLAW_FLEET_URL", &self.url)
             .env("OPENCLAW_FLEET_AGENT_ID", self.agent_id.to_string())
-            .env("OPENCLAW_FLEET_AGENT_SECRET", &self.agent_secret)
             .env(
                 "OPENCLAW_FLEET_ENCRYPTION_SECRET",
                 self.encryption_secret.to_encoded().as_str(),
@@ -294,6 +337,12 @@ impl Host {
             .env("OPENCLAW_STATE_DIR", self.state_dir())
             .env("OPENCLAW_GATEWAY_URL", &self.gateway_url)
             .stdin(Stdio::null());
+        if !self.agent_secret.is_empty() {
+            cmd.env("OPENCLAW_FLEET_AGENT_SECRET", &self.agent_secret);
+        }
+        if let Some(token) = &self.enrollment_token {
+            cmd.env("OPENCLAW_FLEET_ENROLLMENT_TOKEN", token);
+        }
         cmd
     }
 
@@ -328,9 +377,14 @@ impl Host {
     /// Asserts that no secret, token or config value reached the output.
     pub fn assert_no_secret_in(&self, text: &str, also: &[&str]) {
         let es = self.encryption_secret.to_encoded();
-        let mut needles = vec![self.agent_secret.as_str(), es.as_str()];
+        let key = self.read(".fleet-agent-identity-key").unwrap_or_default();
+        let mut needles = vec![es.as_str(), key.trim()];
+        needles.extend(self.enrollment_token.as_deref());
+        if !self.agent_secret.is_empty() {
+            needles.push(self.agent_secret.as_str());
+        }
         needles.extend_from_slice(also);
-        for needle in needles {
+        for needle in needles.into_iter().filter(|n| !n.is_empty()) {
             assert!(!text.contains(needle), "a secret value reached the output");
         }
     }
