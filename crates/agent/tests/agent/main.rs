@@ -4,6 +4,7 @@
 
 mod cli;
 mod common;
+mod enrollment;
 mod hostile_server;
 mod monitor_switch;
 mod real_server;

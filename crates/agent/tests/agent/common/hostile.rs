@@ -2,6 +2,9 @@
 //! API (verifying the agent's real handshake signature) but serves whatever
 //! envelope the test hands it: an older version, another agent's, a forgery.
 //! It records every heartbeat, can revoke tokens and hand out renewed ones.
+//! With [`Hostile::expect_enrollment`] it also enrolls an Ed25519 key (the
+//! token single use, the proof checked strictly) and verifies handshakes
+//! signed with it.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -12,7 +15,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use openclaw_fleet_protocol::{canonical_timestamp, verify, AgentSecret};
+use openclaw_fleet_protocol::{
+    canonical_timestamp, handshake_message, verify, AgentSecret, EnrollRequest, PublicKey,
+};
 use serde_json::{json, Value};
 
 #[derive(Default)]
@@ -28,6 +33,12 @@ pub struct Recorded {
     pub clock_offset: i64,
     /// Every handshake body received, accepted or not.
     pub attempts: Vec<Value>,
+    /// The enrollment token it accepts, once.
+    pub enrollment_token: Option<String>,
+    /// The enrolled public key; Ed25519 handshakes are verified with it.
+    pub public_key: Option<String>,
+    /// Every enrollment body received, accepted or not.
+    pub enrolls: Vec<Value>,
     issued: usize,
 }
 
@@ -50,6 +61,7 @@ impl Hostile {
         };
         let app = Router::new()
             .route("/api/agents/handshake", post(handshake))
+            .route("/api/agents/enroll", post(enroll))
             .route("/api/heartbeat", post(heartbeat))
             .route("/api/agents/{id}/config", get(config))
             .with_state(this.clone());
@@ -80,6 +92,10 @@ impl Hostile {
         self.state.lock().unwrap().handshakes.len()
     }
 
+    pub fn expect_enrollment(&self, token: &str) {
+        self.state.lock().unwrap().enrollment_token = Some(token.to_string());
+    }
+
     pub fn revoke_tokens(&self) {
         self.state.lock().unwrap().tokens.clear();
     }
@@ -103,8 +119,23 @@ fn policy() -> Value {
     json!({"name": "dev", "heartbeat_interval": 1, "skills": [], "tools": [], "guardrails": []})
 }
 
+async fn enroll(State(h): State<Hostile>, Json(body): Json<Value>) -> Response {
+    let mut s = h.state.lock().unwrap();
+    s.enrolls.push(body.clone());
+    let Ok(req) = EnrollRequest::parse(&body) else {
+        return unauthorized();
+    };
+    let fresh = (req.timestamp as i64 - super::wall_clock()).abs() <= 60;
+    let token_ok = s.enrollment_token.as_deref() == Some(req.enrollment_token.expose_secret());
+    if !(fresh && token_ok && req.verify_proof()) {
+        return unauthorized();
+    }
+    s.enrollment_token = None;
+    s.public_key = Some(req.public_key.to_encoded());
+    Json(json!({"agent_id": req.agent_id.to_string(), "identity": "ed25519"})).into_response()
+}
+
 async fn handshake(State(h): State<Hostile>, Json(body): Json<Value>) -> Response {
-    let secret = AgentSecret::parse(&h.secret).expect("agent secret");
     let id = body["agent_id"].as_str().unwrap_or_default();
     let now = super::wall_clock() + h.state.lock().unwrap().clock_offset;
     h.state.lock().unwrap().attempts.push(body.clone());
@@ -113,9 +144,20 @@ async fn handshake(State(h): State<Hostile>, Json(body): Json<Value>) -> Respons
         let body = json!({"error": "timestamp_out_of_window", "server_time": now});
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     }
+    let enrolled = h.state.lock().unwrap().public_key.clone();
+    let signature = body["signature"].as_str().unwrap_or("");
     let signed = body["timestamp"].is_string()
-        && canonical_timestamp(&body["timestamp"]).is_ok_and(|(_, ts)| {
-            verify(id, &ts, &secret, body["signature"].as_str().unwrap_or(""))
+        && canonical_timestamp(&body["timestamp"]).is_ok_and(|(_, ts)| match &enrolled {
+            Some(pk) => {
+                body["alg"] == "ed25519"
+                    && PublicKey::parse(pk)
+                        .expect("enrolled key")
+                        .verify_text(&handshake_message(id, &ts), signature)
+            }
+            None => {
+                let secret = AgentSecret::parse(&h.secret).expect("agent secret");
+                body.get("alg").is_none() && verify(id, &ts, &secret, signature)
+            }
         });
     if !signed {
         return unauthorized();
