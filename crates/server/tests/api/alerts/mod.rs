@@ -5,6 +5,7 @@
 //! rules and deliveries of one owner are invisible to another; private targets need the
 //! operator's opt-in.
 
+mod real_agent;
 pub mod receiver;
 
 use std::time::Duration;
