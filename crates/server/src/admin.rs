@@ -94,7 +94,7 @@ pub async fn agent_create(
         ),
     };
     let created = owner
-        .create_agent(&name, fleet_id.as_deref(), Some(&policy), None)
+        .create_agent(&name, fleet_id.as_deref(), Some(&policy), None, false)
         .await
         .map_err(cli_error)?;
     println!(

@@ -5,10 +5,15 @@
 //! Config history rows are checked like the current config, against their agent and
 //! version. An activity entry's detail may hold only the facts the log records (field
 //! names, version numbers, counts), so a value that reached it by mistake is a finding.
+//! Agent identities are checked across cells: an Ed25519 agent must hold no HMAC
+//! secret (SPEC-identity: neither a dump nor the internal key may sign as it), an HMAC
+//! agent must hold one, and a stored public key must be a valid Ed25519 key.
 //! Findings name the table, column and row, and what was wrong — never the
 //! value.
 
-use openclaw_fleet_protocol::{AgentSecret, Envelope, Kdf, Sealed};
+use std::collections::{BTreeMap, BTreeSet};
+
+use openclaw_fleet_protocol::{AgentSecret, Envelope, Kdf, PublicKey, Sealed};
 use serde::Serialize;
 
 use crate::crypto::at_rest::{AtRest, Slot};
@@ -51,10 +56,19 @@ pub fn check_cell(cell: &Cell, at_rest: &AtRest) -> Option<String> {
         ("users", "password_hash") => {
             (!v.starts_with("$argon2id$")).then(|| "password is not an Argon2id hash".into())
         }
-        ("sessions" | "agent_tokens", "token_hash") | ("used_signatures", "signature") => {
-            let ok = v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-            (!ok).then(|| "expected a 64-character hex digest".into())
+        ("sessions" | "agent_tokens" | "enrollment_tokens", "token_hash") => {
+            (!is_hex_digest(v)).then(|| "expected a 64-character hex digest".into())
         }
+        // A handshake's signature: HMAC hex, or an Ed25519 signature (public values).
+        ("used_signatures", "signature") => {
+            let ok = is_hex_digest(v) || openclaw_fleet_protocol::identity::is_signature_text(v);
+            (!ok).then(|| "expected an HMAC or Ed25519 signature".into())
+        }
+        ("agents", "identity") => (!matches!(v, "hmac" | "ed25519"))
+            .then(|| "identity is neither hmac nor ed25519".into()),
+        ("agents", "public_key") => PublicKey::parse(v)
+            .is_err()
+            .then(|| "not a valid ocf_pk_ Ed25519 public key".into()),
         ("activity", "detail") => activity_detail_problem(v),
         ("agents", "metrics") => {
             let ok = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(v)
@@ -67,6 +81,45 @@ pub fn check_cell(cell: &Cell, at_rest: &AtRest) -> Option<String> {
         }
         _ => secret_pattern(v).map(|p| format!("looks like a secret ({p}) in a plaintext column")),
     }
+}
+
+fn is_hex_digest(v: &str) -> bool {
+    v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The cross-cell identity checks: by agent id, its identity type and whether it holds
+/// a sealed HMAC secret.
+fn identity_findings(cells: &[Cell]) -> Vec<Finding> {
+    let mut identity = BTreeMap::new();
+    let mut with_secret = BTreeSet::new();
+    for c in cells.iter().filter(|c| c.table == "agents") {
+        match c.column {
+            "identity" => {
+                identity.insert(c.row.as_str(), c.value.as_str());
+            }
+            "secret_sealed" => {
+                with_secret.insert(c.row.as_str());
+            }
+            _ => {}
+        }
+    }
+    let finding = |row: &str, problem: &str| Finding {
+        table: "agents".into(),
+        column: "secret_sealed".into(),
+        row: row.into(),
+        problem: problem.into(),
+    };
+    identity
+        .into_iter()
+        .filter_map(|(row, kind)| match (kind, with_secret.contains(row)) {
+            ("ed25519", true) => Some(finding(
+                row,
+                "Ed25519 agent still has an HMAC secret stored (a dump and the internal key could sign as it)",
+            )),
+            ("hmac", false) => Some(finding(row, "HMAC agent has no secret stored")),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The facts an activity entry's detail may hold: numbers under known names, and the
@@ -166,9 +219,11 @@ fn check_sealed(
 
 /// The kind of secret-looking text in `text`, if any.
 pub fn secret_pattern(text: &str) -> Option<&'static str> {
-    const PREFIXES: [(&str, &str); 6] = [
+    const PREFIXES: [(&str, &str); 8] = [
         ("ocf_as_", "agent secret"),
         ("ocf_es_", "encryption secret"),
+        ("ocf_ik_", "identity key"),
+        ("ocf_et_", "enrollment token"),
         ("ocf_st_", "session token"),
         ("ocf_at_", "agent token"),
         ("ocf_whs_", "webhook signing secret"),
@@ -214,9 +269,9 @@ fn longest_run(text: &str, class: impl Fn(char) -> bool) -> usize {
     best
 }
 
-/// Audits every cell.
+/// Audits every cell, then the agents' identities across cells.
 pub fn audit(cells: &[Cell], at_rest: &AtRest) -> Vec<Finding> {
-    cells
+    let mut findings: Vec<Finding> = cells
         .iter()
         .filter_map(|c| {
             check_cell(c, at_rest).map(|problem| Finding {
@@ -226,7 +281,9 @@ pub fn audit(cells: &[Cell], at_rest: &AtRest) -> Vec<Finding> {
                 problem,
             })
         })
-        .collect()
+        .collect();
+    findings.extend(identity_findings(cells));
+    findings
 }
 
 /// A readable table of findings.

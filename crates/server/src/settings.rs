@@ -34,6 +34,8 @@ pub struct Settings {
     pub handshake_window_secs: i64,
     /// Agent token lifetime, seconds.
     pub agent_token_ttl_secs: i64,
+    /// Enrollment token lifetime, seconds (SPEC-identity: default 24 h).
+    pub enrollment_token_ttl_secs: i64,
     /// Owner session lifetime, seconds.
     pub session_ttl_secs: i64,
     /// How long heartbeat history is kept, days.
@@ -91,6 +93,7 @@ impl Default for Settings {
             public_url: None,
             handshake_window_secs: 60,
             agent_token_ttl_secs: 3600,
+            enrollment_token_ttl_secs: 24 * 3600,
             session_ttl_secs: 12 * 3600,
             heartbeat_retention_days: 30,
             activity_retention_days: 90,
@@ -129,7 +132,7 @@ impl Settings {
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 22] = [
+    const ENV_KEYS: [&'static str; 23] = [
         "listen",
         "data_dir",
         "database_url",
@@ -138,6 +141,7 @@ impl Settings {
         "public_url",
         "handshake_window_secs",
         "agent_token_ttl_secs",
+        "enrollment_token_ttl_secs",
         "session_ttl_secs",
         "heartbeat_retention_days",
         "activity_retention_days",
@@ -177,6 +181,10 @@ impl Settings {
         anyhow::ensure!(
             (60..=7 * 86400).contains(&self.agent_token_ttl_secs),
             "agent_token_ttl_secs must be between 60 and 604800"
+        );
+        anyhow::ensure!(
+            (60..=30 * 86400).contains(&self.enrollment_token_ttl_secs),
+            "enrollment_token_ttl_secs must be between 60 and 2592000"
         );
         anyhow::ensure!(
             self.session_ttl_secs >= 60,

@@ -35,6 +35,10 @@ pub enum Action {
     AlertRuleCreated,
     AlertRuleEdited,
     AlertRuleDeleted,
+    /// An enrollment token was issued (the agent switched to, or re-enrolls with, Ed25519).
+    EnrollmentTokenIssued,
+    /// An agent enrolled its Ed25519 public key.
+    AgentEnrolled,
 }
 
 impl Action {
@@ -57,6 +61,8 @@ impl Action {
             Action::AlertRuleCreated => "alert_rule_created",
             Action::AlertRuleEdited => "alert_rule_edited",
             Action::AlertRuleDeleted => "alert_rule_deleted",
+            Action::EnrollmentTokenIssued => "enrollment_token_issued",
+            Action::AgentEnrolled => "agent_enrolled",
         }
     }
 
@@ -69,7 +75,9 @@ impl Action {
             | Action::AgentDeleted
             | Action::SecretRotated
             | Action::ConfigSaved
-            | Action::PlaintextSecretSeen => Some("agent"),
+            | Action::PlaintextSecretSeen
+            | Action::EnrollmentTokenIssued
+            | Action::AgentEnrolled => Some("agent"),
             Action::SignInFailed
             | Action::PasswordChanged
             | Action::PasswordReset

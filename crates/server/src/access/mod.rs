@@ -15,6 +15,7 @@ mod alerts;
 mod bus;
 mod cache;
 mod drain;
+mod enroll;
 mod operator;
 mod owner;
 mod public;
@@ -28,6 +29,7 @@ use tokio::sync::broadcast;
 
 pub use activity::{Action, Actor};
 pub use agent::AgentSession;
+pub use enroll::EnrolledAgent;
 pub use operator::{AccountView, Operator};
 pub use owner::account::SessionView;
 pub use owner::{
@@ -83,6 +85,9 @@ struct Inner {
     /// handshake of an unknown agent opens and checks against it, so it does the same
     /// work as a known agent's.
     unknown_agent_secret: String,
+    /// A random `ocf_pk_…` key, for the same reason: an Ed25519 handshake naming an
+    /// agent without an enrolled key is verified against it.
+    unknown_agent_public_key: String,
 }
 
 /// The at-rest row name of [`Inner::unknown_agent_secret`] (no agent id looks like it).
@@ -107,6 +112,9 @@ impl AppState {
         );
         Self(Arc::new(Inner {
             unknown_agent_secret,
+            unknown_agent_public_key: openclaw_fleet_protocol::IdentityKey::generate()
+                .public_key()
+                .to_encoded(),
             limits: Limits::new(clock.clone()),
             writer: Writer::spawn(store.clone()),
             recorder: activity::Recorder::spawn(store.clone()),

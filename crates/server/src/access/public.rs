@@ -1,10 +1,14 @@
-//! The public scope: what anyone may attempt — registration, login, and the agent's
-//! signed handshake (SPEC §2). Failures here feed the limits of `crate::auth::limits`.
+//! The public scope: what anyone may attempt — registration, login, the agent's signed
+//! handshake (SPEC §2, HMAC or Ed25519 per SPEC-identity) and enrollment (`enroll`).
+//! Failures here feed the limits of `crate::auth::limits`.
 
 use std::net::IpAddr;
 
-use openclaw_fleet_protocol::handshake::{self, HandshakeRejection, HandshakeRequest};
-use openclaw_fleet_protocol::{policy, AgentId, AgentSecret, HandshakeResponse, DEFAULT_POLICY};
+use openclaw_fleet_protocol::handshake::{HandshakeAlg, HandshakeRejection, HandshakeRequest};
+use openclaw_fleet_protocol::{
+    policy, AgentId, AgentSecret, HandshakeResponse, IdentityKey, PublicKey, DEFAULT_POLICY,
+    IDENTITY_KEY_PREFIX,
+};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -14,7 +18,9 @@ use super::*;
 use crate::auth::password;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{HandshakeAccept, HandshakeOutcome, UserRow};
+use crate::store::{
+    AgentCredentials, HandshakeAccept, HandshakeOutcome, UserRow, IDENTITY_ED25519, IDENTITY_HMAC,
+};
 
 pub struct Public(pub(super) AppState);
 
@@ -205,11 +211,10 @@ impl Public {
         }
         // Always a fresh read, never the cache: an unknown agent and a known one must cost
         // the same (SPEC §2), and a rotation through another replica must be seen at once.
-        // Only the sealed secret is read before the signature is checked; the rest of
+        // Only the credentials are read before the signature is checked; the rest of
         // the row (the sealed config may be large) only once it has been.
-        let secret_sealed = state.0.store.agent_secret_sealed(&agent_id).await?;
-        let valid = self.verify(secret_sealed.as_deref(), &agent_id, &req)?;
-        let Some(secret_sealed) = secret_sealed.filter(|_| valid) else {
+        let creds = state.0.store.agent_credentials(&agent_id).await?;
+        let Some(credential) = self.verify(creds.as_ref(), &agent_id, &req)? else {
             return Err(ApiError::Unauthorized);
         };
         let token = tokens::generate(tokens::AGENT_PREFIX);
@@ -219,7 +224,7 @@ impl Public {
             .writer
             .handshake(HandshakeAccept {
                 agent_id: agent_id.clone(),
-                secret_sealed,
+                credential,
                 signature: req.signature.clone(),
                 token_hash: tokens::hash(&token),
                 now,
@@ -260,21 +265,38 @@ impl Public {
         })
     }
 
-    /// Checks the signature against the agent's secret, or against a throwaway secret
-    /// sealed the same way when there is no such agent, so both cost one at-rest open and
-    /// one HMAC.
+    /// Checks the signature against the agent's credential of the request's `alg` (its
+    /// sealed secret, or its enrolled public key, verified strictly). When there is none
+    /// — an unknown agent, an agent of the other identity type, one not yet enrolled — it
+    /// checks against a throwaway credential of the same kind, prepared the same way (one
+    /// at-rest open and one HMAC; one key parse and one Ed25519 verification), so every
+    /// failure costs the same. Returns the credential the signature is valid under.
     fn verify(
         &self,
-        secret_sealed: Option<&str>,
+        creds: Option<&AgentCredentials>,
         agent_id: &str,
         req: &HandshakeRequest,
-    ) -> ApiResult<bool> {
-        let secret = match secret_sealed {
-            Some(sealed) => self.agent_secret(agent_id, sealed)?,
-            None => self.agent_secret(UNKNOWN_AGENT_ROW, &self.0 .0.unknown_agent_secret)?,
-        };
-        let valid = handshake::verify(agent_id, &req.timestamp_text, &secret, &req.signature);
-        Ok(valid && secret_sealed.is_some())
+    ) -> ApiResult<Option<String>> {
+        let inner = &self.0 .0;
+        let of_kind = |identity: &str| creds.filter(|c| c.identity == identity);
+        match req.alg {
+            HandshakeAlg::Hmac => {
+                let real = of_kind(IDENTITY_HMAC).and_then(|c| c.secret_sealed.as_deref());
+                let secret = match real {
+                    Some(sealed) => self.agent_secret(agent_id, sealed)?,
+                    None => self.agent_secret(UNKNOWN_AGENT_ROW, &inner.unknown_agent_secret)?,
+                };
+                let valid = req.verify(&secret);
+                Ok(real.filter(|_| valid).map(str::to_owned))
+            }
+            HandshakeAlg::Ed25519 => {
+                let real = of_kind(IDENTITY_ED25519).and_then(|c| c.public_key.as_deref());
+                let text = real.unwrap_or(&inner.unknown_agent_public_key);
+                let key = PublicKey::parse(text).map_err(ApiError::internal)?;
+                let valid = req.verify_ed25519(&key);
+                Ok(real.filter(|_| valid).map(str::to_owned))
+            }
+        }
     }
 
     fn agent_secret(&self, agent_id: &str, secret_sealed: &str) -> ApiResult<AgentSecret> {
@@ -287,9 +309,9 @@ impl Public {
         AgentSecret::from_opaque(text).map_err(ApiError::internal)
     }
 
-    /// A body carried a secret in plaintext: if it is the agent's real secret (anywhere
-    /// in the body), flag the agent so its owner is told to rotate. The answer is the
-    /// same either way.
+    /// A body carried a secret in plaintext: if it is the agent's real secret, or the
+    /// identity key of its enrolled public key (anywhere in the body), flag the agent so
+    /// its owner is told to rotate or re-enroll. The answer is the same either way.
     async fn record_plaintext_secret(&self, body: &Value, ip: IpAddr) -> ApiResult<()> {
         let Some(id) = body.get("agent_id").and_then(Value::as_str) else {
             return Ok(());
@@ -300,14 +322,27 @@ impl Public {
         let Some(row) = self.0 .0.store.agent_by_id(&id.to_string()).await? else {
             return Ok(());
         };
-        let secret = self.agent_secret(&row.id, &row.secret_sealed)?;
-        let real = secret.expose_secret().as_bytes();
+        let secret = match &row.secret_sealed {
+            Some(sealed) => Some(self.agent_secret(&row.id, sealed)?),
+            None => None,
+        };
+        let is_own_key = |s: &str| {
+            s.starts_with(IDENTITY_KEY_PREFIX)
+                && row.public_key.as_deref().is_some_and(|pk| {
+                    IdentityKey::parse(s).is_ok_and(|k| k.public_key().to_encoded() == pk)
+                })
+        };
         // Any string at any depth: nested, it is just as exposed.
         let mut stack = vec![body];
         let mut leaked = false;
         while let Some(v) = stack.pop() {
             match v {
-                Value::String(s) => leaked |= bool::from(s.as_bytes().ct_eq(real)),
+                Value::String(s) => {
+                    if let Some(secret) = &secret {
+                        leaked |= bool::from(s.as_bytes().ct_eq(secret.expose_secret().as_bytes()));
+                    }
+                    leaked |= is_own_key(s);
+                }
                 Value::Array(items) => stack.extend(items),
                 Value::Object(map) => stack.extend(map.values()),
                 _ => {}

@@ -65,6 +65,14 @@ pub struct AgentView {
     /// From the latest heartbeat: `ready`, or `not_set_up` when the agent runs
     /// monitor-only (no `ENCRYPTION_SECRET`); null when the agent does not say.
     pub config_delivery: Option<String>,
+    /// `hmac` (SPEC §2, an agent secret) or `ed25519` (SPEC-identity, a key pair made
+    /// on the host; the server holds only the public key).
+    pub identity: String,
+    /// The enrolled `ocf_pk_…` key of an Ed25519 agent; null for an HMAC agent and for
+    /// an Ed25519 agent that has not enrolled (since its latest enrollment token).
+    pub public_key: Option<String>,
+    /// When that key was enrolled.
+    pub enrolled_at: Option<i64>,
 }
 
 /// The effective status: offline after three missed heartbeat intervals.
@@ -99,6 +107,9 @@ impl AgentView {
             plaintext_secret_seen_at: row.plaintext_secret_seen_at,
             created_at: row.created_at,
             config_delivery: row.config_delivery.clone(),
+            identity: row.identity.clone(),
+            public_key: row.public_key.clone(),
+            enrolled_at: row.enrolled_at,
         }
     }
 }
@@ -124,11 +135,29 @@ pub struct AgentPage {
     pub total: i64,
 }
 
-/// The answer to agent creation and secret rotation: the secret is shown this once.
+/// The answer to agent creation: the secret (HMAC) or the enrollment token (Ed25519) is
+/// shown this once.
 #[derive(Serialize, ToSchema)]
 pub struct CreatedAgent {
     pub agent: AgentView,
-    pub agent_secret: String,
+    /// HMAC agents: the `ocf_as_…` AGENT_SECRET.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_secret: Option<String>,
+    /// Ed25519 agents: the single-use `ocf_et_…` token the agent enrolls with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrollment_token: Option<String>,
+    /// Ed25519 agents: when that token expires (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrollment_token_expires_at: Option<i64>,
+}
+
+/// A new enrollment token (shown this once) and the agent, now awaiting enrollment.
+#[derive(Serialize, ToSchema)]
+pub struct IssuedEnrollment {
+    pub agent: AgentView,
+    pub enrollment_token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -164,3 +164,62 @@ fn activity_detail_holds_only_names_and_numbers() {
         assert!(!found.contains("gw.example") && !found.contains("sk-ant"));
     }
 }
+
+#[test]
+fn identities_are_checked_across_cells() {
+    let r = at_rest();
+    let sealed = r.seal(
+        Slot {
+            table: "agents",
+            column: "secret_sealed",
+            row: "ed",
+        },
+        b"ocf_as_whatever",
+    );
+    let pk = openclaw_fleet_protocol::IdentityKey::generate()
+        .public_key()
+        .to_encoded();
+    let clean = [
+        cell("agents", "identity", "ed", "ed25519"),
+        cell("agents", "public_key", "ed", &pk),
+        cell("agents", "identity", "pending", "ed25519"),
+        cell("agents", "identity", "hm", "hmac"),
+        cell(
+            "agents",
+            "secret_sealed",
+            "hm",
+            &r.seal(
+                Slot {
+                    table: "agents",
+                    column: "secret_sealed",
+                    row: "hm",
+                },
+                b"ocf_as_x",
+            ),
+        ),
+    ];
+    assert!(audit(&clean, &r).is_empty(), "{:?}", audit(&clean, &r));
+    // An Ed25519 agent that still holds a secret; an HMAC agent without one.
+    let mut bad = clean.to_vec();
+    bad.push(cell("agents", "secret_sealed", "ed", &sealed));
+    bad.retain(|c| !(c.row == "hm" && c.column == "secret_sealed"));
+    let findings = audit(&bad, &r);
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert!(findings
+        .iter()
+        .any(|f| f.row == "ed" && f.problem.contains("Ed25519 agent still has")));
+    assert!(findings
+        .iter()
+        .any(|f| f.row == "hm" && f.problem.contains("no secret")));
+    // Malformed identity values and keys, and secrets in plaintext columns.
+    assert!(check_cell(&cell("agents", "identity", "x", "rsa"), &r).is_some());
+    assert!(check_cell(&cell("agents", "public_key", "x", "ocf_pk_AAAA"), &r).is_some());
+    assert!(check_cell(&cell("agents", "public_key", "x", &pk), &r).is_none());
+    assert!(check_cell(
+        &cell("enrollment_tokens", "token_hash", "x", "ocf_et_abc"),
+        &r
+    )
+    .is_some());
+    assert_eq!(secret_pattern("ocf_ik_abc"), Some("identity key"));
+    assert_eq!(secret_pattern("ocf_et_abc"), Some("enrollment token"));
+}

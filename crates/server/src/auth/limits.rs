@@ -8,6 +8,9 @@
 //! - Handshakes are verified first; only an attempt that failed is counted, per source
 //!   and per (agent, source), and only a failing attempt is answered 429. A correct
 //!   signature is never refused by a counter.
+//! - Enrollments (SPEC-identity) likewise: checked first, only a failure is counted (per
+//!   source) and only a failing attempt is answered 429, so a flood from elsewhere never
+//!   refuses the agent holding the right token.
 //! - The account password asked for sensitive changes counts per account, so a stolen
 //!   session cannot guess it.
 //!
@@ -31,6 +34,9 @@ pub const HANDSHAKE_WINDOW_SECS: i64 = 60;
 pub const HANDSHAKE_FAILURES_PER_AGENT: u32 = 10;
 /// Failed handshakes per source per window, whatever the agents.
 pub const HANDSHAKE_FAILURES_PER_SOURCE: u32 = 30;
+pub const ENROLL_WINDOW_SECS: i64 = 15 * 60;
+/// Failed enrollments per source per window.
+pub const ENROLL_FAILURES_PER_SOURCE: u32 = 10;
 pub const PASSWORD_WINDOW_SECS: i64 = 15 * 60;
 /// Wrong account passwords per account per window for sensitive changes.
 pub const PASSWORD_FAILURES_PER_ACCOUNT: u32 = 5;
@@ -66,6 +72,7 @@ pub struct Limits {
     login_account: FailureLimiter,
     handshake_source: FailureLimiter,
     handshake_agent: FailureLimiter,
+    enroll_source: FailureLimiter,
     password: FailureLimiter,
 }
 
@@ -89,6 +96,11 @@ impl Limits {
                 "handshake_agent_source",
                 HANDSHAKE_FAILURES_PER_AGENT,
                 HANDSHAKE_WINDOW_SECS,
+            ),
+            enroll_source: limiter(
+                "enroll_source",
+                ENROLL_FAILURES_PER_SOURCE,
+                ENROLL_WINDOW_SECS,
             ),
             password: limiter(
                 "account_password",
@@ -139,6 +151,12 @@ impl Limits {
     /// A correct handshake: the agent's own earlier failures from this source are forgiven.
     pub fn handshake_succeeded(&self, agent: &str, ip: IpAddr) {
         self.handshake_agent.clear(&(agent, Source::from(ip)));
+    }
+
+    /// Counts a failed enrollment from `ip`; `Err(retry_after)` when the source was
+    /// already at its limit.
+    pub fn enroll_failed(&self, ip: IpAddr) -> Result<(), u64> {
+        self.enroll_source.hit(&Source::from(ip))
     }
 
     /// Counts a check of `user_id`'s account password before it runs.

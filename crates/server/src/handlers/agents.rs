@@ -1,5 +1,6 @@
 //! Agents as their owner manages them (SPEC §7): list, create, get, delete, wrapped
-//! secret, config, secret rotation, metrics history, and the built-in policies.
+//! secret, config, secret rotation or Ed25519 enrollment tokens (SPEC-identity), metrics
+//! history, and the built-in policies.
 
 use axum::http::StatusCode;
 use axum::Json;
@@ -9,8 +10,8 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::{
-    AgentDetail, AgentEdit, AgentPage, AgentView, CreatedAgent, MetricPointView, Owner,
-    RotatedSecret,
+    AgentDetail, AgentEdit, AgentPage, AgentView, CreatedAgent, IssuedEnrollment, MetricPointView,
+    Owner, RotatedSecret,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::json::{field, present, ApiJson, ApiPath, ApiQuery};
@@ -40,6 +41,10 @@ pub struct NewAgent {
     /// dev (default), ops or exec.
     pub policy_profile: Option<String>,
     pub gateway_url: Option<String>,
+    /// `hmac` (default: the answer carries `agent_secret`) or `ed25519` (the answer
+    /// carries a single-use `enrollment_token` instead; SPEC-identity).
+    #[schema(pattern = "^(hmac|ed25519)$")]
+    pub identity: Option<String>,
 }
 
 /// Changes to an agent: only the fields given change; `null` clears `fleet_id` or
@@ -186,12 +191,22 @@ pub async fn create(
         .map(GatewayUrl::parse)
         .transpose()
         .map_err(field)?;
+    let ed25519 = match b.identity.as_deref() {
+        None | Some("hmac") => false,
+        Some("ed25519") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "identity must be \"hmac\" or \"ed25519\"",
+            ))
+        }
+    };
     let created = owner
         .create_agent(
             &name,
             b.fleet_id.as_deref(),
             profile.as_ref(),
             gateway_url.as_ref(),
+            ed25519,
         )
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -265,14 +280,31 @@ pub async fn put_config(
     }))
 }
 
-/// A new AGENT_SECRET, shown once; every token of the agent is revoked.
+/// A new AGENT_SECRET, shown once; every token of the agent is revoked. An Ed25519
+/// agent has no secret: 409, use `enrollment-token`.
 #[utoipa::path(post, path = "/api/agents/{id}/rotate-secret", tag = "agents", params(("id" = String, Path)),
-    responses((status = 200, body = RotatedSecret), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, body = RotatedSecret), (status = 404, body = super::ErrorBody),
+              (status = 409, body = super::ErrorBody)))]
 pub async fn rotate_secret(
     owner: Owner,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RotatedSecret>> {
     Ok(Json(owner.rotate_secret(&id).await?))
+}
+
+/// Switches the agent to an Ed25519 identity, or re-issues its enrollment token: a new
+/// single-use `ocf_et_…` token, shown once, valid for `enrollment_token_ttl_secs`
+/// (default 24 h). At once, the agent's HMAC secret, its enrolled public key, every
+/// earlier enrollment token and every agent token are gone, so the old credential
+/// stops working now, not when the new key enrolls (SPEC-identity).
+#[utoipa::path(post, path = "/api/agents/{id}/enrollment-token", tag = "agents",
+    params(("id" = String, Path)),
+    responses((status = 200, body = IssuedEnrollment), (status = 404, body = super::ErrorBody)))]
+pub async fn enrollment_token(
+    owner: Owner,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<IssuedEnrollment>> {
+    Ok(Json(owner.issue_enrollment_token(&id).await?))
 }
 
 /// Heartbeat history for charts, averaged into at most a few hundred points.

@@ -24,7 +24,7 @@ fn shapes() -> Value {
         "description": "Short text; may not contain a secret (ocf_as_/ocf_es_)." });
     json!({
         "HandshakeRequest": {
-            "description": "SPEC §2: a signed, single-use, time-windowed proof of the agent secret.",
+            "description": "SPEC §2: a signed, single-use, time-windowed proof of the agent secret; with `alg: \"ed25519\"` (SPEC-identity), of the agent's identity key.",
             "type": "object",
             "additionalProperties": false,
             "required": ["agent_id", "timestamp", "signature"],
@@ -32,8 +32,25 @@ fn shapes() -> Value {
                 "agent_id": uuid,
                 "timestamp": { "description": "Unix seconds, as decimal digits.",
                                "type": "string", "pattern": "^[0-9]{1,19}$" },
-                "signature": { "description": "hex(HMAC-SHA256(agent secret, agent_id || timestamp))",
-                               "type": "string", "pattern": "^[0-9a-f]{64}$" }
+                "alg": { "description": "Absent (or `hmac`): the HMAC handshake. `ed25519`: must match the agent's identity type.",
+                         "type": "string", "enum": ["hmac", "ed25519"] },
+                "signature": { "description": "HMAC: hex(HMAC-SHA256(agent secret, agent_id || timestamp)). Ed25519: b64u(Ed25519(identity key, 'openclaw-fleet/handshake/v1|' + agent_id + '|' + timestamp)), verified strictly.",
+                               "type": "string", "pattern": "^([0-9a-f]{64}|[A-Za-z0-9_-]{86})$" }
+            }
+        },
+        "EnrollRequest": {
+            "description": "SPEC-identity: an Ed25519 agent's public key, its single-use enrollment token and a proof that it holds the private key.",
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["agent_id", "enrollment_token", "public_key", "timestamp", "signature"],
+            "properties": {
+                "agent_id": uuid,
+                "enrollment_token": { "type": "string", "pattern": "^ocf_et_[A-Za-z0-9_-]{43}$" },
+                "public_key": { "type": "string", "pattern": "^ocf_pk_[A-Za-z0-9_-]{43}$" },
+                "timestamp": { "description": "Unix seconds, as decimal digits.",
+                               "type": "string", "pattern": "^[0-9]{1,19}$" },
+                "signature": { "description": "b64u(Ed25519(identity key, 'openclaw-fleet/enroll/v1|' + agent_id + '|' + public_key + '|' + timestamp))",
+                               "type": "string", "pattern": "^[A-Za-z0-9_-]{86}$" }
             }
         },
         "HeartbeatRequest": {
@@ -183,6 +200,7 @@ pub fn complete(doc: &mut Value) {
 fn complete_operation(path: &str, method: &str, op: &mut Value, global: &Value) {
     let body = match (method, path) {
         ("post", "/api/agents/handshake") => Some("HandshakeRequest"),
+        ("post", "/api/agents/enroll") => Some("EnrollRequest"),
         ("post", "/api/heartbeat") => Some("HeartbeatRequest"),
         _ => None,
     };

@@ -25,10 +25,6 @@ pub trait AgentStore {
     async fn get_agent(&self, owner: &str, id: &str) -> Result<Option<AgentRow>, StoreError>;
     /// Host-side lookup, not owner-scoped: only the handshake and agent-token paths use it.
     async fn agent_by_id(&self, id: &str) -> Result<Option<AgentRow>, StoreError>;
-    /// The handshake's lookup: the sealed secret alone, the one thing verification needs,
-    /// so a known agent with a wrong signature costs what an unknown one does (SPEC §2)
-    /// whatever the size of its row.
-    async fn agent_secret_sealed(&self, id: &str) -> Result<Option<String>, StoreError>;
     async fn delete_agent(
         &self,
         owner: &str,
@@ -59,7 +55,8 @@ pub trait AgentStore {
         history: &HistoryEntry,
         activity: &Activity,
     ) -> Result<SaveOutcome, StoreError>;
-    /// Replaces the agent secret and revokes every token of the agent.
+    /// Replaces the agent secret and revokes every token of the agent; only an HMAC
+    /// agent's (false for an Ed25519 agent, which has no secret).
     async fn rotate_secret(
         &self,
         owner: &str,
@@ -118,8 +115,8 @@ macro_rules! impl_agent_store {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO agents (id, owner_id, fleet_id, name, policy_profile, gateway_url, \
-                     heartbeat_interval, secret_sealed, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     heartbeat_interval, secret_sealed, created_at, identity) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&a.id)
                 .bind(&a.owner_id)
@@ -130,9 +127,22 @@ macro_rules! impl_agent_store {
                 .bind(a.heartbeat_interval)
                 .bind(&a.secret_sealed)
                 .bind(a.created_at)
+                .bind(a.identity)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_insert)?;
+                if let Some(e) = &a.enrollment {
+                    sqlx::query(
+                        "INSERT INTO enrollment_tokens (token_hash, agent_id, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&e.token_hash)
+                    .bind(&a.id)
+                    .bind(e.created_at)
+                    .bind(e.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
                 tx.commit().await?;
                 Ok(())
@@ -181,13 +191,6 @@ macro_rules! impl_agent_store {
 
             async fn agent_by_id(&self, id: &str) -> Result<Option<AgentRow>, StoreError> {
                 Ok(sqlx::query_as("SELECT * FROM agents WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
-
-            async fn agent_secret_sealed(&self, id: &str) -> Result<Option<String>, StoreError> {
-                Ok(sqlx::query_scalar("SELECT secret_sealed FROM agents WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?)
@@ -325,11 +328,12 @@ macro_rules! impl_agent_store {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE agents SET secret_sealed = $1, plaintext_secret_seen_at = NULL, \
-                     secret_last_used_at = NULL WHERE owner_id = $2 AND id = $3",
+                     secret_last_used_at = NULL WHERE owner_id = $2 AND id = $3 AND identity = $4",
                 )
                 .bind(sealed)
                 .bind(owner)
                 .bind(id)
+                .bind($crate::store::IDENTITY_HMAC)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -363,8 +367,9 @@ macro_rules! impl_agent_store {
                 expires_at: i64,
             ) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin().await?;
-                // The agent's row lock, as `rotate_secret` takes it (a no-op write).
-                let locked = sqlx::query("UPDATE agents SET secret_sealed = secret_sealed WHERE id = $1")
+                // The agent's row lock, as `rotate_secret` and an identity switch take it
+                // (a no-op write).
+                let locked = sqlx::query("UPDATE agents SET identity = identity WHERE id = $1")
                     .bind(agent_id)
                     .execute(&mut *tx)
                     .await?

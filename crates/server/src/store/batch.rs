@@ -10,9 +10,10 @@ use super::{HandshakeAccept, HandshakeOutcome, HeartbeatRecord, StoreError};
 pub trait BatchStore {
     /// Group commit of the hot paths, in one transaction: every heartbeat (status, latest
     /// metrics, history) and every verified handshake. A handshake is accepted only if
-    /// its agent still holds `secret_sealed` (the secret its signature was checked
-    /// against: a rotation or deletion that commits first wins) and its signature was
-    /// never used; then its token is stored. Outcomes are in `handshakes` order.
+    /// its agent still holds its `credential` (the sealed secret or public key its
+    /// signature was checked against: a rotation, switch, re-enrollment or deletion that
+    /// commits first wins) and its signature was never used; then its token is stored.
+    /// Outcomes are in `handshakes` order.
     async fn write_batch(
         &self,
         heartbeats: &[HeartbeatRecord],
@@ -67,14 +68,15 @@ macro_rules! impl_batch_store {
                     for id in shaking {
                         ids.push_bind(id);
                     }
-                    q.push(") RETURNING id, secret_sealed");
-                    let current: std::collections::HashMap<String, String> =
-                        q.build_query_as::<(String, String)>().fetch_all(&mut *tx).await?.into_iter().collect();
+                    // The credential each agent is verified against now (see `IdentityStore`).
+                    q.push(") RETURNING id, CASE WHEN identity = 'ed25519' THEN public_key ELSE secret_sealed END");
+                    let current: std::collections::HashMap<String, Option<String>> =
+                        q.build_query_as::<(String, Option<String>)>().fetch_all(&mut *tx).await?.into_iter().collect();
                     let mut seen = std::collections::HashSet::new();
                     let candidates: Vec<usize> = (0..handshakes.len())
                         .filter(|&i| {
                             let h = &handshakes[i];
-                            if current.get(&h.agent_id) != Some(&h.secret_sealed) {
+                            if current.get(&h.agent_id).and_then(Option::as_ref) != Some(&h.credential) {
                                 return false;
                             }
                             if !seen.insert((h.agent_id.as_str(), h.signature.as_str())) {

@@ -50,9 +50,12 @@ pub const TEXT_COLUMNS: &[(&str, &str, &[&str])] = &[
             "location",
             "model",
             "config_delivery",
+            "identity",
+            "public_key",
         ],
     ),
     ("agent_tokens", "agent_id", &["token_hash", "agent_id"]),
+    ("enrollment_tokens", "agent_id", &["token_hash", "agent_id"]),
     ("used_signatures", "agent_id", &["agent_id", "signature"]),
     ("heartbeats", "agent_id", &["agent_id", "status"]),
     (
@@ -180,6 +183,7 @@ macro_rules! impl_maintenance_store {
                 for (sql, t) in [
                     ("DELETE FROM sessions WHERE expires_at <= $1", now),
                     ("DELETE FROM agent_tokens WHERE expires_at <= $1", now),
+                    ("DELETE FROM enrollment_tokens WHERE expires_at <= $1", now),
                     (
                         "DELETE FROM used_signatures WHERE seen_at < $1",
                         signatures_before,

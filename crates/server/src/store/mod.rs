@@ -15,6 +15,7 @@ mod db_url;
 mod edits;
 mod fleets;
 mod history;
+mod identity;
 pub mod lock;
 pub mod maintenance;
 pub mod models;
@@ -37,6 +38,9 @@ pub use edits::{AgentUpdate, EditStore, UpdateOutcome};
 pub use fleets::FleetStore;
 pub use history::{
     history_row, HistoryEntry, HistoryRow, HistoryStore, HISTORY_KEPT, HISTORY_ROW_SQL,
+};
+pub use identity::{
+    AgentCredentials, Enrolled, IdentityStore, NewEnrollment, IDENTITY_ED25519, IDENTITY_HMAC,
 };
 pub use lock::{DbLock, LockStore};
 pub use maintenance::MaintenanceStore;
@@ -69,6 +73,7 @@ pub trait Store:
     + NotifyStore
     + ActivityStore
     + AlertStore
+    + IdentityStore
     + Send
     + Sync
 {
@@ -88,6 +93,7 @@ impl<T> Store for T where
         + NotifyStore
         + ActivityStore
         + AlertStore
+        + IdentityStore
         + Send
         + Sync
 {

@@ -44,6 +44,8 @@ pub struct FleetRow {
 }
 
 /// An agent row. `secret_sealed` and `config_sealed` are at-rest ciphertexts.
+/// `secret_sealed` is None for an Ed25519 agent (`identity = "ed25519"`), which has only
+/// its public key.
 #[derive(Debug, Clone, FromRow)]
 pub struct AgentRow {
     pub id: String,
@@ -53,7 +55,7 @@ pub struct AgentRow {
     pub policy_profile: String,
     pub gateway_url: Option<String>,
     pub heartbeat_interval: i64,
-    pub secret_sealed: String,
+    pub secret_sealed: Option<String>,
     pub secret_last_used_at: Option<i64>,
     pub plaintext_secret_seen_at: Option<i64>,
     pub wrapped_secret: Option<String>,
@@ -68,6 +70,11 @@ pub struct AgentRow {
     pub created_at: i64,
     /// `ready`, `not_set_up`, or None when the agent does not say.
     pub config_delivery: Option<String>,
+    /// `hmac` or `ed25519`.
+    pub identity: String,
+    /// The enrolled `ocf_pk_…` key of an Ed25519 agent.
+    pub public_key: Option<String>,
+    pub enrolled_at: Option<i64>,
 }
 
 /// What a new agent is created with.
@@ -79,7 +86,10 @@ pub struct NewAgent {
     pub policy_profile: String,
     pub gateway_url: Option<String>,
     pub heartbeat_interval: i64,
-    pub secret_sealed: String,
+    /// `hmac` with its sealed secret, or `ed25519` with no secret and an enrollment token.
+    pub identity: &'static str,
+    pub secret_sealed: Option<String>,
+    pub enrollment: Option<super::NewEnrollment>,
     pub created_at: i64,
 }
 
@@ -126,8 +136,9 @@ pub struct MetricPoint {
 #[derive(Debug, Clone)]
 pub struct HandshakeAccept {
     pub agent_id: String,
-    /// The sealed secret the signature was checked against.
-    pub secret_sealed: String,
+    /// What the signature was checked against: the sealed secret of an HMAC agent, or
+    /// the public key of an Ed25519 agent.
+    pub credential: String,
     pub signature: String,
     pub token_hash: String,
     pub now: i64,
@@ -140,7 +151,8 @@ pub enum HandshakeOutcome {
     Accepted,
     /// The signature was used before.
     Replayed,
-    /// The secret was rotated, or the agent deleted, since the signature was checked.
+    /// The secret was rotated, the identity switched or re-enrolled, or the agent
+    /// deleted, since the signature was checked.
     SecretChanged,
 }
 

@@ -25,6 +25,7 @@ mod handshake_abuse;
 mod handshake_timing;
 mod heartbeat;
 mod history;
+mod identity;
 mod lock_order;
 mod master_key;
 mod operations;

@@ -65,13 +65,15 @@ impl Owner {
         })
     }
 
-    /// Creates an agent. `fleet_id` must name one of the owner's fleets.
+    /// Creates an agent. `fleet_id` must name one of the owner's fleets. With
+    /// `ed25519`, the agent gets no secret but an enrollment token (SPEC-identity).
     pub async fn create_agent(
         &self,
         name: &Name,
         fleet_id: Option<&str>,
         profile: Option<&PolicyProfile>,
         gateway_url: Option<&GatewayUrl>,
+        ed25519: bool,
     ) -> ApiResult<CreatedAgent> {
         let fleet_id = match fleet_id {
             Some(fid) => Some(
@@ -84,15 +86,27 @@ impl Owner {
         let default = PolicyProfile::parse(DEFAULT_POLICY).map_err(ApiError::internal)?;
         let profile = profile.unwrap_or(&default);
         let id = AgentId::new_v4().to_string();
-        let secret = AgentSecret::generate();
         let now = self.state.now();
+        let (secret, enrollment) = if ed25519 {
+            (None, Some(self.new_enrollment()))
+        } else {
+            (Some(AgentSecret::generate()), None)
+        };
         let new = NewAgent {
-            secret_sealed: self.state.seal(
-                "agents",
-                "secret_sealed",
-                &id,
-                secret.expose_secret().as_bytes(),
-            ),
+            identity: if ed25519 {
+                IDENTITY_ED25519
+            } else {
+                IDENTITY_HMAC
+            },
+            secret_sealed: secret.as_ref().map(|secret| {
+                self.state.seal(
+                    "agents",
+                    "secret_sealed",
+                    &id,
+                    secret.expose_secret().as_bytes(),
+                )
+            }),
+            enrollment: enrollment.as_ref().map(|(_, e)| e.clone()),
             id: id.clone(),
             owner_id: self.id().into(),
             fleet_id,
@@ -109,7 +123,11 @@ impl Owner {
         let agent = self.agent_view(&id).await?;
         Ok(CreatedAgent {
             agent,
-            agent_secret: secret.expose_secret().to_string(),
+            agent_secret: secret.map(|s| s.expose_secret().to_string()),
+            enrollment_token: enrollment
+                .as_ref()
+                .map(|(token, _)| token.expose_secret().to_string()),
+            enrollment_token_expires_at: enrollment.map(|(_, e)| e.expires_at),
         })
     }
 
@@ -253,8 +271,13 @@ impl Owner {
         }
     }
 
+    /// A new AGENT_SECRET for an HMAC agent. An Ed25519 agent has none: 409, pointing
+    /// at `enrollment-token`.
     pub async fn rotate_secret(&self, id: &str) -> ApiResult<RotatedSecret> {
         let row = self.row(id).await?;
+        if row.identity != IDENTITY_HMAC {
+            return Err(ed25519_has_no_secret());
+        }
         let secret = AgentSecret::generate();
         let sealed = self.state.seal(
             "agents",
@@ -274,7 +297,9 @@ impl Owner {
             )
             .await?
         {
-            return Err(ApiError::NotFound);
+            // Deleted meanwhile (404), or switched to Ed25519 meanwhile (409).
+            self.row(&row.id).await?;
+            return Err(ed25519_has_no_secret());
         }
         self.state.agent_touched(&row.id);
         self.state.notify_change(self.id(), &row.id, false);
@@ -307,4 +332,12 @@ impl Owner {
             })
             .collect())
     }
+}
+
+fn ed25519_has_no_secret() -> ApiError {
+    ApiError::Conflict(
+        "this agent has an Ed25519 identity and no secret to rotate: issue a new \
+         enrollment token with POST /api/agents/{id}/enrollment-token"
+            .into(),
+    )
 }

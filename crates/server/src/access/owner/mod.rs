@@ -17,6 +17,7 @@ mod alert_rules;
 mod edits;
 mod fleets;
 mod history;
+mod identity;
 
 pub use activity_log::{ActivityPage, ActivityView};
 pub use alert_rules::{
@@ -33,7 +34,7 @@ use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
     history_row, AgentFilter, FleetRow, HistoryEntry, MasterKeyOutcome, NewAgent, SaveOutcome,
-    UserRow, WrapOutcome,
+    UserRow, WrapOutcome, IDENTITY_ED25519, IDENTITY_HMAC,
 };
 
 /// Configs larger than this are refused (SPEC §4 envelope, base64url-encoded).
