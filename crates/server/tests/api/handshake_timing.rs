@@ -7,13 +7,16 @@
 
 use std::time::{Duration, Instant};
 
-use openclaw_fleet_protocol::{AgentSecret, EncryptionSecret};
-use serde_json::json;
+use openclaw_fleet_protocol::{AgentSecret, EncryptionSecret, IdentityKey};
+use serde_json::{json, Value};
 
 use crate::common::fixtures::{envelope, signed};
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, Owner, TestApp};
 
-both_backends!(unknown_agent_and_wrong_signature_cost_the_same);
+both_backends!(
+    unknown_agent_and_wrong_signature_cost_the_same,
+    ed25519_unknown_agent_and_wrong_key_cost_the_same,
+);
 
 /// Pairs measured (after a warm-up), per round.
 const PAIRS: usize = 300;
@@ -24,6 +27,38 @@ async fn unknown_agent_and_wrong_signature_cost_the_same(b: Backend) {
     let app = TestApp::spawn(b).await;
     let owner = app.first_owner().await;
     let agent = app.agent(&owner, "large").await;
+    with_large_config(&app, &owner, &agent.id).await;
+    let wrong = AgentSecret::generate();
+    let wrong = wrong.expose_secret().to_string();
+    compare(
+        &app,
+        |app, ghost| signed(ghost, &wrong, app.now()),
+        |app| signed(&agent.id, &wrong, app.now()),
+    )
+    .await;
+}
+
+/// The same for the Ed25519 handshake (SPEC-identity): an enrolled agent with a wrong
+/// key costs what an unknown agent does (which is checked against a throwaway key).
+async fn ed25519_unknown_agent_and_wrong_key_cost_the_same(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let owner = app.first_owner().await;
+    let agent = crate::identity::create_ed_agent(&app, &owner, "large").await;
+    let key = IdentityKey::generate();
+    crate::identity::enroll(&app, &crate::identity::enroll_now(&app, &agent, &key))
+        .await
+        .ok(200);
+    with_large_config(&app, &owner, &agent.id).await;
+    let wrong = IdentityKey::generate();
+    compare(
+        &app,
+        |app, ghost| crate::identity::ed_handshake(app, ghost, &wrong),
+        |app| crate::identity::ed_handshake(app, &agent.id, &wrong),
+    )
+    .await;
+}
+
+async fn with_large_config(app: &TestApp, owner: &Owner, id: &str) {
     let es = EncryptionSecret::generate();
     let doc = json!({
         "schema": 1,
@@ -31,15 +66,21 @@ async fn unknown_agent_and_wrong_signature_cost_the_same(b: Backend) {
         "openclaw": {},
     });
     app.put(
-        &format!("/api/agents/{}/config", agent.id),
+        &format!("/api/agents/{id}/config"),
         &owner.token,
-        &json!({"config": envelope(&es, &agent.id, 1, &doc)}),
+        &json!({"config": envelope(&es, id, 1, &doc)}),
     )
     .await
     .ok(200);
-    let wrong = AgentSecret::generate();
-    let wrong = wrong.expose_secret().to_string();
+}
 
+/// Interleaves refused handshakes naming unknown agents (`ghost_body`) and the known
+/// agent (`known_body`); their medians must be within 20 % of each other.
+async fn compare(
+    app: &TestApp,
+    ghost_body: impl Fn(&TestApp, &str) -> Value,
+    known_body: impl Fn(&TestApp) -> Value,
+) {
     let mut unknown = Vec::with_capacity(PAIRS);
     let mut known = Vec::with_capacity(PAIRS);
     for i in 0..PAIRS + 20 {
@@ -48,16 +89,16 @@ async fn unknown_agent_and_wrong_signature_cost_the_same(b: Backend) {
             app.clock.advance(61);
         }
         let ghost = uuid::Uuid::new_v4().to_string();
-        let ghost_body = signed(&ghost, &wrong, app.now());
-        let known_body = signed(&agent.id, &wrong, app.now());
+        let ghost_body = ghost_body(app, &ghost);
+        let known_body = known_body(app);
         // Alternate which goes first, so neither kind always follows the other.
         let (first, second) = if i % 2 == 0 {
             (&ghost_body, &known_body)
         } else {
             (&known_body, &ghost_body)
         };
-        let t_first = timed(&app, first).await;
-        let t_second = timed(&app, second).await;
+        let t_first = timed(app, first).await;
+        let t_second = timed(app, second).await;
         let (t_ghost, t_known) = if i % 2 == 0 {
             (t_first, t_second)
         } else {

@@ -254,6 +254,31 @@ mod postgres_live {
         assert!(took < Duration::from_secs(1), "took {took:?}");
     }
 
+    /// Switching an agent to Ed25519 (and re-issuing its enrollment token) on A revokes
+    /// its tokens on B at once, as a rotation does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_switch_to_ed25519_on_a_cuts_the_agent_off_on_b_at_once() {
+        let Some((one, two)) = live_pair().await else {
+            return;
+        };
+        let owner = one.first_owner().await;
+        let agent = one.agent(&owner, "a").await;
+        let token = one.agent_token(&agent).await;
+        let hb = heartbeat(&agent.id, "healthy", json!({}));
+        two.heartbeat(&token, &hb).await.ok(200);
+        two.heartbeat(&token, &hb).await.ok(200);
+        one.post(
+            &format!("/api/agents/{}/enrollment-token", agent.id),
+            &owner.token,
+            &json!({}),
+        )
+        .await
+        .ok(200);
+        let took = refused_after(&two, &token, &hb).await;
+        eprintln!("switch on A -> token refused on B: {took:?}");
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+    }
+
     /// Notices sent while a listener is disconnected are lost; once it listens again
     /// the replica drops its whole token cache, so nothing stays stale until the TTL.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

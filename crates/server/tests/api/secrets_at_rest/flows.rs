@@ -323,7 +323,41 @@ pub async fn exercise(http: &Http) -> (Vec<Needle>, Vec<String>) {
     assert_eq!(hits[0].path, format!("/services/{hook_token}"));
     assert_eq!(rx.hits().len(), 2, "a 500 first, then the retry");
 
+    // Ed25519 (SPEC-identity): b switches, enrolls a key made here, and handshakes with
+    // it; one enroll body carries the identity key where it does not belong.
+    let (_, issued, _) = expect(
+        200,
+        http.call(
+            "POST",
+            &format!("/api/agents/{b}/enrollment-token"),
+            &session,
+            None,
+        )
+        .await,
+    );
+    let enrollment = issued["enrollment_token"].as_str().unwrap().to_string();
+    needles.extend(forms("enrollment token", &enrollment));
+    let key = openclaw_fleet_protocol::IdentityKey::generate();
+    needles.extend(forms("identity key", key.to_encoded_secret().as_str()));
+    let b_id = openclaw_fleet_protocol::AgentId::parse(&b).unwrap();
+    let enroll = |body: Value| async move {
+        http.call("POST", "/api/agents/enroll", "", Some(&body))
+            .await
+    };
+    let token = openclaw_fleet_protocol::EnrollmentToken::parse(&enrollment).unwrap();
+    let mut leaky = openclaw_fleet_protocol::enroll_body(&b_id, &token, &key, now() as u64);
+    leaky["identity_key"] = json!(key.to_encoded_secret().as_str());
+    expect(400, enroll(leaky).await);
+    let body = openclaw_fleet_protocol::enroll_body(&b_id, &token, &key, now() as u64);
+    expect(200, enroll(body.clone()).await);
+    expect(401, enroll(body).await);
+    let ed_body = openclaw_fleet_protocol::handshake_body_ed25519(&b_id, now() as u64, &key);
+    let (_, ok, _) = expect(200, hs(ed_body).await);
+    let b_ed_token = ok["token"].as_str().unwrap().to_string();
+    expect(401, hs(signed(&b, &b_new, now() - 3)).await);
+
     for (what, token) in [
+        ("Ed25519 agent's token", &b_ed_token),
         ("owner session", &session),
         ("ended owner session", &logged_out),
         ("agent token", &a_token),

@@ -74,6 +74,27 @@ pub async fn valid_body(app: &TestApp, target: &Side, op: &Operation) -> Option<
             app.clock.advance(1);
             fixtures::signed(&target.agent.id, &target.agent.secret, app.now())
         }
+        ("POST", "/api/agents/enroll") => {
+            // A fresh Ed25519 agent of the target's owner, and the key it enrolls.
+            let r = app
+                .post(
+                    "/api/agents",
+                    &target.owner.token,
+                    &json!({ "name": format!("ed-{fresh}"), "identity": "ed25519" }),
+                )
+                .await
+                .ok(201);
+            let id = r.json["agent"]["id"].as_str().expect("agent id");
+            let token = r.json["enrollment_token"]
+                .as_str()
+                .expect("enrollment token");
+            openclaw_fleet_protocol::enroll_body(
+                &openclaw_fleet_protocol::AgentId::parse(id).expect("agent id"),
+                &openclaw_fleet_protocol::EnrollmentToken::parse(token).expect("token"),
+                &openclaw_fleet_protocol::IdentityKey::generate(),
+                app.now() as u64,
+            )
+        }
         ("POST", "/api/heartbeat") => fixtures::heartbeat(
             &target.agent.id,
             "idle",
