@@ -15,17 +15,19 @@ use crate::support::{db, send, Cred};
 
 both_backends!(cookie_writes_need_the_servers_own_origin);
 
-fn order(op: &Operation) -> (bool, bool, u8) {
+fn order(op: &Operation) -> (bool, bool, u8, bool) {
     let rank = match op.method {
         Method::PUT | Method::PATCH => 0,
         Method::POST => 1,
         _ => 2,
     };
-    // A password change ends the other sessions; a logout ends this one.
+    // A password change ends the other sessions; a logout ends this one; a switch to
+    // Ed25519 ends the agent's secret (which rotate-secret and the handshake need).
     (
         op.path == "/api/auth/logout",
         op.path == "/api/me/password",
         rank,
+        op.path.ends_with("/enrollment-token"),
     )
 }
 
