@@ -90,6 +90,8 @@ async fn backup_under_load_restores_and_agents_return() {
     for task in load {
         task.await.unwrap();
     }
+    // Every first handshake (whose signature the backup holds) signed at or before now.
+    let first_handshakes_by = crate::common::wall_clock();
     server.stop().await;
 
     // No key in the new data dir: refused, naming the key id it needs.
@@ -130,11 +132,14 @@ async fn backup_under_load_restores_and_agents_return() {
         .json();
     assert_eq!(audit["clean"], true, "{audit}");
 
-    // The backup holds the signatures of the hosts' first handshakes (single use, SPEC §2):
-    // on a fast machine the restore can finish within that second, so sign in a later one.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // The backup holds the signatures of the hosts' first handshakes (single use, SPEC §2).
+    // A fresh client signs at now - 0, now - 1, now - 2 (its skew), so once now is three
+    // seconds past the last of those, no signature can repeat one of them.
+    while crate::common::wall_clock() < first_handshakes_by + 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let server = serve(&storage(&restored, None), &[], &[]).await;
-    let fleet = fleet.moved_to(&server.base);
+    let fleet = Client::new(&server.base);
     for (i, host) in hosts.iter().enumerate() {
         let (status, answer) = fleet.handshake(host).await;
         assert_eq!(status, 200, "{answer}");
