@@ -177,20 +177,27 @@ export async function createFleet(page, name) {
   await page.getByRole('link', { name }).waitFor();
 }
 
-/** Creates an agent from the list page; returns the open "created" dialog's values. */
-export async function createAgent(page, { name, fleet }) {
+/**
+ * Creates an agent from the list page; returns the open "created" dialog's values. `identity`
+ * picks the radio: 'hmac' (an agent secret) unless 'ed25519' (an enrollment token, the
+ * dialog's default) is asked for.
+ */
+export async function createAgent(page, { name, fleet, identity = 'hmac' }) {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Agents' }).click();
   await page.getByRole('button', { name: 'New agent' }).click();
   const form = page.getByRole('dialog', { name: 'New agent' });
   await form.getByLabel('Name', { exact: true }).fill(name);
   if (fleet) await form.getByLabel('Fleet').selectOption({ label: fleet });
+  await form.getByLabel(identity === 'ed25519' ? /^Ed25519 key pair/ : /^Shared secret \(HMAC\)/).check();
   await form.getByRole('button', { name: 'Create agent' }).click();
   const shown = page.getByRole('dialog', { name: `Agent “${name}” created` });
   await shown.waitFor();
   const es = shown.getByLabel('Encryption secret', { exact: true });
+  const credential = shown.getByLabel(identity === 'ed25519' ? 'Enrollment token' : 'Agent secret', { exact: true });
   return {
     dialog: shown,
-    agentSecret: await shown.getByLabel('Agent secret', { exact: true }).inputValue(),
+    agentSecret: identity === 'ed25519' ? null : await credential.inputValue(),
+    enrollmentToken: identity === 'ed25519' ? await credential.inputValue() : null,
     encryptionSecret: (await es.count()) ? await es.inputValue() : null,
     install: await shown.getByLabel('Install command', { exact: true }).inputValue(),
   };

@@ -115,6 +115,8 @@ export const agents = {
   configHistory: (agentId) => get(`/agents/${id(agentId)}/config/history`),
   configVersion: (agentId, version) => get(`/agents/${id(agentId)}/config/history/${encodeURIComponent(version)}`),
   rotateSecret: (agentId) => request('POST', `/agents/${id(agentId)}/rotate-secret`),
+  /** Issues a one-time enrollment token; an HMAC agent becomes an Ed25519 one (its secret is deleted). */
+  enrollmentToken: (agentId) => request('POST', `/agents/${id(agentId)}/enrollment-token`),
   metrics: (agentId, since) => get(`/agents/${id(agentId)}/metrics${qs({ since })}`),
 };
 

@@ -1,6 +1,7 @@
-// Dialogs that show an agent's secrets: the AGENT_SECRET exactly once (after
-// creation or rotation), the ENCRYPTION_SECRET (again later while unlocked),
-// and the one-paste install command. Closing a dialog removes it from the
+// Dialogs that show an agent's secrets: the AGENT_SECRET of an HMAC agent or
+// the enrollment token of an Ed25519 agent exactly once (after creation,
+// rotation or a new token), the ENCRYPTION_SECRET (again later while
+// unlocked), and the one-paste install command. Closing a dialog removes it from the
 // page, so a shown secret does not linger in the DOM.
 
 import { h, field, button, copyButton, secretField, callout } from './ui.js';
@@ -8,16 +9,18 @@ import { openDialog } from './dialog.js';
 import { fleetServerUrl } from './server-url.js';
 
 export const ONCE_WARNING = 'This secret is shown only now. Store it on the host; it cannot be shown again (rotate to get a new one).';
+export const TOKEN_WARNING = 'This token is shown only now. It works once, within 24 hours: the agent makes its own key pair on the host and enrolls the public key with it. Afterwards the server keeps only that public key (issue a new token on the agent page if this one is lost or expires).';
 
 function shellQuote(s) {
   return `'${String(s).replace(/'/g, "'\\''")}'`;
 }
 
-function settingsOf({ agentId, agentSecret, encryptionSecret }) {
+function settingsOf({ agentId, agentSecret, enrollmentToken, encryptionSecret }) {
   return [
     ['OPENCLAW_FLEET_URL', fleetServerUrl()],
     ['OPENCLAW_FLEET_AGENT_ID', agentId],
     ['OPENCLAW_FLEET_AGENT_SECRET', agentSecret],
+    ['OPENCLAW_FLEET_ENROLLMENT_TOKEN', enrollmentToken],
     ['OPENCLAW_FLEET_ENCRYPTION_SECRET', encryptionSecret],
   ].filter(([, v]) => v);
 }
@@ -56,21 +59,55 @@ function doneButton() {
   return button('Done', { variant: 'primary' });
 }
 
-/** After creating an agent: its AGENT_SECRET once, and the install command. */
-export function showCreatedAgent({ agent, agentSecret, encryptionSecret, encryptionNote }) {
+const INSTALL_HINT = 'Paste it into a shell on the host (Linux with systemd, as a user who may sudo). It downloads the agent from this server, checks its SHA-256, writes the settings to /etc/openclaw-fleet/agent.env (mode 0600) and starts the service. The secrets go to the installer on standard input, never on its command line.';
+
+/** The one-time credential of a new agent: an HMAC AGENT_SECRET or an Ed25519 enrollment token. */
+function credentialFields({ agentSecret, enrollmentToken }) {
+  return enrollmentToken
+    ? [callout('warn', 'Copy the enrollment token now', h('p', {}, TOKEN_WARNING)),
+      secretField('Enrollment token', enrollmentToken)]
+    : [callout('warn', 'Copy the agent secret now', h('p', {}, ONCE_WARNING)),
+      secretField('Agent secret', agentSecret)];
+}
+
+/** After creating an agent: its AGENT_SECRET or enrollment token once, and the install command. */
+export function showCreatedAgent({ agent, agentSecret, enrollmentToken, encryptionSecret, encryptionNote }) {
   const done = doneButton();
   const { close } = openDialog({
     title: `Agent “${agent.name}” created`,
     wide: true,
     sensitive: !!encryptionSecret,
     body: [
-      callout('warn', 'Copy the agent secret now', h('p', {}, ONCE_WARNING)),
-      secretField('Agent secret', agentSecret),
+      ...credentialFields({ agentSecret, enrollmentToken }),
       encryptionSecret ? secretField('Encryption secret', encryptionSecret,
         'Encrypts this agent’s config. You can show it again later on the agent page while unlocked.') : null,
-      snippetField('Install command', installCommand({ agentId: agent.id, agentSecret, encryptionSecret }),
-        'Paste it into a shell on the host (Linux with systemd, as a user who may sudo). It downloads the agent from this server, checks its SHA-256, writes the settings to /etc/openclaw-fleet/agent.env (mode 0600) and starts the service. The secrets go to the installer on standard input, never on its command line.'),
+      snippetField('Install command', installCommand({ agentId: agent.id, agentSecret, enrollmentToken, encryptionSecret }),
+        INSTALL_HINT),
       encryptionNote ? callout('info', null, h('p', {}, encryptionNote)) : null,
+    ],
+    actions: [done],
+  });
+  done.addEventListener('click', () => close());
+}
+
+/**
+ * A new enrollment token (after switching an HMAC agent to Ed25519, or re-issuing one), once,
+ * with the install command. `encryptionSecret` (unwrapped while unlocked) goes into the command,
+ * which rewrites the host's settings file; without it the host's own line must be kept.
+ */
+export function showEnrollmentToken(agent, enrollmentToken, { encryptionSecret = null, switched = false } = {}) {
+  const done = doneButton();
+  const { close } = openDialog({
+    title: switched ? `“${agent.name}” switched to Ed25519` : `New enrollment token for “${agent.name}”`,
+    wide: true,
+    sensitive: !!encryptionSecret,
+    body: [
+      ...credentialFields({ enrollmentToken }),
+      snippetField('Install command', installCommand({ agentId: agent.id, enrollmentToken, encryptionSecret }), INSTALL_HINT),
+      h('p', { class: 'muted' }, encryptionSecret ? '' : 'This command lacks the encryption secret (unlock to include it). ',
+        switched
+          ? 'On a host that already runs the agent you can instead replace OPENCLAW_FLEET_AGENT_SECRET with OPENCLAW_FLEET_ENROLLMENT_TOKEN in /etc/openclaw-fleet/agent.env and restart the agent.'
+          : 'On a host that already runs the agent you can instead set OPENCLAW_FLEET_ENROLLMENT_TOKEN in /etc/openclaw-fleet/agent.env and restart the agent: it enrolls its key pair again. To replace the key pair (say it may have leaked), first delete .fleet-agent-identity-key in its state directory.'),
     ],
     actions: [done],
   });
@@ -105,7 +142,7 @@ export function showEncryptionSecret(agent, encryptionSecret, { fresh = false } 
       fresh ? h('p', {}, 'Give this secret to the agent: set it on the host, then restart the agent.') : null,
       secretField('Encryption secret', encryptionSecret),
       snippetField('Run command', runCommand({ agentId: agent.id, agentSecret: null, encryptionSecret })),
-      h('p', { class: 'muted' }, 'The command above lacks the agent secret, which is shown only once. '
+      h('p', { class: 'muted' }, 'The command above lacks the agent secret or enrollment token, which is shown only once. '
         + 'On a host that already runs the agent, add only OPENCLAW_FLEET_ENCRYPTION_SECRET.'),
     ],
     actions: [done],

@@ -1,10 +1,13 @@
-// The "New agent" dialog. While unlocked it also makes the agent's
-// ENCRYPTION_SECRET here in the browser and stores only its wrapped form;
-// then it shows the AGENT_SECRET once with the install command.
+// The "New agent" dialog. The identity is an Ed25519 key pair the host makes
+// and enrolls with a one-time token (the default: the server stores only the
+// public key) or the HMAC shared secret of the original handshake. While
+// unlocked it also makes the agent's ENCRYPTION_SECRET here in the browser and
+// stores only its wrapped form; then it shows the enrollment token (or the
+// AGENT_SECRET) once with the install command.
 
 import * as api from '../api.js';
 import { generateEncryptionSecret, wrapSecret } from '../crypto.js';
-import { h, field, button, busy, errorBox, callout } from '../ui.js';
+import { h, field, button, busy, errorBox, callout, uid } from '../ui.js';
 import { openDialog } from '../dialog.js';
 import { showCreatedAgent } from '../secrets.js';
 
@@ -17,6 +20,21 @@ function validUrl(s) {
   }
 }
 
+/** The identity choice: Ed25519 (checked) or HMAC; `.value` reads the chosen one. */
+function identityChoice() {
+  const group = uid('identity');
+  const option = (value, label, hint, checked) => {
+    const input = h('input', { type: 'radio', name: group, value, id: uid('identity'), checked });
+    return { input, row: h('div', { class: 'check' }, input, h('label', { for: input.id }, label, h('span', { class: 'hint' }, hint))) };
+  };
+  const ed = option('ed25519', 'Ed25519 key pair (recommended)',
+    ' The host makes its own key pair and enrolls it once with a token; the server stores only the public key, so neither its database nor its keys can impersonate the host.', true);
+  const hmac = option('hmac', 'Shared secret (HMAC)',
+    ' The original handshake, for agents that cannot enroll yet. The server holds the secret too.', false);
+  const el = h('fieldset', { class: 'identity-choice' }, h('legend', {}, 'Identity'), ed.row, hmac.row);
+  return { el, get value() { return hmac.input.checked ? 'hmac' : 'ed25519'; } };
+}
+
 export async function openCreateAgent(app, { fleetId, onCreated }) {
   const [fleetsRes, policiesRes] = await Promise.all([api.fleets.list(), api.policies.list()]);
   const name = h('input', { type: 'text', required: true, maxlength: 100, autocomplete: 'off' });
@@ -27,6 +45,7 @@ export async function openCreateAgent(app, { fleetId, onCreated }) {
   const gateway = h('input', { type: 'url', autocomplete: 'off', placeholder: 'https://gateway.example:18789', spellcheck: 'false' });
   const nameField = field({ label: 'Name', input: name });
   const gatewayField = field({ label: 'Gateway URL', input: gateway, optional: true, hint: 'Where the agent reaches its OpenClaw gateway, if not the default.' });
+  const identity = identityChoice();
   const err = errorBox();
   const state = app.keyState();
   const note = state === 'unlocked'
@@ -38,7 +57,7 @@ export async function openCreateAgent(app, { fleetId, onCreated }) {
   const cancel = button('Cancel');
   const form = h('form', { class: 'stack', novalidate: true, id: 'create-agent-form' },
     nameField, field({ label: 'Fleet', input: fleet }), field({ label: 'Policy profile', input: policy }),
-    gatewayField, callout('info', null, h('p', {}, note)), err);
+    gatewayField, identity.el, callout('info', null, h('p', {}, note)), err);
   submit.setAttribute('form', 'create-agent-form');
   const { close } = openDialog({ title: 'New agent', body: [form], actions: [cancel, submit] });
   cancel.addEventListener('click', () => close());
@@ -64,12 +83,13 @@ export async function openCreateAgent(app, { fleetId, onCreated }) {
           fleet_id: fleet.value || null,
           policy_profile: policy.value || undefined,
           gateway_url: gateway.value.trim() || null,
+          identity: identity.value,
         });
       } catch (e2) {
         err.show(e2);
         return;
       }
-      const { agent, agent_secret: agentSecret } = created;
+      const { agent, agent_secret: agentSecret, enrollment_token: enrollmentToken } = created;
       let encryptionSecret = null;
       let encryptionNote = null;
       if (app.keyState() === 'unlocked') {
@@ -88,7 +108,7 @@ export async function openCreateAgent(app, { fleetId, onCreated }) {
           : 'Unlock, then use “Set up encryption” on the agent page'}: the agent also needs OPENCLAW_FLEET_ENCRYPTION_SECRET before it can run.`;
       }
       close();
-      showCreatedAgent({ agent, agentSecret, encryptionSecret, encryptionNote });
+      showCreatedAgent({ agent, agentSecret, enrollmentToken, encryptionSecret, encryptionNote });
       onCreated?.(agent);
     }, 'Creating…');
   });

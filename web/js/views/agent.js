@@ -1,13 +1,15 @@
 // One agent: status and facts (live, editable in place), the plaintext-secret
-// warning, charts, the encrypted config, and the Rotate secret / Delete
-// actions.
+// warning, charts, the encrypted config, and the actions: Rotate secret and
+// Switch to Ed25519 for an HMAC agent, New enrollment token for an Ed25519
+// one, Delete.
 
 import * as api from '../api.js';
 import { subscribe } from '../live.js';
 import { h, button, busy, errorBox, statusBadge, timeEl, fmtDateTime, toast } from '../ui.js';
 import { icon } from '../icons.js';
 import { confirmDialog } from '../dialog.js';
-import { showRotatedSecret } from '../secrets.js';
+import { showRotatedSecret, showEnrollmentToken } from '../secrets.js';
+import { unwrapSecret } from '../crypto.js';
 import { metricsSection } from './agent-metrics.js';
 import { configSection } from './agent-config.js';
 import { agentEditForm } from './agent-edit.js';
@@ -22,6 +24,17 @@ function configDelivery(value) {
   }
   if (value === 'ready') return 'Ready';
   return h('span', { class: 'muted' }, 'Unknown');
+}
+
+/** The agent's identity type (`identity`, absent on servers before Ed25519: HMAC). */
+function identityOf(a) {
+  return a.identity === 'ed25519' ? 'ed25519' : 'hmac';
+}
+
+function identityFact(a) {
+  if (identityOf(a) === 'hmac') return 'Shared secret (HMAC)';
+  if (!a.public_key) return h('span', {}, 'Ed25519 ', h('span', { class: 'muted' }, '— waiting for the host to enroll with its token'));
+  return h('span', {}, 'Ed25519, public key ', h('code', { class: 'break' }, a.public_key));
 }
 
 function fact(label, value) {
@@ -50,18 +63,27 @@ export async function renderAgent(view, ctx) {
   const facts = h('dl', { class: 'facts' });
   const overview = h('div', {}, facts);
   const actionErr = errorBox();
+  const identityActions = h('span', { class: 'actions' });
+  let shownIdentity = null;
   let editing = false;
 
   function paint(a) {
     ctx.setTitle(a.name);
     title.textContent = a.name;
     badge.replaceChildren(statusBadge(a.status));
-    warning.replaceChildren(a.plaintext_secret_seen_at ? h('div', { class: 'banner banner-danger', role: 'alert' },
+    warning.replaceChildren(a.plaintext_secret_seen_at && identityOf(a) === 'hmac' ? h('div', { class: 'banner banner-danger', role: 'alert' },
       icon('alert', 'icon icon-lg'),
       h('div', {}, h('p', { class: 'banner-title' }, 'This agent sent its secret in plaintext — rotate it'),
         h('p', {}, 'A request carrying the agent secret itself reached the server (', timeEl(a.plaintext_secret_seen_at),
           '). Anyone who saw that traffic or its logs may hold the secret. Rotate it and update the host.'),
         button('Rotate secret now', { variant: 'danger', iconName: 'rotate', onclick: (e) => rotate(e.currentTarget) }))) : '');
+    if (identityOf(a) !== shownIdentity) {
+      shownIdentity = identityOf(a);
+      identityActions.replaceChildren(...(shownIdentity === 'hmac'
+        ? [button('Rotate secret', { iconName: 'rotate', onclick: (e) => rotate(e.currentTarget) }),
+          button('Switch to Ed25519', { iconName: 'key', onclick: (e) => enrollmentToken(e.currentTarget, { switching: true }) })]
+        : [button('New enrollment token', { iconName: 'key', onclick: (e) => enrollmentToken(e.currentTarget, { switching: false }) })]));
+    }
     errorLine.replaceChildren(a.status === 'error' && a.error
       ? h('p', { class: 'alert alert-error' }, icon('alert'), h('span', {}, 'Agent reports: ', h('code', {}, a.error))) : '');
     facts.replaceChildren(...[
@@ -72,7 +94,8 @@ export async function renderAgent(view, ctx) {
       fact('Policy profile', a.policy_profile ?? '—'),
       fact('Heartbeat', a.heartbeat_interval ? `every ${a.heartbeat_interval} s` : '—'),
       fact('Gateway URL', a.gateway_url ? h('code', {}, a.gateway_url) : h('span', { class: 'muted' }, 'Default')),
-      fact('Secret last used', timeEl(a.secret_last_used_at, 'Never')),
+      fact('Identity', identityFact(a)),
+      identityOf(a) === 'hmac' ? fact('Secret last used', timeEl(a.secret_last_used_at, 'Never')) : [],
       fact('Config version', `stored ${a.config_version ?? 0} · applied ${a.config_version_applied ?? '—'}`),
       fact('Config delivery', configDelivery(a.config_delivery)),
       fact('Created', h('span', { title: fmtDateTime(a.created_at) }, fmtDateTime(a.created_at))),
@@ -136,6 +159,48 @@ export async function renderAgent(view, ctx) {
     });
   }
 
+  /** The encryption secret, when this tab is unlocked and the agent has one (for the install command). */
+  async function encryptionSecretIfUnlocked() {
+    if (ctx.app.keyState() !== 'unlocked' || !agent.wrapped_secret) return null;
+    try {
+      return await unwrapSecret(await ctx.app.wrapKey(), ctx.app.session.user.id, agent.id, agent.wrapped_secret);
+    } catch {
+      return null;
+    }
+  }
+
+  async function enrollmentToken(btn, { switching }) {
+    actionErr.hide();
+    const ok = await confirmDialog(switching ? {
+      title: `Switch “${agent.name}” to Ed25519?`,
+      message: 'Its agent secret is deleted and its sessions end now: the host is cut off until it enrolls with the '
+        + 'one-time enrollment token shown next (give it to the host in place of OPENCLAW_FLEET_AGENT_SECRET and restart '
+        + 'the agent). From then on the server keeps only the host’s public key, so a copy of its database can no longer '
+        + 'impersonate the agent. This cannot be switched back.',
+      confirmLabel: 'Switch to Ed25519',
+      danger: true,
+    } : {
+      title: `New enrollment token for “${agent.name}”?`,
+      message: 'A one-time token is made and shown once. At once the agent’s current key and any earlier token stop '
+        + 'working and its sessions end: the host is offline until it enrolls with the new token (with its current key '
+        + 'pair, or a new one if you delete its key file first).',
+      confirmLabel: 'Make token',
+      danger: true,
+    });
+    if (!ok) return;
+    await busy(btn, async () => {
+      try {
+        const res = await api.agents.enrollmentToken(agent.id);
+        const encryptionSecret = await encryptionSecretIfUnlocked();
+        showEnrollmentToken(agent, res.enrollment_token, { encryptionSecret, switched: switching });
+        agent = await api.agents.get(agent.id);
+        paint(agent);
+      } catch (e) {
+        actionErr.show(e);
+      }
+    });
+  }
+
   let deleting = false;
   async function remove(btn) {
     actionErr.hide();
@@ -169,7 +234,7 @@ export async function renderAgent(view, ctx) {
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/agents' }, 'Agents'), h('span', { 'aria-hidden': 'true' }, ' / ')),
     h('div', { class: 'page-header' }, h('div', { class: 'title-row' }, title, badge),
       h('div', { class: 'actions' },
-        button('Rotate secret', { iconName: 'rotate', onclick: (e) => rotate(e.currentTarget) }),
+        identityActions,
         button('Delete', { variant: 'ghost-danger', iconName: 'trash', onclick: (e) => remove(e.currentTarget) }))),
     actionErr, warning, errorLine,
     h('section', { class: 'card', 'aria-labelledby': 'overview-h' },
