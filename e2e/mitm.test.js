@@ -9,6 +9,8 @@
 // decrypting the config, rotating a key read from its standard input and logging out,
 // and the agent applying that. A network observer's copy of all
 // that must hold no secret and no plaintext config value, in any common encoding.
+// A second server does the same for Ed25519 agents (below): no identity key on the
+// wire, and no recorded enrollment or handshake that can be replayed.
 
 import { after, before, describe, it as nodeIt } from 'node:test';
 import assert from 'node:assert/strict';
@@ -305,6 +307,100 @@ describe('a network observer after provisioning', () => {
     // account password in the login body is the price of a login without TLS.
     for (const visible of [agentId, '"alg":"A256GCM"', 'POST /api/heartbeat', kdf.salt, PASSWORD]) {
       assert.ok(capture.includes(Buffer.from(visible)), `${visible} is in the capture`);
+    }
+  });
+});
+
+// The Ed25519 path through the same recording proxy: an agent created in the
+// dashboard with an enrollment token, the Rust agent and the Python monitor each
+// making a key pair, enrolling and handshaking through the proxy. The recording
+// holds no identity key in any spelling, and neither a recorded enrollment nor a
+// recorded handshake gets anywhere when an observer replays it.
+describe('a network observer of Ed25519 agents', () => {
+  let server;
+  let proxy;
+  let browser;
+  let gateway;
+  const dirs = [];
+  const keys = [];
+  const tokens = [];
+  const tempDir = (tag) => {
+    const d = mkdtempSync(join(tmpdir(), `ocf-mitm-ed-${tag}-`));
+    dirs.push(d);
+    return d;
+  };
+
+  before(async () => {
+    server = await startServer();
+    proxy = await startRecordingProxy(server.url);
+    browser = await launchBrowser();
+    gateway = createServer((_req, res) => res.end('ok'));
+    await new Promise((r) => gateway.listen(0, '127.0.0.1', r));
+  });
+
+  after(async () => {
+    gateway?.close();
+    await browser?.close();
+    await proxy?.close();
+    await server?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('the agent and the monitor enroll and handshake through the proxy', async () => {
+    const s = await newPage(browser);
+    await registerFirstAccount(s.page, proxy.url, EMAIL, PASSWORD);
+    await setUpMasterKey(s.page, PASSPHRASE);
+    const hosts = [
+      ['agent', cargoBinary('openclaw-fleet-agent', 'OPENCLAW_FLEET_AGENT_BIN'), ['run', '--once']],
+      ['monitor', 'python3', ['python/openclaw_fleet_monitor.py', '--once']],
+    ];
+    for (const [tag, cmd, args] of hosts) {
+      const made = await createAgent(s.page, { name: `mitm-ed-${tag}`, identity: 'ed25519' });
+      await made.dialog.getByRole('button', { name: 'Done' }).click();
+      const hostSettings = installEnv(made.install);
+      tokens.push(made.enrollmentToken);
+      const dir = tempDir(tag);
+      proxy.start();
+      const done = await run(cmd, args, hostEnv({
+        ...hostSettings,
+        HOME: dir,
+        OPENCLAW_STATE_DIR: dir,
+        OPENCLAW_GATEWAY_URL: `http://127.0.0.1:${gateway.address().port}`,
+      })).done;
+      proxy.stop();
+      assert.equal(done.code, 0, done.out);
+      keys.push(readFileSync(join(dir, '.fleet-agent-identity-key'), 'utf8').trim());
+    }
+    assert.deepEqual(s.problems, []);
+    await s.context.close();
+  });
+
+  it('recorded no identity key, and a replayed enrollment or handshake is refused', async () => {
+    const capture = proxy.capture();
+    const ex = proxy.exchanges();
+    const enrolls = ex.filter((e) => e.method === 'POST' && e.path === '/api/agents/enroll' && e.status === 200);
+    const handshakes = ex.filter((e) => e.method === 'POST' && e.path === '/api/agents/handshake' && e.status === 200);
+    assert.equal(enrolls.length, 2, 'the agent and the monitor enrolled through the proxy');
+    assert.ok(handshakes.length >= 2, 'and handshaked through it');
+    for (const h of handshakes) assert.equal(JSON.parse(h.request).alg, 'ed25519');
+
+    const needles = keys.flatMap((key, i) => [
+      ...textSpellings(`identity key ${i}`, key),
+      ...spellings(`identity key ${i} seed`, b64uDecode(key.slice('ocf_ik_'.length))),
+    ]);
+    const found = needles.filter(([, n]) => capture.includes(n)).map(([label]) => label);
+    assert.deepEqual(found, [], `seen on the wire: ${found.join(', ')}`);
+    // The search works: the enrollment token does cross the wire, once, at enrollment.
+    for (const token of tokens) assert.ok(capture.includes(Buffer.from(token)), 'the token is in the capture');
+
+    const replay = async (e) => {
+      const res = await fetch(`${server.url}${e.path}`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: e.request,
+      });
+      return res.status;
+    };
+    for (const e of [...enrolls, ...handshakes]) {
+      assert.equal(await replay(e), 401, `a replayed ${e.path} was accepted`);
     }
   });
 });
