@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod enrollment;
 mod hostile_server;
+mod identity;
 mod monitor_switch;
 mod real_server;
 mod tls;
