@@ -321,9 +321,11 @@ describe('a network observer of Ed25519 agents', () => {
   let proxy;
   let browser;
   let gateway;
+  let page;
   const dirs = [];
   const keys = [];
   const tokens = [];
+  const it = withScreenshots(nodeIt, () => [page]);
   const tempDir = (tag) => {
     const d = mkdtempSync(join(tmpdir(), `ocf-mitm-ed-${tag}-`));
     dirs.push(d);
@@ -348,6 +350,7 @@ describe('a network observer of Ed25519 agents', () => {
 
   it('the agent and the monitor enroll and handshake through the proxy', async () => {
     const s = await newPage(browser);
+    page = s.page;
     await registerFirstAccount(s.page, proxy.url, EMAIL, PASSWORD);
     await setUpMasterKey(s.page, PASSPHRASE);
     const hosts = [
