@@ -102,7 +102,8 @@ export const fleets = {
 };
 
 export const agents = {
-  list: ({ fleet_id, status, page = 1, limit = 50 } = {}) => get(`/agents${qs({ fleet_id, status, page, limit })}`),
+  /** Keyset pages: pass the previous page's `next_cursor` as `cursor` (same filters and sort). */
+  list: ({ fleet_id, status, q, sort, cursor, limit = 50 } = {}) => get(`/agents${qs({ fleet_id, status, q, sort, cursor, limit })}`),
   get: (agentId) => get(`/agents/${id(agentId)}`),
   create: (body) => request('POST', '/agents', { body }),
   /** Only the fields given change; null clears fleet_id or gateway_url. */
@@ -141,9 +142,11 @@ export const policies = {
 /** Every agent of the owner (or of one fleet), page by page. */
 export async function allAgents(limit = 100, { fleet_id } = {}) {
   const out = [];
-  for (let page = 1; ; page += 1) {
-    const res = await agents.list({ fleet_id, page, limit });
+  let cursor;
+  for (;;) {
+    const res = await agents.list({ fleet_id, cursor, limit });
     out.push(...(res.agents ?? []));
-    if (!res.agents?.length || out.length >= (res.total ?? 0)) return out;
+    if (!res.next_cursor) return out;
+    cursor = res.next_cursor;
   }
 }

@@ -1,5 +1,6 @@
-// The agent list: filters by fleet and status, pagination, and rows that
-// update live from the event stream (no refresh button).
+// The agent list: filters by fleet and status, name search and sort, all applied by the
+// server (keyset pages behind its opaque cursor), status counts, and rows that update
+// live from the event stream (no refresh button).
 
 import * as api from '../api.js';
 import { subscribe } from '../live.js';
@@ -8,14 +9,26 @@ import { icon } from '../icons.js';
 import { openCreateAgent } from './agent-create.js';
 
 const LIMIT = 25;
+const SORTS = [
+  ['created', 'Oldest first'], ['-created', 'Newest first'],
+  ['name', 'Name A–Z'], ['-name', 'Name Z–A'],
+  ['-last_seen', 'Seen most recently'], ['last_seen', 'Seen least recently'],
+];
+// Live changes reload the page at most this often (ms): at 100 000 agents events never stop.
+const RELOAD_EVERY = 1500;
 
 export async function renderAgents(view, ctx) {
   const { app, query } = ctx;
+  const sortOf = (v) => (SORTS.some(([s]) => s === v) ? v : 'created');
   const filters = {
     fleet: query.get('fleet') ?? '',
     status: STATUSES.includes(query.get('status')) ? query.get('status') : '',
-    page: Math.max(1, Number.parseInt(query.get('page') ?? '1', 10) || 1),
+    q: (query.get('q') ?? '').slice(0, 100),
+    sort: sortOf(query.get('sort')),
   };
+  // The cursors of the pages before this one (the first page has none).
+  let cursors = [];
+  let cursor = null;
   const { fleets } = await api.fleets.list();
   const fleetNames = new Map(fleets.map((f) => [f.id, f.name]));
 
@@ -23,7 +36,10 @@ export async function renderAgents(view, ctx) {
     ...fleets.map((f) => h('option', { value: f.id, selected: f.id === filters.fleet }, f.name)));
   const statusSel = h('select', {}, h('option', { value: '' }, 'Any status'),
     ...STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, s[0].toUpperCase() + s.slice(1))));
+  const search = h('input', { type: 'search', value: filters.q, maxlength: '100', placeholder: 'Name starts with…', autocomplete: 'off' });
+  const sortSel = h('select', {}, ...SORTS.map(([v, label]) => h('option', { value: v, selected: v === filters.sort }, label)));
   const summary = h('p', { class: 'muted count', 'aria-live': 'polite' });
+  const counts = h('div', { class: 'status-counts', role: 'group', 'aria-label': 'Agent counts' });
   const err = errorBox();
   const body = h('div', { class: 'card flush' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pagination' });
@@ -44,7 +60,8 @@ export async function renderAgents(view, ctx) {
     const q = new URLSearchParams();
     if (filters.fleet) q.set('fleet', filters.fleet);
     if (filters.status) q.set('status', filters.status);
-    if (filters.page > 1) q.set('page', String(filters.page));
+    if (filters.q) q.set('q', filters.q);
+    if (filters.sort !== 'created') q.set('sort', filters.sort);
     const s = q.toString();
     history.replaceState(null, '', `#/agents${s ? `?${s}` : ''}`);
   }
@@ -75,25 +92,42 @@ export async function renderAgents(view, ctx) {
       tbody);
   }
 
+  function renderCounts(c) {
+    const chip = (status, label, n) => h('button', {
+      type: 'button', class: `chip${filters.status === status ? ' active' : ''}`,
+      'aria-pressed': String(filters.status === status),
+      onclick: () => { filters.status = status; statusSel.value = status; restart(); },
+    }, label, ' ', h('span', { class: 'num' }, n.toLocaleString()));
+    counts.replaceChildren(chip('', 'All', c.total),
+      ...STATUSES.map((s) => chip(s, s[0].toUpperCase() + s.slice(1), c[s] ?? 0)));
+  }
+
   async function load() {
     err.hide();
     let res;
     try {
-      res = await api.agents.list({ fleet_id: filters.fleet, status: filters.status, page: filters.page, limit: LIMIT });
+      res = await api.agents.list({
+        fleet_id: filters.fleet, status: filters.status, q: filters.q,
+        sort: filters.q ? undefined : filters.sort, cursor, limit: LIMIT,
+      });
     } catch (e) {
       err.show(e);
       return;
     }
     if (!ctx.isCurrent()) return;
-    const pages = Math.max(1, Math.ceil((res.total ?? 0) / LIMIT));
-    if (filters.page > pages && res.total > 0) {
-      filters.page = pages;
-      syncUrl();
+    if (!res.agents.length && cursors.length) {
+      // This page emptied meanwhile (agents deleted): back to the first.
+      cursors = [];
+      cursor = null;
       return load();
     }
     shown = res.agents;
-    const filtered = filters.fleet || filters.status;
-    summary.textContent = `${res.total} agent${res.total === 1 ? '' : 's'}${filtered ? ' match' : ''}`;
+    renderCounts(res.counts);
+    const filtered = filters.fleet || filters.status || filters.q;
+    const total = res.total;
+    summary.textContent = total === null || total === undefined
+      ? `${res.agents.length}${res.next_cursor ? '+' : ''} agent${res.agents.length === 1 && !res.next_cursor ? '' : 's'} match`
+      : `${total.toLocaleString()} agent${total === 1 ? '' : 's'}${filtered ? ' match' : ''}`;
     if (res.agents.length) body.replaceChildren(table(res.agents));
     else if (filtered) body.replaceChildren(h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, 'No agents match these filters')));
     else {
@@ -102,34 +136,54 @@ export async function renderAgents(view, ctx) {
         h('p', { class: 'muted' }, 'Create an agent, then run the install command on its host. It appears here as soon as it connects.')));
     }
     pager.replaceChildren();
-    if (pages > 1) {
-      const prev = button('Previous', { disabled: filters.page <= 1, onclick: () => go(filters.page - 1) });
-      const next = button('Next', { disabled: filters.page >= pages, onclick: () => go(filters.page + 1) });
-      pager.append(prev, h('span', { class: 'muted' }, `Page ${filters.page} of ${pages}`), next);
+    if (cursors.length || res.next_cursor) {
+      const prev = button('Previous', { disabled: !cursors.length, onclick: () => { cursor = cursors.pop(); load(); } });
+      const next = button('Next', {
+        disabled: !res.next_cursor,
+        onclick: () => { cursors.push(cursor); cursor = res.next_cursor; load(); },
+      });
+      pager.append(prev, h('span', { class: 'muted' }, `Page ${cursors.length + 1}`), next);
     }
   }
 
-  function go(page) {
-    filters.page = page;
+  // A new filter, search or sort starts again at the first page.
+  function restart() {
+    cursors = [];
+    cursor = null;
     syncUrl();
     load();
   }
 
-  fleetSel.addEventListener('change', () => { filters.fleet = fleetSel.value; go(1); });
-  statusSel.addEventListener('change', () => { filters.status = statusSel.value; go(1); });
+  fleetSel.addEventListener('change', () => { filters.fleet = fleetSel.value; restart(); });
+  statusSel.addEventListener('change', () => { filters.status = statusSel.value; restart(); });
+  sortSel.addEventListener('change', () => { filters.sort = sortOf(sortSel.value); restart(); });
+  let searchTimer = null;
+  search.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      filters.q = search.value.trim().slice(0, 100);
+      sortSel.disabled = Boolean(filters.q);
+      restart();
+    }, 250);
+  });
+  sortSel.disabled = Boolean(filters.q);
 
   let reloadTimer = null;
   const scheduleReload = () => {
-    clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(load, 800);
+    if (reloadTimer) return;
+    reloadTimer = setTimeout(() => { reloadTimer = null; load(); }, RELOAD_EVERY);
   };
-  ctx.onCleanup(() => clearTimeout(reloadTimer));
+  ctx.onCleanup(() => { clearTimeout(reloadTimer); clearTimeout(searchTimer); });
   ctx.onCleanup(subscribe((agent) => {
     const old = rows.get(agent.id);
     const matches = (!filters.fleet || agent.fleet_id === filters.fleet) && (!filters.status || agent.status === filters.status);
     if (old && matches) {
       const fresh = row(agent);
-      if (shown.find((a) => a.id === agent.id)?.status !== agent.status) fresh.classList.add('flash');
+      const before = shown.find((a) => a.id === agent.id);
+      if (before?.status !== agent.status) {
+        fresh.classList.add('flash');
+        scheduleReload(); // the counts changed
+      }
       old.replaceWith(fresh);
       rows.set(agent.id, fresh);
       shown = shown.map((a) => (a.id === agent.id ? agent : a));
@@ -137,7 +191,7 @@ export async function renderAgents(view, ctx) {
       scheduleReload();
     }
   }, {
-    onDeleted: (id) => { if (rows.has(id)) scheduleReload(); },
+    onDeleted: () => scheduleReload(),
     onFleet: (f) => {
       const known = fleetNames.has(f.id);
       fleetNames.set(f.id, f.name);
@@ -152,8 +206,12 @@ export async function renderAgents(view, ctx) {
   view.append(
     pageHeader('Agents', bulkLink, createBtn),
     h('div', { class: 'toolbar' },
-      h('div', { class: 'filters' }, field({ label: 'Fleet', input: fleetSel }), field({ label: 'Status', input: statusSel })),
+      h('div', { class: 'filters' },
+        field({ label: 'Search', input: search }),
+        field({ label: 'Fleet', input: fleetSel }),
+        field({ label: 'Status', input: statusSel }),
+        field({ label: 'Sort', input: sortSel })),
       summary),
-    err, body, pager);
+    counts, err, body, pager);
   await load();
 }

@@ -169,11 +169,14 @@ impl Client {
     /// Every agent matching the filters, page by page.
     pub async fn agents(&self, fleet_id: Option<&str>, status: Option<&str>) -> Result<Vec<Agent>> {
         let mut out = Vec::new();
-        for page in 1.. {
-            let mut rb = self.request(Method::GET, "/api/agents").query(&[
-                ("page", page.to_string()),
-                ("limit", PAGE_LIMIT.to_string()),
-            ]);
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut rb = self
+                .request(Method::GET, "/api/agents")
+                .query(&[("limit", PAGE_LIMIT.to_string())]);
+            if let Some(c) = &cursor {
+                rb = rb.query(&[("cursor", c)]);
+            }
             if let Some(f) = fleet_id {
                 rb = rb.query(&[("fleet_id", f)]);
             }
@@ -181,10 +184,10 @@ impl Client {
                 rb = rb.query(&[("status", s)]);
             }
             let got: AgentPage = self.json(rb).await?;
-            let done = got.agents.is_empty();
             out.extend(got.agents);
-            if done || out.len() as u64 >= got.total {
-                break;
+            match got.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
             }
         }
         Ok(out)

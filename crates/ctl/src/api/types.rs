@@ -49,7 +49,8 @@ pub struct AgentDetail {
 #[derive(Debug, Deserialize)]
 pub struct AgentPage {
     pub agents: Vec<Agent>,
-    pub total: u64,
+    /// The next page's `cursor`; none on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

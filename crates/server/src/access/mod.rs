@@ -14,6 +14,7 @@ mod agent;
 mod alerts;
 mod bus;
 mod cache;
+mod counts;
 mod drain;
 mod enroll;
 mod operator;
@@ -34,7 +35,7 @@ pub use operator::{AccountView, Operator};
 pub use owner::account::SessionView;
 pub use owner::{
     ActivityPage, ActivityView, AgentEdit, AlertRuleInput, AlertRuleView, CreatedAlertRule,
-    DeliveryPage, DeliveryView, Owner, WebhookInput, WebhookView,
+    DeliveryPage, DeliveryView, ListRequest, Owner, WebhookInput, WebhookView,
 };
 pub use public::Public;
 pub use views::*;
@@ -72,6 +73,7 @@ struct Inner {
     settings: Settings,
     limits: Limits,
     cache: AgentCache,
+    counts: counts::CountsCache,
     writer: Writer,
     recorder: activity::Recorder,
     alerts: alerts::Alerts,
@@ -120,6 +122,7 @@ impl AppState {
             recorder: activity::Recorder::spawn(store.clone()),
             alerts: alerts::Alerts::new(),
             cache: AgentCache::default(),
+            counts: counts::CountsCache::default(),
             bus: bus::Bus::new(store.pg_pool()),
             store,
             at_rest,
@@ -207,6 +210,21 @@ impl AppState {
         Ok((cells.len(), crate::audit::audit(&cells, &self.0.at_rest)))
     }
 
+    /// The database's plan for one page of an owner's agent list (see
+    /// [`crate::store::ListStore::explain_listing`]): for the benchmark and index tests.
+    pub async fn explain_agent_list(
+        &self,
+        owner_id: &str,
+        listing: &crate::store::AgentListing,
+        forbid_scans: bool,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(self
+            .0
+            .store
+            .explain_listing(owner_id, listing, forbid_scans)
+            .await?)
+    }
+
     /// Readiness: not draining, and the database answers.
     pub async fn ready(&self) -> bool {
         !self.draining() && self.0.store.ping().await.is_ok()
@@ -230,8 +248,8 @@ impl AppState {
             .map_err(|e| ApiError::internal(anyhow::anyhow!("at-rest open {table}.{column}: {e}")))
     }
 
-    /// Housekeeping run by the background task: prune expired rows and announce agents
-    /// that went offline since `prev`.
+    /// Housekeeping run by the background task: prune expired rows, announce agents
+    /// that went offline since `prev`, and store their status as offline.
     pub async fn maintain(&self, prev: i64, prune: bool) -> Result<(), ApiError> {
         let now = self.now();
         if prune {
@@ -253,6 +271,7 @@ impl AppState {
         for a in self.0.store.newly_offline(prev, now).await? {
             self.notify_local(&a.owner_id, &a.id, false, false);
         }
+        self.0.store.mark_offline(now).await?;
         Ok(())
     }
 }

@@ -127,12 +127,64 @@ pub struct AgentDetail {
     pub wrapped_secret: Option<Value>,
 }
 
+/// A page of the agent list (see docs/api.md "Listing agents").
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentPage {
     pub agents: Vec<AgentView>,
-    pub page: i64,
     pub limit: i64,
+    /// Pass as `cursor` (with the same filters and sort) for the next page; null on the
+    /// last page.
+    pub next_cursor: Option<String>,
+    /// Only when paging by `page` (the older offset paging).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<i64>,
+    /// Agents matching the fleet and status filters. Exact with `page`; otherwise taken
+    /// from `counts`; null with a name search (`q`) when paging by cursor.
+    pub total: Option<i64>,
+    /// The owner's agents per status, within the fleet filter (not the status filter or
+    /// the search): a few seconds old at most for an owner of thousands of agents.
+    pub counts: StatusCountsView,
+}
+
+/// Agents per effective status.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct StatusCountsView {
+    pub pending: i64,
+    pub healthy: i64,
+    pub idle: i64,
+    pub error: i64,
+    pub offline: i64,
     pub total: i64,
+}
+
+impl StatusCountsView {
+    /// From the store's per-stored-status rows (NULL is pending).
+    pub fn from_rows(rows: &crate::store::StatusCounts) -> Self {
+        let mut c = Self::default();
+        for (status, n) in rows {
+            match status.as_deref() {
+                None => c.pending += n,
+                Some("idle") => c.idle += n,
+                Some("error") => c.error += n,
+                Some("offline") => c.offline += n,
+                Some(_) => c.healthy += n,
+            }
+            c.total += n;
+        }
+        c
+    }
+
+    /// The count of one status name.
+    pub fn of(&self, status: &str) -> i64 {
+        match status {
+            "pending" => self.pending,
+            "healthy" => self.healthy,
+            "idle" => self.idle,
+            "error" => self.error,
+            "offline" => self.offline,
+            _ => 0,
+        }
+    }
 }
 
 /// The answer to agent creation: the secret (HMAC) or the enrollment token (Ed25519) is

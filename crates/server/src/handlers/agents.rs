@@ -10,11 +10,12 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::{
-    AgentDetail, AgentEdit, AgentPage, AgentView, CreatedAgent, IssuedEnrollment, MetricPointView,
-    Owner, RotatedSecret,
+    AgentDetail, AgentEdit, AgentPage, AgentView, CreatedAgent, IssuedEnrollment, ListRequest,
+    MetricPointView, Owner, RotatedSecret,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::json::{field, present, ApiJson, ApiPath, ApiQuery};
+use crate::store::SortKey;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -25,12 +26,42 @@ pub struct ListQuery {
     /// pending, healthy, idle, error or offline.
     #[param(pattern = "^(pending|healthy|idle|error|offline)$")]
     pub status: Option<String>,
-    /// From 1.
+    /// Name search: agents whose name starts with this, case-insensitively (1 to 100
+    /// characters). Results are sorted by name.
+    pub q: Option<String>,
+    /// name, created (default) or last_seen; a leading `-` sorts descending.
+    #[param(pattern = "^-?(name|created|last_seen)$")]
+    pub sort: Option<String>,
+    /// `next_cursor` of the previous page (same filters and sort).
+    pub cursor: Option<String>,
+    /// From 1: the older offset paging, exclusive with `cursor` (slower on deep pages).
     #[param(minimum = 1)]
     pub page: Option<i64>,
     /// 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+}
+
+fn parse_sort(sort: Option<&str>, searching: bool) -> ApiResult<(SortKey, bool)> {
+    let s = sort.unwrap_or(if searching { "name" } else { "created" });
+    let (descending, name) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let key = match name {
+        "name" => SortKey::Name,
+        "created" => SortKey::Created,
+        "last_seen" => SortKey::LastSeen,
+        _ => {
+            return Err(ApiError::invalid(
+                "sort must be name, created or last_seen, optionally after a -",
+            ))
+        }
+    };
+    if searching && key != SortKey::Name {
+        return Err(ApiError::invalid("search results (q) are sorted by name"));
+    }
+    Ok((key, descending))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -161,14 +192,35 @@ pub async fn list(owner: Owner, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<J
             return Err(ApiError::invalid("fleet_id must be a fleet id"));
         }
     }
-    let page = q.page.unwrap_or(1);
     let limit = q.limit.unwrap_or(50);
-    if page < 1 || !(1..=200).contains(&limit) {
+    if q.page.is_some_and(|p| p < 1) || !(1..=200).contains(&limit) {
         return Err(ApiError::invalid(
             "page must be ≥ 1 and limit between 1 and 200",
         ));
     }
-    Ok(Json(owner.agents(q.fleet_id, q.status, page, limit).await?))
+    let search = q.q.filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
+        return Err(ApiError::invalid("q must be at most 100 characters"));
+    }
+    // Names hold no control characters (and PostgreSQL refuses NUL in text outright).
+    if search
+        .as_ref()
+        .is_some_and(|s| s.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid("q must not contain control characters"));
+    }
+    let (sort, descending) = parse_sort(q.sort.as_deref(), search.is_some())?;
+    let request = ListRequest {
+        fleet_id: q.fleet_id,
+        status: q.status,
+        q: search,
+        sort,
+        descending,
+        cursor: q.cursor,
+        page: q.page,
+        limit,
+    };
+    Ok(Json(owner.agents(request).await?))
 }
 
 /// Creates an agent. The answer holds its AGENT_SECRET: shown this once.

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    Activity, AgentFilter, AgentRef, AgentRow, HistoryEntry, MetricPoint, NewAgent, SaveOutcome,
-    StoreError, WrapOutcome,
+    Activity, AgentRef, AgentRow, HistoryEntry, MetricPoint, NewAgent, SaveOutcome, StoreError,
+    WrapOutcome,
 };
 
 /// The effective status, computed in SQL so filters and pages agree with what is shown.
@@ -17,11 +17,6 @@ pub trait AgentStore {
     /// Creates the agent and records `activity`, in one transaction (so for the other
     /// changes below: the activity row is written exactly when the change commits).
     async fn create_agent(&self, agent: &NewAgent, activity: &Activity) -> Result<(), StoreError>;
-    async fn list_agents(
-        &self,
-        owner: &str,
-        filter: &AgentFilter,
-    ) -> Result<(Vec<AgentRow>, i64), StoreError>;
     async fn get_agent(&self, owner: &str, id: &str) -> Result<Option<AgentRow>, StoreError>;
     /// Host-side lookup, not owner-scoped: only the handshake and agent-token paths use it.
     async fn agent_by_id(&self, id: &str) -> Result<Option<AgentRow>, StoreError>;
@@ -115,8 +110,8 @@ macro_rules! impl_agent_store {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO agents (id, owner_id, fleet_id, name, policy_profile, gateway_url, \
-                     heartbeat_interval, secret_sealed, created_at, identity) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     heartbeat_interval, secret_sealed, created_at, identity, name_fold) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&a.id)
                 .bind(&a.owner_id)
@@ -128,6 +123,7 @@ macro_rules! impl_agent_store {
                 .bind(&a.secret_sealed)
                 .bind(a.created_at)
                 .bind(a.identity)
+                .bind(a.name.to_lowercase())
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_insert)?;
@@ -146,39 +142,6 @@ macro_rules! impl_agent_store {
                 $crate::store::activity::insert_activity!(&mut *tx, activity).await?;
                 tx.commit().await?;
                 Ok(())
-            }
-
-            async fn list_agents(
-                &self,
-                owner: &str,
-                f: &AgentFilter,
-            ) -> Result<(Vec<AgentRow>, i64), StoreError> {
-                let cond = format!(
-                    "owner_id = $2 AND ($3 IS NULL OR fleet_id = $3) \
-                     AND ($4 IS NULL OR ({}) = $4)",
-                    $crate::store::agents::EFFECTIVE_STATUS
-                );
-                let total: i64 = sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM agents WHERE {cond}"
-                ))
-                .bind(f.now)
-                .bind(owner)
-                .bind(&f.fleet_id)
-                .bind(&f.status)
-                .fetch_one(&self.pool)
-                .await?;
-                let rows = sqlx::query_as(&format!(
-                    "SELECT * FROM agents WHERE {cond} ORDER BY created_at, id LIMIT $5 OFFSET $6"
-                ))
-                .bind(f.now)
-                .bind(owner)
-                .bind(&f.fleet_id)
-                .bind(&f.status)
-                .bind(f.limit)
-                .bind(f.offset)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok((rows, total))
             }
 
             async fn get_agent(&self, owner: &str, id: &str) -> Result<Option<AgentRow>, StoreError> {

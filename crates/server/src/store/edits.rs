@@ -64,6 +64,7 @@ macro_rules! impl_edit_store {
                 let done = sqlx::query(
                     "UPDATE agents SET \
                      name = CASE WHEN $1 = 1 THEN $2 ELSE name END, \
+                     name_fold = CASE WHEN $1 = 1 THEN $12 ELSE name_fold END, \
                      fleet_id = CASE WHEN $3 = 1 THEN $4 ELSE fleet_id END, \
                      policy_profile = CASE WHEN $5 = 1 THEN $6 ELSE policy_profile END, \
                      heartbeat_interval = CASE WHEN $5 = 1 THEN $7 ELSE heartbeat_interval END, \
@@ -82,6 +83,7 @@ macro_rules! impl_edit_store {
                 .bind(u.gateway_url.clone().flatten())
                 .bind(owner)
                 .bind(id)
+                .bind(u.name.as_ref().map(|n| n.to_lowercase()))
                 .execute(&mut *tx)
                 .await;
                 let done = match done {

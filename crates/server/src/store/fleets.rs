@@ -20,7 +20,7 @@ macro_rules! impl_fleet_store {
             async fn list_fleets(&self, owner: &str) -> Result<Vec<FleetRow>, StoreError> {
                 Ok(sqlx::query_as(
                     "SELECT f.id, f.owner_id, f.name, f.created_at, \
-                     (SELECT COUNT(*) FROM agents a WHERE a.fleet_id = f.id) AS agent_count \
+                     (SELECT COUNT(*) FROM agents a WHERE a.owner_id = f.owner_id AND a.fleet_id = f.id) AS agent_count \
                      FROM fleets f WHERE f.owner_id = $1 ORDER BY f.name",
                 )
                 .bind(owner)
@@ -45,7 +45,7 @@ macro_rules! impl_fleet_store {
             async fn get_fleet(&self, owner: &str, id: &str) -> Result<Option<FleetRow>, StoreError> {
                 Ok(sqlx::query_as(
                     "SELECT f.id, f.owner_id, f.name, f.created_at, \
-                     (SELECT COUNT(*) FROM agents a WHERE a.fleet_id = f.id) AS agent_count \
+                     (SELECT COUNT(*) FROM agents a WHERE a.owner_id = f.owner_id AND a.fleet_id = f.id) AS agent_count \
                      FROM fleets f WHERE f.owner_id = $1 AND f.id = $2",
                 )
                 .bind(owner)

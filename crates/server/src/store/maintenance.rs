@@ -37,6 +37,7 @@ pub const TEXT_COLUMNS: &[(&str, &str, &[&str])] = &[
             "owner_id",
             "fleet_id",
             "name",
+            "name_fold",
             "policy_profile",
             "gateway_url",
             "secret_sealed",

@@ -8,6 +8,7 @@
 
 mod accounts;
 pub mod activity;
+pub mod agent_list;
 mod agents;
 pub mod alerts;
 mod batch;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 pub use accounts::{AccountRow, AccountStore, SessionRow};
 pub use activity::{Activity, ActivityRow, ActivityStore, Coalesce};
+pub use agent_list::{AgentListing, KeyValue, ListStore, SortKey, StatusCounts};
 pub use agents::AgentStore;
 pub use alerts::{AlertRuleRow, AlertSeed, AlertStore, DeliveryRow};
 pub use batch::BatchStore;
@@ -62,6 +64,7 @@ pub trait Store:
     UserStore
     + FleetStore
     + AgentStore
+    + ListStore
     + BatchStore
     + MaintenanceStore
     + EditStore
@@ -82,6 +85,7 @@ impl<T> Store for T where
     T: UserStore
         + FleetStore
         + AgentStore
+        + ListStore
         + BatchStore
         + MaintenanceStore
         + EditStore

@@ -75,6 +75,9 @@ pub struct AgentRow {
     /// The enrolled `ocf_pk_…` key of an Ed25519 agent.
     pub public_key: Option<String>,
     pub enrolled_at: Option<i64>,
+    /// The name lowercased: the key of the name search and sort.
+    #[sqlx(default)]
+    pub name_fold: String,
 }
 
 /// What a new agent is created with.
@@ -91,16 +94,6 @@ pub struct NewAgent {
     pub secret_sealed: Option<String>,
     pub enrollment: Option<super::NewEnrollment>,
     pub created_at: i64,
-}
-
-/// Filters of the agent list. `now` decides who is offline.
-#[derive(Debug, Clone, Default)]
-pub struct AgentFilter {
-    pub fleet_id: Option<String>,
-    pub status: Option<String>,
-    pub now: i64,
-    pub limit: i64,
-    pub offset: i64,
 }
 
 /// One heartbeat as stored.

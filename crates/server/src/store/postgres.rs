@@ -15,6 +15,7 @@ use sqlx::{ConnectOptions, PgConnection, PgPool};
 
 use super::accounts::impl_account_store;
 use super::activity::impl_activity_store;
+use super::agent_list::impl_list_store;
 use super::agents::impl_agent_store;
 use super::alerts::impl_alert_store;
 use super::batch::impl_batch_store;
@@ -117,6 +118,7 @@ async fn durable_commits(conn: &mut PgConnection, warned: &AtomicBool) -> Result
 impl_user_store!(PostgresStore);
 impl_fleet_store!(PostgresStore);
 impl_agent_store!(PostgresStore, sqlx::Postgres);
+impl_list_store!(PostgresStore, sqlx::Postgres, "EXPLAIN", 0);
 impl_batch_store!(PostgresStore, sqlx::Postgres, Some(" FOR NO KEY UPDATE"));
 impl_maintenance_store!(PostgresStore);
 impl_edit_store!(PostgresStore);

@@ -17,6 +17,7 @@ use sqlx::{Acquire, Connection, SqlitePool};
 
 use super::accounts::impl_account_store;
 use super::activity::impl_activity_store;
+use super::agent_list::impl_list_store;
 use super::agents::impl_agent_store;
 use super::alerts::impl_alert_store;
 use super::batch::impl_batch_store;
@@ -119,6 +120,7 @@ impl NotifyStore for SqliteStore {}
 impl_user_store!(SqliteStore);
 impl_fleet_store!(SqliteStore);
 impl_agent_store!(SqliteStore, sqlx::Sqlite);
+impl_list_store!(SqliteStore, sqlx::Sqlite, "EXPLAIN QUERY PLAN", 3);
 impl_batch_store!(SqliteStore, sqlx::Sqlite, None);
 impl_maintenance_store!(SqliteStore);
 impl_edit_store!(SqliteStore);

@@ -190,8 +190,9 @@ async fn agent_list_filters_and_pages(b: Backend) {
 
     let all = app.get("/api/agents", &o.token).await.ok(200).json;
     assert_eq!(all["total"], 5);
-    assert_eq!(all["page"], 1);
+    assert_eq!(all["page"], Value::Null, "page only when paging by page");
     assert_eq!(all["limit"], 50);
+    assert_eq!(all["next_cursor"], Value::Null, "one page");
     let mut expected: Vec<String> = in_f1.iter().map(|a| a.id.clone()).collect();
     expected.push(in_f2.id.clone());
     expected.push(loose.id.clone());
@@ -266,7 +267,8 @@ async fn agent_list_filters_and_pages(b: Backend) {
         "limit=0",
         "limit=201",
         "page=x",
-        "sort=name",
+        "sort=size",
+        "order=name",
     ] {
         app.get(&format!("/api/agents?{bad}"), &o.token)
             .await

@@ -9,6 +9,7 @@ mod common;
 
 mod accounts;
 mod activity;
+mod agent_list;
 mod alerts;
 mod auth;
 mod auth_guards;

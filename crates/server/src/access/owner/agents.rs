@@ -3,31 +3,6 @@
 use super::*;
 
 impl Owner {
-    pub async fn agents(
-        &self,
-        fleet_id: Option<String>,
-        status: Option<String>,
-        page: i64,
-        limit: i64,
-    ) -> ApiResult<AgentPage> {
-        let now = self.state.now();
-        let filter = AgentFilter {
-            fleet_id,
-            status,
-            now,
-            limit,
-            offset: (page - 1).saturating_mul(limit),
-        };
-        let (rows, total) = self.state.0.store.list_agents(self.id(), &filter).await?;
-        let agents = rows.iter().map(|r| AgentView::from_row(r, now)).collect();
-        Ok(AgentPage {
-            agents,
-            page,
-            limit,
-            total,
-        })
-    }
-
     async fn row(&self, id: &str) -> ApiResult<crate::store::AgentRow> {
         let id = parse_agent_id(id)?;
         let row = self

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 pub(crate) mod account;
 mod activity_log;
+mod agent_list;
 mod agents;
 mod alert_rules;
 mod edits;
@@ -20,6 +21,7 @@ mod history;
 mod identity;
 
 pub use activity_log::{ActivityPage, ActivityView};
+pub use agent_list::ListRequest;
 pub use alert_rules::{
     AlertRuleInput, AlertRuleView, CreatedAlertRule, DeliveryPage, DeliveryView, WebhookInput,
     WebhookView,
@@ -33,8 +35,8 @@ use crate::client_addr::ClientAddr;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
-    history_row, AgentFilter, FleetRow, HistoryEntry, MasterKeyOutcome, NewAgent, SaveOutcome,
-    UserRow, WrapOutcome, IDENTITY_ED25519, IDENTITY_HMAC,
+    history_row, FleetRow, HistoryEntry, MasterKeyOutcome, NewAgent, SaveOutcome, UserRow,
+    WrapOutcome, IDENTITY_ED25519, IDENTITY_HMAC,
 };
 
 /// Configs larger than this are refused (SPEC §4 envelope, base64url-encoded).
