@@ -7,7 +7,7 @@
 #
 # `table` settings (environment): BENCH_AGENTS (open loop and storm, default 100000),
 # BENCH_SECONDS (open loop, default 300), BENCH_CLOSED_AGENTS (1000), BENCH_CONCURRENCY (64),
-# BENCH_CLOSED_SECONDS (10), BENCH_POLLERS (10000), BENCH_BACKENDS ("sqlite postgres"),
+# BENCH_CLOSED_SECONDS (10), BENCH_POLLERS (10000), BENCH_LIST_REQUESTS (30, per list query), BENCH_BACKENDS ("sqlite postgres"),
 # BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, a server where databases may be created).
 # BENCH_BIN=DIR: use the release binaries already in DIR instead of building them.
 set -euo pipefail
@@ -95,12 +95,10 @@ run_table() {
   loadgen --url "$a" --url-b "$b" --pid-b "$pid_b" --mode replicas --pollers "$pollers" "${pg[@]}" \
     || echo "(replica figures reported failures)"
   echo
-  echo "== [$backend] agent list at $open_agents agents, heartbeat history bytes/agent/day"
-  if [ -x scripts/bench-agent-list.sh ]; then
-    scripts/bench-agent-list.sh "$a" "$open_agents"
-  else
-    echo "(not measured here yet: the agent-list work adds scripts/bench-agent-list.sh)"
-  fi
+  echo "== [$backend] agent list at $open_agents agents (its own server and seeded database: crates/server/benches/agent_list.rs)"
+  cargo bench -q -p openclaw-fleet --bench agent_list -- "$backend" "$open_agents" "${BENCH_LIST_REQUESTS:-30}" \
+    || echo "(agent list benchmark reported failures)"
+  echo "(heartbeat history bytes/agent/day: not measured; history rollups are not built yet)"
 }
 
 for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
