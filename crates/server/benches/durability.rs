@@ -138,17 +138,14 @@ async fn run(
                     1 => {
                         let n = latencies.len();
                         store
-                            .write_batch(
-                                &[],
-                                &[HandshakeAccept {
-                                    agent_id: agent.clone(),
-                                    credential: SEALED_SECRET.into(),
-                                    signature: format!("{n:064}"),
-                                    token_hash: format!("{w:032}{n:032}"),
-                                    now: 0,
-                                    expires_at: 3600,
-                                }],
-                            )
+                            .write_batch(&[HandshakeAccept {
+                                agent_id: agent.clone(),
+                                credential: SEALED_SECRET.into(),
+                                signature: format!("{n:064}"),
+                                token_hash: format!("{w:032}{n:032}"),
+                                now: 0,
+                                expires_at: 3600,
+                            }])
                             .await?;
                     }
                     _ => {

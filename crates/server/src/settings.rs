@@ -40,6 +40,10 @@ pub struct Settings {
     pub session_ttl_secs: i64,
     /// How long heartbeat history is kept, days.
     pub heartbeat_retention_days: i64,
+    /// Heartbeat history samples kept in memory while they wait for their flush (about
+    /// 10 s of 10 000 heartbeats a second); while the database falls behind, samples
+    /// beyond it are dropped and counted (see `access::latest`).
+    pub heartbeat_history_queue: usize,
     /// How long activity log entries are kept after their last occurrence, days.
     pub activity_retention_days: i64,
     /// Largest request body, bytes (configs are capped at 64 KiB regardless).
@@ -96,6 +100,7 @@ impl Default for Settings {
             enrollment_token_ttl_secs: 24 * 3600,
             session_ttl_secs: 12 * 3600,
             heartbeat_retention_days: 30,
+            heartbeat_history_queue: 100_000,
             activity_retention_days: 90,
             max_body_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
@@ -132,7 +137,7 @@ impl Settings {
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 23] = [
+    const ENV_KEYS: [&'static str; 24] = [
         "listen",
         "data_dir",
         "database_url",
@@ -144,6 +149,7 @@ impl Settings {
         "enrollment_token_ttl_secs",
         "session_ttl_secs",
         "heartbeat_retention_days",
+        "heartbeat_history_queue",
         "activity_retention_days",
         "max_body_bytes",
         "log_format",
@@ -193,6 +199,10 @@ impl Settings {
         anyhow::ensure!(
             self.heartbeat_retention_days >= 1,
             "heartbeat_retention_days must be ≥ 1"
+        );
+        anyhow::ensure!(
+            (1..=10_000_000).contains(&self.heartbeat_history_queue),
+            "heartbeat_history_queue must be between 1 and 10000000"
         );
         anyhow::ensure!(
             (1..=36_500).contains(&self.activity_retention_days),

@@ -6,14 +6,16 @@ use std::time::Duration;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use openclaw_fleet_protocol::{policy, HeartbeatRequest};
+use openclaw_fleet_protocol::{builtin_policies, HeartbeatRequest, Policy};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::cache::TokenEntry;
+use super::latest;
 use super::*;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
-use crate::store::HeartbeatRecord;
+use crate::store::{HeartbeatRecord, HeartbeatSample};
 use crate::telemetry::{names, InProgress};
 
 /// The longest long-poll a client may ask for (SPEC §3).
@@ -23,7 +25,7 @@ const SAFETY_REREAD_LIVE: Duration = Duration::from_secs(15);
 
 pub struct AgentSession {
     state: AppState,
-    agent_id: String,
+    agent_id: std::sync::Arc<str>,
     token_hash: String,
     expires_at: i64,
 }
@@ -45,6 +47,7 @@ impl FromRequestParts<AppState> for AgentSession {
         let entry = match state.0.cache.token(&token_hash) {
             Some(entry) => entry,
             None => {
+                let epoch = state.0.cache.epoch();
                 let (agent_id, expires_at) = state
                     .0
                     .store
@@ -52,10 +55,10 @@ impl FromRequestParts<AppState> for AgentSession {
                     .await?
                     .ok_or(ApiError::Unauthorized)?;
                 let entry = TokenEntry {
-                    agent_id,
+                    agent_id: agent_id.into(),
                     expires_at,
                 };
-                state.0.cache.put_token(&token_hash, entry.clone());
+                state.0.cache.put_token(&token_hash, entry.clone(), epoch);
                 entry
             }
         };
@@ -78,35 +81,43 @@ impl FromRequestParts<AppState> for AgentSession {
 impl AgentSession {
     /// The path names an agent: it must be this session's.
     pub fn ensure_self(&self, agent_id: &str) -> ApiResult<()> {
-        if agent_id == self.agent_id {
+        if agent_id == &*self.agent_id {
             Ok(())
         } else {
             Err(ApiError::Unauthorized)
         }
     }
 
-    pub async fn heartbeat(&self, body: &Value) -> ApiResult<Value> {
+    pub async fn heartbeat(&self, body: &Value) -> ApiResult<HeartbeatAnswer> {
         let req = HeartbeatRequest::parse(body).map_err(|e| ApiError::invalid(e.to_string()))?;
-        self.ensure_self(&req.agent_id.to_string())?;
+        let mut id = uuid::Uuid::encode_buffer();
+        self.ensure_self(req.agent_id.as_uuid().hyphenated().encode_lower(&mut id))?;
         let state = &self.state;
         let now = state.now();
         let metric = |k: &str| req.metrics.get(k).copied();
-        let record = HeartbeatRecord {
+        let sample = HeartbeatSample {
             agent_id: self.agent_id.clone(),
             ts: now,
-            status: req.status.as_str().into(),
-            metrics_json: serde_json::to_string(&req.metrics).map_err(ApiError::internal)?,
+            status: req.status.as_str(),
             cpu_usage: metric("cpu_usage"),
             memory_usage: metric("memory_usage"),
             disk_usage: metric("disk_usage"),
             latency_ms: metric("latency_ms"),
-            agent_version: req.version.clone(),
+        };
+        let facts =
+            super::alerts::facts_of(req.status.as_str(), req.error.as_deref(), &req.metrics);
+        let record = HeartbeatRecord {
+            agent_id: self.agent_id.clone(),
+            ts: now,
+            status: req.status.as_str(),
+            metrics_json: serde_json::to_string(&req.metrics).map_err(ApiError::internal)?,
+            agent_version: req.version,
             config_version_applied: req.config_version_applied.map(|v| v as i64),
-            error: req.error.clone(),
-            machine_id: req.machine_id.clone(),
-            location: req.location.clone(),
-            model: req.model.clone(),
-            config_delivery: req.config_delivery.map(|d| d.as_str().to_owned()),
+            error: req.error,
+            machine_id: req.machine_id,
+            location: req.location,
+            model: req.model,
+            config_delivery: req.config_delivery.map(|d| d.as_str()),
         };
         let row = state
             .agent_row(&self.agent_id)
@@ -121,13 +132,15 @@ impl AgentSession {
         let ttl = state.settings().agent_token_ttl_secs;
         let renewed = if self.expires_at - now < ttl / 3 {
             let token = tokens::generate(tokens::AGENT_PREFIX);
+            let token_hash = tokens::hash(&token);
+            let epoch = state.0.cache.epoch();
             let stored = state
                 .0
                 .store
                 .renew_agent_token(
                     &self.agent_id,
                     &self.token_hash,
-                    &tokens::hash(&token),
+                    &token_hash,
                     now,
                     now + ttl,
                 )
@@ -136,30 +149,33 @@ impl AgentSession {
                 state.0.cache.invalidate(&self.agent_id);
                 return Err(ApiError::Unauthorized);
             }
+            let entry = TokenEntry {
+                agent_id: self.agent_id.clone(),
+                expires_at: now + ttl,
+            };
+            state.0.cache.put_token(&token_hash, entry, epoch);
             Some(token)
         } else {
             None
         };
-        state.0.writer.heartbeat(record).await?;
-        state.notify_change(&row.owner_id, &row.id, false);
-        state.alert_heartbeat(
-            &row.owner_id,
-            &row.id,
-            row.fleet_id.as_deref(),
-            super::alerts::facts_of(req.status.as_str(), req.error.as_deref(), &req.metrics),
-        );
-        let mut answer = json!({
-            "message": "Heartbeat received",
-            "status": req.status.as_str(),
-            "policy": policy(&row.policy_profile),
-            "heartbeat_interval": row.heartbeat_interval,
-            "config_version": row.config_version,
-        });
-        if let Some(token) = renewed {
-            answer["token"] = json!(token.as_str());
-            answer["expires_in"] = json!(ttl);
-        }
-        Ok(answer)
+        // Acknowledged from memory: flushed within `latest::FLUSH_EVERY` (see there for
+        // what a crash may lose). Other replicas hear of it once it is flushed.
+        state
+            .0
+            .latest
+            .record(&row, record, sample)
+            .map_err(|latest::Closed| ApiError::Unavailable)?;
+        state.notify_local(&row.owner_id, &row.id, false, false);
+        state.alert_heartbeat(&row.owner_id, &row.id, row.fleet_id.as_deref(), facts);
+        Ok(HeartbeatAnswer {
+            message: "Heartbeat received",
+            status: req.status.as_str(),
+            policy: builtin_policy(&row.policy_profile),
+            heartbeat_interval: row.heartbeat_interval,
+            config_version: row.config_version,
+            expires_in: renewed.is_some().then_some(ttl),
+            token: renewed.map(|t| t.as_str().to_owned()),
+        })
     }
 
     /// The stored envelope; with `after_version`, waits up to `wait` seconds for a newer
@@ -205,6 +221,30 @@ impl AgentSession {
             }
         }
     }
+}
+
+/// The answer to a heartbeat (SPEC §3), serialized straight from borrowed parts.
+/// Carries a bearer token when renewed: no Debug, no Clone.
+#[derive(Serialize)]
+pub struct HeartbeatAnswer {
+    message: &'static str,
+    status: &'static str,
+    policy: Option<&'static Policy>,
+    heartbeat_interval: i64,
+    config_version: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<i64>,
+}
+
+/// A built-in policy by name, built once (not per heartbeat).
+fn builtin_policy(name: &str) -> Option<&'static Policy> {
+    static POLICIES: std::sync::OnceLock<Vec<Policy>> = std::sync::OnceLock::new();
+    POLICIES
+        .get_or_init(builtin_policies)
+        .iter()
+        .find(|p| p.name == name)
 }
 
 async fn wait_for_save(rx: &mut tokio::sync::broadcast::Receiver<String>, agent_id: &str) {

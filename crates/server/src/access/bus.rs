@@ -1,9 +1,11 @@
 //! What one replica tells the others. Every replica delivers its own notices in process
 //! (the dashboard's event streams, config long-polls, the token cache). On PostgreSQL it
 //! also publishes them with `NOTIFY` and listens for the other replicas' with sqlx's
-//! `PgListener`, so a heartbeat through replica A shows on a dashboard connected to B, a
+//! `PgListener`, so a heartbeat through replica A (once A flushed it: see `latest`) shows
+//! on a dashboard connected to B, a
 //! config saved through A wakes an agent long-polling B, and a rotation through A drops
-//! B's cached token at once (the cache's TTL stays the bound when a notice is lost).
+//! B's cached token at once (the change log stays the bound when a notice is lost: see
+//! `cache`).
 //!
 //! A payload carries ids and a one-letter kind only, never a secret: NOTIFY payloads are
 //! visible to every session of the database and may be logged. Its first line is the
@@ -84,7 +86,7 @@ impl Bus {
                 id: id.into(),
                 extra: String::new(),
             };
-            // A full outbox drops the notice: the cache TTL and the long-poll's re-read
+            // A full outbox drops the notice: the change log (see `cache`) and the re-read
             // still bound how late another replica sees the change.
             if outbox.try_send(notice).is_err() {
                 tracing::debug!("replica notice dropped: outbox full");

@@ -37,5 +37,14 @@ impl AppState {
     /// once, after the HTTP drain; see the module's contract.
     pub async fn flush_on_shutdown(&self) {
         self.0.writer.flush_and_close().await;
+        self.0.latest.close();
+        for attempt in 1..=3 {
+            match self.flush_heartbeats().await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, attempt, "shutdown flush of heartbeats failed")
+                }
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@ mod cache;
 mod counts;
 mod drain;
 mod enroll;
+mod latest;
 mod operator;
 mod owner;
 mod public;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 pub use activity::{Action, Actor};
-pub use agent::AgentSession;
+pub use agent::{AgentSession, HeartbeatAnswer};
 pub use enroll::EnrolledAgent;
 pub use operator::{AccountView, Operator};
 pub use owner::account::SessionView;
@@ -75,6 +76,8 @@ struct Inner {
     cache: AgentCache,
     counts: counts::CountsCache,
     writer: Writer,
+    /// Heartbeats: latest states and history samples waiting for their flush.
+    latest: latest::Latest,
     recorder: activity::Recorder,
     alerts: alerts::Alerts,
     changes: broadcast::Sender<AgentChange>,
@@ -112,11 +115,12 @@ impl AppState {
                 .expose_secret()
                 .as_bytes(),
         );
-        Self(Arc::new(Inner {
+        let state = Self(Arc::new(Inner {
             unknown_agent_secret,
             unknown_agent_public_key: openclaw_fleet_protocol::IdentityKey::generate()
                 .public_key()
                 .to_encoded(),
+            latest: latest::Latest::new(settings.heartbeat_history_queue),
             limits: Limits::new(clock.clone()),
             writer: Writer::spawn(store.clone()),
             recorder: activity::Recorder::spawn(store.clone()),
@@ -131,7 +135,10 @@ impl AppState {
             changes: broadcast::channel(1024).0,
             config_saves: broadcast::channel(1024).0,
             drain: tokio_util::sync::CancellationToken::new(),
-        }))
+        }));
+        tokio::spawn(latest::run_flusher(Arc::downgrade(&state.0)));
+        tokio::spawn(cache::watch_changes(Arc::downgrade(&state.0)));
+        state
     }
 
     pub fn now(&self) -> i64 {
@@ -177,17 +184,12 @@ impl AppState {
         });
     }
 
-    /// An agent row, from the cache when fresh (see `cache` for the staleness bound).
+    /// An agent row, from the cache when it is trusted (see `cache` for the bound).
     async fn agent_row(&self, id: &str) -> Result<Option<std::sync::Arc<AgentRow>>, ApiError> {
         if let Some(row) = self.0.cache.agent(id) {
             return Ok(Some(row));
         }
-        Ok(self
-            .0
-            .store
-            .agent_by_id(id)
-            .await?
-            .map(|r| self.0.cache.put_agent(r)))
+        self.fresh_agent_row(id).await
     }
 
     /// An agent row read from the database (and refreshed in the cache).
@@ -195,12 +197,13 @@ impl AppState {
         &self,
         id: &str,
     ) -> Result<Option<std::sync::Arc<AgentRow>>, ApiError> {
+        let epoch = self.0.cache.epoch();
         Ok(self
             .0
             .store
             .agent_by_id(id)
             .await?
-            .map(|r| self.0.cache.put_agent(r)))
+            .map(|r| self.0.cache.put_agent(r, epoch)))
     }
 
     /// The `audit` command's checks (see [`crate::audit`]) over this server's database:
@@ -268,6 +271,8 @@ impl AppState {
                 .prune_deliveries(now - s.activity_retention_days * 86400)
                 .await?;
         }
+        // Offline detection reads `last_seen` from the database: make it current.
+        self.flush_heartbeats().await?;
         for a in self.0.store.newly_offline(prev, now).await? {
             self.notify_local(&a.owner_id, &a.id, false, false);
         }

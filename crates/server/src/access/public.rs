@@ -218,7 +218,11 @@ impl Public {
             return Err(ApiError::Unauthorized);
         };
         let token = tokens::generate(tokens::AGENT_PREFIX);
+        let token_hash = tokens::hash(&token);
         let ttl = state.settings().agent_token_ttl_secs;
+        // A rotation or deletion committed after this handshake's changes the epoch, so
+        // the token is not cached below (it would be gone from the database).
+        let epoch = state.0.cache.epoch();
         let outcome = state
             .0
             .writer
@@ -226,7 +230,7 @@ impl Public {
                 agent_id: agent_id.clone(),
                 credential,
                 signature: req.signature.clone(),
-                token_hash: tokens::hash(&token),
+                token_hash: token_hash.clone(),
                 now,
                 expires_at: now + ttl,
             })
@@ -239,6 +243,15 @@ impl Public {
                 return Err(ApiError::Unauthorized);
             }
         }
+        // The agent's first heartbeat then finds its token in memory.
+        state.0.cache.put_token(
+            &token_hash,
+            super::cache::TokenEntry {
+                agent_id: agent_id.as_str().into(),
+                expires_at: now + ttl,
+            },
+            epoch,
+        );
         // Read after the commit, so the answer carries the config current at acceptance.
         let row = state
             .fresh_agent_row(&agent_id)

@@ -14,8 +14,10 @@ impl AppState {
         metrics::gauge!(names::DB_POOL_IN_USE).set(f64::from(open.saturating_sub(idle)));
     }
 
-    /// Sets the agents-by-status gauge (one grouped count).
+    /// Sets the agents-by-status gauge (one grouped count, after a flush of what this
+    /// replica buffered).
     pub async fn observe_agents(&self) -> ApiResult<()> {
+        self.flush_heartbeats().await?;
         let counts = self.0.store.agent_status_counts(self.now()).await?;
         for status in STATUSES {
             let n = counts

@@ -1,5 +1,5 @@
-//! Group commit for the hot write paths. Heartbeats and accepted handshakes queue here;
-//! one task drains whatever is waiting into a single transaction and then answers every
+//! Group commit for accepted handshakes (heartbeats are telemetry: see `latest`). They
+//! queue here; one task drains whatever is waiting into a single transaction and then answers every
 //! caller. Under light load a batch is one request (no added latency); under heavy load
 //! batches grow and the database does a few large transactions instead of many small
 //! ones. Nothing is acknowledged before it is committed. At shutdown,
@@ -8,12 +8,11 @@
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::{HandshakeAccept, HandshakeOutcome, HeartbeatRecord, SharedStore};
+use crate::store::{HandshakeAccept, HandshakeOutcome, SharedStore};
 
 const MAX_BATCH: usize = 512;
 
 enum Op {
-    Heartbeat(HeartbeatRecord, oneshot::Sender<bool>),
     Handshake(HandshakeAccept, oneshot::Sender<Option<HandshakeOutcome>>),
     /// Close the queue, commit what is in it, then answer.
     Close(oneshot::Sender<()>),
@@ -27,19 +26,6 @@ impl Writer {
         let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
         tokio::spawn(run(store, rx));
         Self(tx)
-    }
-
-    /// Stores a heartbeat; returns once it is committed.
-    pub async fn heartbeat(&self, record: HeartbeatRecord) -> ApiResult<()> {
-        let (tx, rx) = oneshot::channel();
-        self.0
-            .send(Op::Heartbeat(record, tx))
-            .await
-            .map_err(|_| ApiError::Unavailable)?;
-        match rx.await {
-            Ok(true) => Ok(()),
-            _ => Err(ApiError::Unavailable),
-        }
     }
 
     /// Records a used signature and the new token (see `AgentStore::write_batch`).
@@ -74,13 +60,9 @@ async fn run(store: SharedStore, mut rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        let (mut beats, mut beat_tx, mut shakes, mut shake_tx) = (vec![], vec![], vec![], vec![]);
+        let (mut shakes, mut shake_tx) = (vec![], vec![]);
         for op in ops {
             match op {
-                Op::Heartbeat(r, tx) => {
-                    beats.push(r);
-                    beat_tx.push(tx);
-                }
                 Op::Handshake(h, tx) => {
                     shakes.push(h);
                     shake_tx.push(tx);
@@ -91,24 +73,18 @@ async fn run(store: SharedStore, mut rx: mpsc::Receiver<Op>) {
                 }
             }
         }
-        if beats.is_empty() && shakes.is_empty() {
+        if shakes.is_empty() {
             continue;
         }
-        let _timer = crate::telemetry::BatchTimer::start(beats.len() + shakes.len());
-        match store.write_batch(&beats, &shakes).await {
+        let _timer = crate::telemetry::BatchTimer::start(shakes.len());
+        match store.write_batch(&shakes).await {
             Ok(fresh) => {
-                for tx in beat_tx {
-                    let _ = tx.send(true);
-                }
                 for (tx, f) in shake_tx.into_iter().zip(fresh) {
                     let _ = tx.send(Some(f));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, batch = beats.len() + shakes.len(), "batched write failed");
-                for tx in beat_tx {
-                    let _ = tx.send(false);
-                }
+                tracing::error!(error = %e, batch = shakes.len(), "batched write failed");
                 for tx in shake_tx {
                     let _ = tx.send(None);
                 }

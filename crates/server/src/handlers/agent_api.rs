@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 
-use crate::access::{AgentSession, AppState, EnrolledAgent};
+use crate::access::{AgentSession, AppState, EnrolledAgent, HeartbeatAnswer};
 use crate::client_addr::ClientAddr;
 use crate::error::ApiResult;
 use crate::json::{ApiJson, ApiPath, ApiQuery};
@@ -55,7 +55,7 @@ pub async fn enroll(
 pub async fn heartbeat(
     session: AgentSession,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HeartbeatAnswer>> {
     Ok(Json(session.heartbeat(&body).await?))
 }
 

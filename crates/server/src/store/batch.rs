@@ -1,22 +1,20 @@
-//! Group commit of the hot paths (heartbeats and verified handshakes): the SQL behind
-//! `access::writer`, which gathers whatever is waiting into one call of
-//! [`BatchStore::write_batch`].
+//! Group commit of verified handshakes: the SQL behind `access::writer`, which gathers
+//! whatever is waiting into one call of [`BatchStore::write_batch`]. (Heartbeats are
+//! telemetry, flushed from memory: see `store::telemetry`.)
 
 use async_trait::async_trait;
 
-use super::{HandshakeAccept, HandshakeOutcome, HeartbeatRecord, StoreError};
+use super::{HandshakeAccept, HandshakeOutcome, StoreError};
 
 #[async_trait]
 pub trait BatchStore {
-    /// Group commit of the hot paths, in one transaction: every heartbeat (status, latest
-    /// metrics, history) and every verified handshake. A handshake is accepted only if
-    /// its agent still holds its `credential` (the sealed secret or public key its
+    /// Group commit of verified handshakes, in one transaction. A handshake is accepted
+    /// only if its agent still holds its `credential` (the sealed secret or public key its
     /// signature was checked against: a rotation, switch, re-enrollment or deletion that
     /// commits first wins) and its signature was never used; then its token is stored.
     /// Outcomes are in `handshakes` order.
     async fn write_batch(
         &self,
-        heartbeats: &[HeartbeatRecord],
         handshakes: &[HandshakeAccept],
     ) -> Result<Vec<HandshakeOutcome>, StoreError>;
 }
@@ -33,20 +31,17 @@ macro_rules! impl_batch_store {
         impl $crate::store::BatchStore for $store {
             async fn write_batch(
                 &self,
-                heartbeats: &[HeartbeatRecord],
                 handshakes: &[HandshakeAccept],
             ) -> Result<Vec<HandshakeOutcome>, StoreError> {
                 use sqlx::QueryBuilder;
-                // Telemetry alone may take the cheaper path (see the backends).
-                let pool = if handshakes.is_empty() { &self.telemetry } else { &self.pool };
-                let mut tx = pool.begin().await?;
+                if handshakes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.pool.begin().await?;
                 let mut outcomes = vec![HandshakeOutcome::SecretChanged; handshakes.len()];
                 // Every agent the batch writes, in ascending id order (see the macro's doc).
-                let agents: std::collections::BTreeSet<&str> = handshakes
-                    .iter()
-                    .map(|h| h.agent_id.as_str())
-                    .chain(heartbeats.iter().map(|hb| hb.agent_id.as_str()))
-                    .collect();
+                let agents: std::collections::BTreeSet<&str> =
+                    handshakes.iter().map(|h| h.agent_id.as_str()).collect();
                 let lock_rows: Option<&str> = $lock_rows;
                 if let Some(lock) = lock_rows {
                     let mut q = QueryBuilder::<$db>::new("SELECT id FROM agents WHERE id IN (");
@@ -57,7 +52,7 @@ macro_rules! impl_batch_store {
                     q.push(") ORDER BY id").push(lock);
                     q.build().fetch_all(&mut *tx).await?;
                 }
-                if !handshakes.is_empty() {
+                {
                     // Under the agents' row locks, so a rotation is ordered against this.
                     let now = handshakes.iter().map(|h| h.now).max().unwrap_or_default();
                     let mut q = QueryBuilder::<$db>::new("UPDATE agents SET secret_last_used_at = ");
@@ -117,54 +112,6 @@ macro_rules! impl_batch_store {
                             q.build().execute(&mut *tx).await?;
                         }
                     }
-                }
-                if !heartbeats.is_empty() {
-                    // The latest heartbeat of each agent sets its current state.
-                    let mut latest: std::collections::BTreeMap<&str, &HeartbeatRecord> = Default::default();
-                    for hb in heartbeats {
-                        latest.insert(hb.agent_id.as_str(), hb);
-                    }
-                    let mut q = QueryBuilder::<$db>::new(
-                        "UPDATE agents SET status = v.column2, last_seen = v.column3, metrics = v.column4, \
-                         agent_version = COALESCE(v.column5, agents.agent_version), \
-                         config_version_applied = COALESCE(v.column6, agents.config_version_applied), \
-                         last_error = v.column7, machine_id = COALESCE(v.column8, agents.machine_id), \
-                         location = COALESCE(v.column9, agents.location), \
-                         model = COALESCE(v.column10, agents.model), \
-                         config_delivery = v.column11 FROM (",
-                    );
-                    q.push_values(latest.values(), |mut b, hb| {
-                        b.push_bind(&hb.agent_id)
-                            .push_bind(&hb.status)
-                            .push_bind(hb.ts)
-                            .push_bind(&hb.metrics_json)
-                            .push_bind(&hb.agent_version)
-                            .push_bind(hb.config_version_applied)
-                            .push_bind(&hb.error)
-                            .push_bind(&hb.machine_id)
-                            .push_bind(&hb.location)
-                            .push_bind(&hb.model)
-                            .push_bind(&hb.config_delivery);
-                    });
-                    q.push(") AS v WHERE agents.id = v.column1");
-                    q.build().execute(&mut *tx).await?;
-                    // History, for agents that still exist (one deleted meanwhile must not
-                    // fail the batch on its foreign key).
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO heartbeats (agent_id, ts, status, cpu_usage, memory_usage, disk_usage, latency_ms) \
-                         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (",
-                    );
-                    q.push_values(heartbeats, |mut b, hb| {
-                        b.push_bind(&hb.agent_id)
-                            .push_bind(hb.ts)
-                            .push_bind(&hb.status)
-                            .push_bind(hb.cpu_usage)
-                            .push_bind(hb.memory_usage)
-                            .push_bind(hb.disk_usage)
-                            .push_bind(hb.latency_ms);
-                    });
-                    q.push(") AS v WHERE EXISTS (SELECT 1 FROM agents a WHERE a.id = v.column1)");
-                    q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(outcomes)

@@ -59,6 +59,7 @@ pub const TEXT_COLUMNS: &[(&str, &str, &[&str])] = &[
     ("enrollment_tokens", "agent_id", &["token_hash", "agent_id"]),
     ("used_signatures", "agent_id", &["agent_id", "signature"]),
     ("heartbeats", "agent_id", &["agent_id", "status"]),
+    ("agent_changes", "agent_id", &["agent_id"]),
     (
         "config_history",
         super::HISTORY_ROW_SQL,

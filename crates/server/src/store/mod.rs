@@ -24,6 +24,7 @@ pub mod postgres;
 pub mod reseal;
 pub mod sqlite;
 mod stats;
+pub(crate) mod telemetry;
 mod users;
 
 use std::path::Path;
@@ -49,6 +50,7 @@ pub use maintenance::MaintenanceStore;
 pub use models::*;
 pub use reseal::ResealStore;
 pub use stats::StatsStore;
+pub use telemetry::TelemetryStore;
 pub use users::UserStore;
 
 /// The database's own notification channel, when it has one: PostgreSQL's pool (for
@@ -66,6 +68,7 @@ pub trait Store:
     + AgentStore
     + ListStore
     + BatchStore
+    + TelemetryStore
     + MaintenanceStore
     + EditStore
     + HistoryStore
@@ -87,6 +90,7 @@ impl<T> Store for T where
         + AgentStore
         + ListStore
         + BatchStore
+        + TelemetryStore
         + MaintenanceStore
         + EditStore
         + HistoryStore

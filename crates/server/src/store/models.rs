@@ -96,24 +96,32 @@ pub struct NewAgent {
     pub created_at: i64,
 }
 
-/// One heartbeat as stored.
+/// An agent's latest reported state, from its newest heartbeat: what `agents` keeps.
 #[derive(Debug, Clone)]
 pub struct HeartbeatRecord {
-    pub agent_id: String,
+    pub agent_id: std::sync::Arc<str>,
     pub ts: i64,
-    pub status: String,
+    pub status: &'static str,
     pub metrics_json: String,
-    pub cpu_usage: Option<f64>,
-    pub memory_usage: Option<f64>,
-    pub disk_usage: Option<f64>,
-    pub latency_ms: Option<f64>,
     pub agent_version: Option<String>,
     pub config_version_applied: Option<i64>,
     pub error: Option<String>,
     pub machine_id: Option<String>,
     pub location: Option<String>,
     pub model: Option<String>,
-    pub config_delivery: Option<String>,
+    pub config_delivery: Option<&'static str>,
+}
+
+/// One history sample: a row of `heartbeats`.
+#[derive(Debug, Clone)]
+pub struct HeartbeatSample {
+    pub agent_id: std::sync::Arc<str>,
+    pub ts: i64,
+    pub status: &'static str,
+    pub cpu_usage: Option<f64>,
+    pub memory_usage: Option<f64>,
+    pub disk_usage: Option<f64>,
+    pub latency_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, FromRow)]

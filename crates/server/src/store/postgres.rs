@@ -1,7 +1,10 @@
 //! The PostgreSQL backend, for when one machine is not enough: several server replicas
 //! share one database (and so share used signatures and token revocations).
 //!
-//! Durability: a commit is acknowledged only once PostgreSQL has flushed it. A database or
+//! Durability: a commit is acknowledged only once PostgreSQL has flushed it. Heartbeats,
+//! telemetry, are the exception: acknowledged from memory and flushed every 250 ms by
+//! `access::latest` (each replica flushes what it received), so a crash of a replica
+//! loses at most that last interval of its heartbeats, and a graceful stop flushes. A database or
 //! role configured with `synchronous_commit = off` is overridden to `on` on this server's
 //! connections (stronger levels such as `remote_apply` are kept), with a warning; a server
 //! running with `fsync = off` cannot be fixed from here and is warned about at start.
@@ -28,6 +31,7 @@ use super::lock::impl_lock_store_postgres;
 use super::maintenance::impl_maintenance_store;
 use super::reseal::impl_reseal_store;
 use super::stats::impl_stats_store;
+use super::telemetry::impl_telemetry_store;
 use super::users::impl_user_store;
 use super::*;
 
@@ -120,6 +124,12 @@ impl_fleet_store!(PostgresStore);
 impl_agent_store!(PostgresStore, sqlx::Postgres);
 impl_list_store!(PostgresStore, sqlx::Postgres, "EXPLAIN", 0);
 impl_batch_store!(PostgresStore, sqlx::Postgres, Some(" FOR NO KEY UPDATE"));
+impl_telemetry_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    "EXTRACT(EPOCH FROM clock_timestamp())::BIGINT",
+    Some(" FOR NO KEY UPDATE")
+);
 impl_maintenance_store!(PostgresStore);
 impl_edit_store!(PostgresStore);
 impl_history_store!(PostgresStore);

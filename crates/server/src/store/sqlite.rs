@@ -4,10 +4,12 @@
 //! Durability: every control-plane write (accounts, sessions, agents, secrets, configs,
 //! master keys, used signatures, agent tokens) commits on connections with
 //! `synchronous=FULL`, so the WAL is synced to disk before the write is acknowledged and a
-//! power loss cannot take back a rotation or a saved config. Batches that hold only
-//! heartbeat telemetry (which the agents send again within seconds) commit on a separate
-//! connection with `synchronous=NORMAL`: at worst the last moments of telemetry are lost,
-//! the database is never corrupted, and a later FULL commit syncs them too.
+//! power loss cannot take back a rotation or a saved config. Heartbeats are telemetry
+//! (which the agents send again within seconds): they are acknowledged from memory and
+//! flushed every 250 ms by `access::latest` (a crash loses at most that last interval,
+//! about a second at worst; a graceful stop flushes), on a separate connection with
+//! `synchronous=NORMAL`: at worst the last moments of telemetry are lost, the database is
+//! never corrupted, and a later FULL commit syncs them too.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -29,6 +31,7 @@ use super::lock::impl_lock_store_sqlite;
 use super::maintenance::impl_maintenance_store;
 use super::reseal::impl_reseal_store;
 use super::stats::impl_stats_store;
+use super::telemetry::impl_telemetry_store;
 use super::users::impl_user_store;
 use super::*;
 
@@ -122,6 +125,12 @@ impl_fleet_store!(SqliteStore);
 impl_agent_store!(SqliteStore, sqlx::Sqlite);
 impl_list_store!(SqliteStore, sqlx::Sqlite, "EXPLAIN QUERY PLAN", 3);
 impl_batch_store!(SqliteStore, sqlx::Sqlite, None);
+impl_telemetry_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "CAST(strftime('%s', 'now') AS INTEGER)",
+    None
+);
 impl_maintenance_store!(SqliteStore);
 impl_edit_store!(SqliteStore);
 impl_history_store!(SqliteStore);

@@ -21,7 +21,13 @@ pub mod names {
     pub const HANDSHAKES: &str = "openclaw_fleet_handshakes_total";
     /// Counter, label `outcome` (`accepted` or the API error code).
     pub const HEARTBEATS: &str = "openclaw_fleet_heartbeats_total";
-    /// Histogram: operations per group-commit transaction.
+    /// Counter: heartbeat history samples dropped because the queue waiting for the
+    /// database was full (the agents' latest states are kept regardless).
+    pub const HEARTBEAT_SAMPLES_DROPPED: &str = "openclaw_fleet_heartbeat_samples_dropped_total";
+    /// Gauge: heartbeat history samples the last flush took from the queue.
+    pub const HEARTBEAT_QUEUE: &str = "openclaw_fleet_heartbeat_queue";
+    /// Histogram: operations per group-commit transaction (handshake batches and
+    /// heartbeat flushes).
     pub const WRITE_BATCH_SIZE: &str = "openclaw_fleet_write_batch_size";
     /// Histogram: seconds per group-commit transaction.
     pub const WRITE_BATCH_SECONDS: &str = "openclaw_fleet_write_batch_seconds";

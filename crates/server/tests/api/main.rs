@@ -37,3 +37,4 @@ mod replicas;
 mod secrets_at_rest;
 mod sessions;
 mod shutdown;
+mod telemetry;

@@ -100,6 +100,9 @@ impl Owner {
             (Some(c), None) => Some(decode_cursor(c, r.sort, r.descending)?),
             _ => None,
         };
+        // Filters, sorts and status counts run in SQL: let them see what this replica
+        // acknowledged.
+        self.state.flush_heartbeats().await?;
         // Statuses read below are effective at `now` (offline stored once overdue).
         self.state.0.store.mark_offline(now).await?;
         let listing = AgentListing {
@@ -120,6 +123,9 @@ impl Owner {
             .last()
             .filter(|_| more)
             .map(|row| encode_cursor(row, r.sort, r.descending));
+        // Shown newer than the rows (the cursor keeps the stored keys): what this replica
+        // acknowledged and has not flushed yet.
+        self.state.0.latest.merge_all(rows.iter_mut());
         let counts = StatusCountsView::from_rows(&self.status_counts(r.fleet_id.as_deref()).await?);
         let total = match (r.page, &r.q, &r.status) {
             (Some(_), _, _) => Some(

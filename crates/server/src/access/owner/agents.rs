@@ -11,7 +11,9 @@ impl Owner {
             .store
             .get_agent(self.id(), &id.to_string())
             .await?;
-        row.ok_or(ApiError::NotFound)
+        let mut row = row.ok_or(ApiError::NotFound)?;
+        self.state.0.latest.merge(&mut row);
+        Ok(row)
     }
 
     pub async fn agent_view(&self, id: &str) -> ApiResult<AgentView> {
@@ -118,6 +120,7 @@ impl Owner {
         {
             return Err(ApiError::NotFound);
         }
+        self.state.0.latest.forget(&id);
         self.state.agent_touched(&id);
         self.state.notify_change(self.id(), &id, true);
         Ok(())
@@ -286,6 +289,8 @@ impl Owner {
     /// History since `since` (default: the last hour), at most 31 days back.
     pub async fn metrics(&self, id: &str, since: Option<i64>) -> ApiResult<Vec<MetricPointView>> {
         let row = self.row(id).await?;
+        // History is read from the database: write what this replica holds first.
+        self.state.flush_heartbeats().await?;
         let now = self.state.now();
         let since = since.unwrap_or(now - 3600).clamp(now - 31 * 86400, now);
         // Keep a chart at a few hundred points whatever the range.

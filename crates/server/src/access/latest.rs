@@ -1,0 +1,284 @@
+//! Heartbeats are telemetry. Each agent's latest reported state (last seen, status,
+//! metrics, versions, config delivery) is kept here, in memory, and a heartbeat is
+//! acknowledged as soon as it is; a background flusher writes the latest states and the
+//! history samples to the database in one transaction every [`FLUSH_EVERY`] (so at most
+//! a second apart while the database keeps up).
+//!
+//! **Durability.** A crash (not a graceful stop, which flushes: see `drain`) loses the
+//! heartbeats of the last flush interval; agents send them again within their interval.
+//! Nothing else is written this way: used signatures, tokens, configs and every other
+//! control-plane write still commit before they are acknowledged.
+//!
+//! **Bounded memory.** Latest states coalesce per agent (one entry an agent, whatever
+//! its rate). History samples queue up to `Settings::heartbeat_history_queue`; while the
+//! database falls behind, a sample that finds the queue full is dropped and counted
+//! (`openclaw_fleet_heartbeat_samples_dropped_total`): the latest state is still
+//! updated, so only the chart loses points. A flush that fails puts its states back
+//! (unless newer ones arrived) and its samples back as far as the bound allows.
+//!
+//! **Reads merge.** Whatever shows an agent's state reads its row and then applies what
+//! is here and newer ([`Latest::merge`]), with the SQL's own rules (a field the newer
+//! heartbeat leaves out keeps its stored value).
+//!
+//! **Replicas.** Each replica flushes what it received; the flush never moves an agent's
+//! `last_seen` back. Other replicas' dashboards hear of a heartbeat once it is flushed
+//! (their views then read it from the database); this replica's at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use crate::store::{AgentRow, HeartbeatRecord, HeartbeatSample, SharedStore, StoreError};
+use crate::telemetry::names;
+
+/// How often the flusher writes what arrived (a flush that takes longer delays the next).
+pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+struct Entry {
+    /// The agent's row as this replica had it when the heartbeat arrived (for its owner).
+    agent: Arc<AgentRow>,
+    record: HeartbeatRecord,
+}
+
+#[derive(Default)]
+struct Buffer {
+    /// Latest states not yet handed to a flush.
+    pending: HashMap<Arc<str>, Entry>,
+    /// The states the running flush is writing (still newer than the database).
+    in_flight: Arc<HashMap<Arc<str>, Entry>>,
+    samples: Vec<HeartbeatSample>,
+    /// After the shutdown flush began: nothing more is accepted.
+    closed: bool,
+}
+
+/// The buffer of one replica.
+pub(super) struct Latest {
+    buf: Mutex<Buffer>,
+    /// One flush at a time (the periodic one, or the shutdown flush).
+    flushing: tokio::sync::Mutex<()>,
+    max_samples: usize,
+    dropped: AtomicU64,
+}
+
+/// The buffer refused a heartbeat: the server is shutting down.
+pub(super) struct Closed;
+
+impl Latest {
+    pub fn new(max_samples: usize) -> Self {
+        Self {
+            buf: Mutex::default(),
+            flushing: tokio::sync::Mutex::new(()),
+            max_samples,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
+        self.buf.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps a heartbeat: the agent's latest state, and one history sample.
+    pub fn record(
+        &self,
+        agent: &Arc<AgentRow>,
+        mut record: HeartbeatRecord,
+        sample: HeartbeatSample,
+    ) -> Result<(), Closed> {
+        let mut buf = self.lock();
+        if buf.closed {
+            return Err(Closed);
+        }
+        if let Some(old) = buf.pending.get(&record.agent_id) {
+            keep_unsaid(&mut record, &old.record);
+        }
+        if buf.samples.len() < self.max_samples {
+            buf.samples.push(sample);
+        } else {
+            self.count_dropped(1);
+        }
+        buf.pending.insert(
+            record.agent_id.clone(),
+            Entry {
+                agent: agent.clone(),
+                record,
+            },
+        );
+        Ok(())
+    }
+
+    fn count_dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+        metrics::counter!(names::HEARTBEAT_SAMPLES_DROPPED).increment(n);
+    }
+
+    /// History samples dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Applies to `row` what this replica holds of it that the database may not have yet.
+    pub fn merge(&self, row: &mut AgentRow) {
+        let buf = self.lock();
+        merge_from(&buf, row);
+    }
+
+    /// [`Self::merge`] for many rows, under one lock.
+    pub fn merge_all<'a>(&self, rows: impl IntoIterator<Item = &'a mut AgentRow>) {
+        let buf = self.lock();
+        for row in rows {
+            merge_from(&buf, row);
+        }
+    }
+
+    /// Forgets a deleted agent's unflushed state (a flush would skip it anyway).
+    pub fn forget(&self, agent_id: &str) {
+        self.lock().pending.remove(agent_id);
+    }
+
+    /// Stops accepting heartbeats (the shutdown flush follows).
+    pub fn close(&self) {
+        self.lock().closed = true;
+    }
+
+    /// Writes everything buffered in one transaction. Returns the rows of the agents
+    /// written (as cached when their heartbeats arrived), for the other replicas' notices.
+    pub async fn flush(&self, store: &SharedStore) -> Result<Vec<Arc<AgentRow>>, StoreError> {
+        let _one = self.flushing.lock().await;
+        let (in_flight, samples) = {
+            let mut buf = self.lock();
+            let pending = std::mem::take(&mut buf.pending);
+            buf.in_flight = Arc::new(pending);
+            (buf.in_flight.clone(), std::mem::take(&mut buf.samples))
+        };
+        metrics::gauge!(names::HEARTBEAT_QUEUE).set(samples.len() as f64);
+        if in_flight.is_empty() && samples.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Exposed from the first flush on, so a scrape shows 0 rather than nothing.
+        metrics::counter!(names::HEARTBEAT_SAMPLES_DROPPED).increment(0);
+        let latest: Vec<HeartbeatRecord> = in_flight.values().map(|e| e.record.clone()).collect();
+        let written = {
+            let _timer = crate::telemetry::BatchTimer::start(latest.len() + samples.len());
+            store.write_telemetry(&latest, &samples).await
+        };
+        let mut buf = self.lock();
+        buf.in_flight = Arc::default();
+        match written {
+            Ok(()) => Ok(in_flight.values().map(|e| e.agent.clone()).collect()),
+            Err(e) => {
+                // Put back what was not written, behind anything newer.
+                let in_flight = Arc::try_unwrap(in_flight).unwrap_or_else(|a| {
+                    a.iter()
+                        .map(|(k, e)| {
+                            (
+                                k.clone(),
+                                Entry {
+                                    agent: e.agent.clone(),
+                                    record: e.record.clone(),
+                                },
+                            )
+                        })
+                        .collect()
+                });
+                for (id, old) in in_flight {
+                    match buf.pending.get_mut(&id) {
+                        Some(newer) => keep_unsaid(&mut newer.record, &old.record),
+                        None => {
+                            buf.pending.insert(id, old);
+                        }
+                    }
+                }
+                let room = self.max_samples.saturating_sub(buf.samples.len());
+                let lost = samples.len().saturating_sub(room);
+                let mut back: Vec<HeartbeatSample> = samples.into_iter().skip(lost).collect();
+                back.append(&mut buf.samples);
+                buf.samples = back;
+                if lost > 0 {
+                    self.count_dropped(lost as u64);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A newer heartbeat that leaves a field out keeps the older one's (the SQL's COALESCE).
+fn keep_unsaid(newer: &mut HeartbeatRecord, older: &HeartbeatRecord) {
+    fn keep<T: Clone>(new: &mut Option<T>, old: &Option<T>) {
+        if new.is_none() {
+            new.clone_from(old);
+        }
+    }
+    keep(&mut newer.agent_version, &older.agent_version);
+    keep(
+        &mut newer.config_version_applied,
+        &older.config_version_applied,
+    );
+    keep(&mut newer.machine_id, &older.machine_id);
+    keep(&mut newer.location, &older.location);
+    keep(&mut newer.model, &older.model);
+}
+
+fn merge_from(buf: &Buffer, row: &mut AgentRow) {
+    for map in [&*buf.in_flight, &buf.pending] {
+        if let Some(e) = map.get(row.id.as_str()) {
+            apply(&e.record, row);
+        }
+    }
+}
+
+/// What `store::telemetry`'s UPDATE does to the row, in memory.
+fn apply(hb: &HeartbeatRecord, row: &mut AgentRow) {
+    if row.last_seen.is_some_and(|seen| seen > hb.ts) {
+        return;
+    }
+    row.status = Some(hb.status.into());
+    row.last_seen = Some(hb.ts);
+    row.metrics = Some(hb.metrics_json.clone());
+    if hb.agent_version.is_some() {
+        row.agent_version.clone_from(&hb.agent_version);
+    }
+    if hb.config_version_applied.is_some() {
+        row.config_version_applied = hb.config_version_applied;
+    }
+    row.last_error.clone_from(&hb.error);
+    row.config_delivery = hb.config_delivery.map(str::to_owned);
+}
+
+impl super::AppState {
+    /// Writes the heartbeats buffered so far now (before reads that need the database
+    /// to be current: offline detection, the status gauge; at shutdown; in tests).
+    pub async fn flush_heartbeats(&self) -> Result<(), crate::error::ApiError> {
+        let written = self.0.latest.flush(&self.0.store).await?;
+        notify_replicas(&self.0, written);
+        Ok(())
+    }
+
+    /// History samples dropped so far because the database fell behind (see the module).
+    pub fn heartbeat_samples_dropped(&self) -> u64 {
+        self.0.latest.dropped()
+    }
+}
+
+/// Tells the other replicas about the agents a flush wrote.
+fn notify_replicas(inner: &super::Inner, written: Vec<Arc<AgentRow>>) {
+    for agent in written {
+        inner.bus.send('c', &agent.owner_id, &agent.id);
+    }
+}
+
+/// Flushes every [`FLUSH_EVERY`] for as long as the server lives; other replicas hear
+/// of what each flush wrote.
+pub(super) async fn run_flusher(state: Weak<super::Inner>) {
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = state.upgrade() else { return };
+        match inner.latest.flush(&inner.store).await {
+            Ok(written) => notify_replicas(&inner, written),
+            Err(e) => tracing::error!(error = %e, "heartbeat flush failed; retrying"),
+        }
+    }
+}
