@@ -516,24 +516,9 @@ def write_atomic(path, data, mode=0o600):
     except FileNotFoundError:
         pass
     owner = _dir_owner(directory)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
-    for _ in range(16):
-        tmp = os.path.join(directory, ".%s.tmp-%s" % (os.path.basename(path), os.urandom(8).hex()))
-        try:
-            fd = os.open(tmp, flags, 0o600)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise FileExistsError(errno.EEXIST, "cannot create a temporary file", directory)
+    tmp, fd = _exclusive_temp(directory, path, 0o600)
     try:
-        with os.fdopen(fd, "wb") as f:
-            if owner is not None:
-                os.fchown(f.fileno(), owner[0], owner[1])
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        _fill(fd, data, mode, owner)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -1054,17 +1039,9 @@ def create_new_file(path, data, mode=0o600):
     """
     directory = os.path.dirname(path) or "."
     owner = _dir_owner(directory)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
-    tmp = os.path.join(directory, ".%s.tmp-%s" % (os.path.basename(path), os.urandom(8).hex()))
-    fd = os.open(tmp, flags, mode)
+    tmp, fd = _exclusive_temp(directory, path, mode)
     try:
-        with os.fdopen(fd, "wb") as f:
-            if owner is not None:
-                os.fchown(f.fileno(), owner[0], owner[1])
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        _fill(fd, data, mode, owner)
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -1089,17 +1066,36 @@ def _create_in_place(path, data, mode, owner):
     except FileExistsError:
         return False
     try:
-        with os.fdopen(fd, "wb") as f:
-            if owner is not None:
-                os.fchown(f.fileno(), owner[0], owner[1])
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        _fill(fd, data, mode, owner)
     except BaseException:
         os.unlink(path)
         raise
     return True
+
+
+def _exclusive_temp(directory, path, mode):
+    # type: (str, str, int) -> Tuple[str, int]
+    """A new temporary file beside `path`, created exclusively and never through a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+    for _ in range(16):
+        tmp = os.path.join(directory, ".%s.tmp-%s" % (os.path.basename(path), os.urandom(8).hex()))
+        try:
+            return tmp, os.open(tmp, flags, mode)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "cannot create a temporary file", directory)
+
+
+def _fill(fd, data, mode, owner):
+    # type: (int, bytes, int, Optional[Tuple[int, int]]) -> None
+    """Writes `data` to the new file `fd` (closed after), owned by `owner`, mode `mode`, fsynced."""
+    with os.fdopen(fd, "wb") as f:
+        if owner is not None:
+            os.fchown(f.fileno(), owner[0], owner[1])
+        os.fchmod(f.fileno(), mode)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _fsync_dir(directory):

@@ -20,9 +20,6 @@ use crate::telemetry::{names, InProgress};
 
 /// The longest long-poll a client may ask for (SPEC §3).
 pub const MAX_WAIT_SECS: u64 = 60;
-/// How often a waiting long-poll re-reads while a PostgreSQL listener is down (another
-/// replica's save could then go unnoticed).
-const REREAD_WITHOUT_LISTENER: Duration = Duration::from_secs(1);
 
 pub struct AgentSession {
     state: AppState,
@@ -182,14 +179,12 @@ impl AgentSession {
     /// The stored envelope; with `after_version`, waits up to `wait` seconds for a newer
     /// one. Wakes at once on a save, rotation, edit or deletion through this replica, or
     /// through another one whose notice arrives (PostgreSQL, see `bus`), and re-reads
-    /// (the re-read also notices a revoked token). A waiter does not poll the database
-    /// while no notice can be missed (SQLite: every write goes through this process;
-    /// PostgreSQL: while the listener listens, and a reconnect wakes every waiter to
-    /// re-read): 10 000 waiters cost nothing between saves. Only while a PostgreSQL
-    /// listener is down does each waiter re-read every [`REREAD_WITHOUT_LISTENER`]. A
-    /// notice lost in between (a full outbox, a crash between commit and `NOTIFY`) is
-    /// seen at the waiter's deadline, at most [`MAX_WAIT_SECS`] later. A draining server
-    /// answers at once with what it has ("no change").
+    /// (the re-read also notices a revoked token). A waiter never polls the database on
+    /// a timer: a change made where no notice reaches this replica (a lost `NOTIFY`, a
+    /// listener reconnecting, another server on the same SQLite file) is found by the
+    /// replica's one read of the change log a second (`cache::watch_changes`), which
+    /// wakes the agents it names; 10 000 waiters cost nothing between saves. A draining
+    /// server answers at once with what it has ("no change").
     pub async fn config(&self, after_version: Option<i64>, wait: u64) -> ApiResult<Value> {
         let state = &self.state;
         let mut saves = state.0.config_saves.subscribe();
@@ -213,14 +208,9 @@ impl AgentSession {
                 };
                 return Ok(json!({ "config": config, "config_version": version }));
             }
-            let tick = if state.notices_complete() {
-                deadline
-            } else {
-                tokio::time::Instant::now() + REREAD_WITHOUT_LISTENER
-            };
             tokio::select! {
                 _ = wait_for_save(&mut saves, &self.agent_id) => {}
-                _ = tokio::time::sleep_until(tick.min(deadline)) => {}
+                _ = tokio::time::sleep_until(deadline) => {}
                 _ = state.until_draining() => {}
             }
         }

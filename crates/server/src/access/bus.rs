@@ -113,12 +113,6 @@ impl Bus {
     pub fn live(&self) -> bool {
         self.live.load(Ordering::Relaxed)
     }
-
-    /// Whether every change reaches this replica as a notice: always on SQLite (one
-    /// process makes every write), on PostgreSQL while the listener listens.
-    pub fn complete(&self) -> bool {
-        self.pool.is_none() || self.live()
-    }
 }
 
 /// Sends what is queued, batched into as few NOTIFYs as fit.
@@ -305,12 +299,6 @@ impl AppState {
     /// Whether another replica's save reaches this one's long-polls at once.
     pub fn replicas_live(&self) -> bool {
         self.0.bus.live()
-    }
-
-    /// Whether a change made anywhere reaches this replica as a notice (see
-    /// [`Bus::complete`]); long-polls then wait without re-reading.
-    pub fn notices_complete(&self) -> bool {
-        self.0.bus.complete()
     }
 }
 

@@ -232,32 +232,19 @@ mod postgres_live {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rotation_on_a_cuts_the_agent_off_on_b_at_once() {
-        let Some((one, two)) = live_pair().await else {
-            return;
-        };
-        let owner = one.first_owner().await;
-        let agent = one.agent(&owner, "a").await;
-        let token = one.agent_token(&agent).await;
-        let hb = heartbeat(&agent.id, "healthy", json!({}));
-        // B has the token cached (a 5 s TTL would otherwise keep it working).
-        two.heartbeat(&token, &hb).await.ok(200);
-        two.heartbeat(&token, &hb).await.ok(200);
-        one.post(
-            &format!("/api/agents/{}/rotate-secret", agent.id),
-            &owner.token,
-            &json!({}),
-        )
-        .await
-        .ok(200);
-        let took = refused_after(&two, &token, &hb).await;
-        eprintln!("rotation on A -> token refused on B: {took:?}");
-        assert!(took < Duration::from_secs(1), "took {took:?}");
+        cut_off_on_b_by("rotate-secret").await;
     }
 
     /// Switching an agent to Ed25519 (and re-issuing its enrollment token) on A revokes
     /// its tokens on B at once, as a rotation does.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_switch_to_ed25519_on_a_cuts_the_agent_off_on_b_at_once() {
+        cut_off_on_b_by("enrollment-token").await;
+    }
+
+    /// `POST /api/agents/{id}/<action>` on A: a token B has cached is refused there in
+    /// under a second.
+    async fn cut_off_on_b_by(action: &str) {
         let Some((one, two)) = live_pair().await else {
             return;
         };
@@ -265,17 +252,18 @@ mod postgres_live {
         let agent = one.agent(&owner, "a").await;
         let token = one.agent_token(&agent).await;
         let hb = heartbeat(&agent.id, "healthy", json!({}));
+        // B has the token cached.
         two.heartbeat(&token, &hb).await.ok(200);
         two.heartbeat(&token, &hb).await.ok(200);
         one.post(
-            &format!("/api/agents/{}/enrollment-token", agent.id),
+            &format!("/api/agents/{}/{action}", agent.id),
             &owner.token,
             &json!({}),
         )
         .await
         .ok(200);
         let took = refused_after(&two, &token, &hb).await;
-        eprintln!("switch on A -> token refused on B: {took:?}");
+        eprintln!("{action} on A -> token refused on B: {took:?}");
         assert!(took < Duration::from_secs(1), "took {took:?}");
     }
 
