@@ -17,6 +17,9 @@ use crate::client::{ClientError, Token};
 /// How far ahead of the clock a timestamp may be bumped to avoid signing
 /// the same second twice (the server refuses a reused signature).
 const MAX_BUMP: u64 = 5;
+/// How many times a handshake refused as `replayed` is signed again, each time for a
+/// later second.
+const MAX_RESIGNS: u32 = 3;
 
 pub struct Session {
     pub token: Token,
@@ -95,13 +98,14 @@ impl Agent {
     /// answer is not authenticated, and beyond the bound nothing is signed for
     /// the server's time ([`ClientError::ClockSkew`]). On `replayed` (another
     /// run signed this second, as after a restart) it waits for the next
-    /// second and signs again, once.
+    /// second and signs again, up to [`MAX_RESIGNS`] times (runs restarted in
+    /// quick succession may each have used a second or two).
     pub(super) async fn signed<T, F, Fut>(&self, mut attempt: F) -> Result<T, ClientError>
     where
         F: FnMut(u64) -> Fut,
         Fut: Future<Output = Result<T, ClientError>>,
     {
-        let (mut corrected, mut resigned) = (false, false);
+        let (mut corrected, mut resigned) = (false, 0);
         loop {
             let ts = self.timestamp();
             let result = attempt(ts).await;
@@ -133,8 +137,8 @@ impl Agent {
                         "local clock is off from the server's; correcting and retrying"
                     );
                 }
-                ("replayed", _) if !resigned => {
-                    resigned = true;
+                ("replayed", _) if resigned < MAX_RESIGNS => {
+                    resigned += 1;
                     tracing::info!(
                         "signature already used this second (a restart?); signing the next second"
                     );
