@@ -4,37 +4,15 @@
 //! strictly, and every invalid signature is refused, the non-canonical one
 //! included.
 
-use std::path::PathBuf;
-
 use openclaw_fleet_protocol::identity::ED25519_ALG;
 use openclaw_fleet_protocol::*;
 use serde_json::{json, Value};
 
+mod support;
+use support::{cases, s};
+
 fn vectors() -> Value {
-    let dir = std::env::var_os("OPENCLAW_FLEET_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../spec/test-vectors"
-            ))
-        });
-    let path = dir.join("identity-ed25519.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text).expect("vector file is JSON")
-}
-
-fn cases<'a>(file: &'a Value, kind: &str) -> &'a [Value] {
-    let list = file[kind].as_array().expect("vector list");
-    assert!(!list.is_empty(), "no {kind} vectors");
-    list
-}
-
-fn s<'a>(case: &'a Value, key: &str) -> &'a str {
-    case[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("vector field {key}"))
+    support::vectors("identity-ed25519.json")
 }
 
 /// The key pair of a case: the identity key round-trips and derives the

@@ -3,39 +3,14 @@
 //! must fail with the specific error its `why` describes.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use openclaw_fleet_protocol::*;
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
-fn vectors(name: &str) -> Value {
-    let dir = std::env::var_os("OPENCLAW_FLEET_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../spec/test-vectors"
-            ))
-        });
-    let path = dir.join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text).expect("vector file is JSON")
-}
-
-fn cases<'a>(file: &'a Value, kind: &str) -> &'a [Value] {
-    let list = file[kind].as_array().expect("vector list");
-    assert!(!list.is_empty(), "no {kind} vectors");
-    list
-}
-
-fn s<'a>(case: &'a Value, key: &str) -> &'a str {
-    case[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("vector field {key}"))
-}
+mod support;
+use support::{cases, s, vectors};
 
 fn agent(case: &Value) -> AgentId {
     AgentId::parse(s(case, "agent_id")).unwrap()
