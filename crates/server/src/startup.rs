@@ -265,11 +265,13 @@ enum Bound {
     Tls(crate::tls::TlsListener),
 }
 
-/// Every few seconds: announce agents that went offline; every ten minutes: prune.
+/// Every few seconds: announce agents that went offline; every minute: roll the
+/// heartbeat history up; every ten minutes: prune (after a last roll-up).
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut prev = state.now();
     let mut last_prune: Option<i64> = None;
+    let mut last_rollup = state.now();
     loop {
         tick.tick().await;
         let now = state.now();
@@ -279,9 +281,18 @@ async fn housekeeping(state: AppState) {
                 prev = now;
                 if prune {
                     last_prune = Some(now);
+                    last_rollup = now;
                 }
             }
             Err(e) => tracing::warn!(error = e.status().1, "housekeeping failed; will retry"),
+        }
+        if now - last_rollup >= crate::access::rollups::ROLLUP_EVERY_SECS {
+            match state.roll_up_history().await {
+                Ok(_) => last_rollup = now,
+                Err(e) => {
+                    tracing::warn!(error = e.status().1, "history roll-up failed; will retry")
+                }
+            }
         }
     }
 }

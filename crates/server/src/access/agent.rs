@@ -96,7 +96,6 @@ impl AgentSession {
         let sample = HeartbeatSample {
             agent_id: self.agent_id.clone(),
             ts: now,
-            status: req.status.as_str(),
             cpu_usage: metric("cpu_usage"),
             memory_usage: metric("memory_usage"),
             disk_usage: metric("disk_usage"),

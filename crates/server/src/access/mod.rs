@@ -21,6 +21,7 @@ mod latest;
 mod operator;
 mod owner;
 mod public;
+pub mod rollups;
 mod telemetry;
 mod views;
 mod writer;
@@ -251,8 +252,9 @@ impl AppState {
             .map_err(|e| ApiError::internal(anyhow::anyhow!("at-rest open {table}.{column}: {e}")))
     }
 
-    /// Housekeeping run by the background task: prune expired rows, announce agents
-    /// that went offline since `prev`, and store their status as offline.
+    /// Housekeeping run by the background task: prune expired rows (and roll the
+    /// heartbeat history up before pruning it), announce agents that went offline since
+    /// `prev`, and store their status as offline.
     pub async fn maintain(&self, prev: i64, prune: bool) -> Result<(), ApiError> {
         let now = self.now();
         if prune {
@@ -262,10 +264,11 @@ impl AppState {
                 .prune(
                     now,
                     now - 2 * s.handshake_window_secs,
-                    now - s.heartbeat_retention_days * 86400,
                     now - s.activity_retention_days * 86400,
                 )
                 .await?;
+            self.roll_up_history().await?;
+            self.prune_history().await?;
             self.0
                 .store
                 .prune_deliveries(now - s.activity_retention_days * 86400)

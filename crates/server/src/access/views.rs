@@ -225,9 +225,33 @@ pub struct MasterKeyView {
     pub key_check: Option<Value>,
 }
 
+/// Heartbeat history for a chart (docs/api.md, "Heartbeat history").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MetricsView {
+    pub points: Vec<MetricPointView>,
+    /// The stored resolution the points were read at, seconds: 0 (raw samples), 60, 300
+    /// or 3600.
+    pub resolution: i64,
+    /// The width of each point, seconds (a point's `ts` is its start).
+    pub bucket: i64,
+}
+
+/// One point: the averages of its samples (fields as before rollups), their count and
+/// their maxima.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MetricPointView {
     pub ts: i64,
+    pub cpu_usage: Option<f64>,
+    pub memory_usage: Option<f64>,
+    pub disk_usage: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub samples: i64,
+    pub max: MetricValues,
+}
+
+/// The four chart metrics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MetricValues {
     pub cpu_usage: Option<f64>,
     pub memory_usage: Option<f64>,
     pub disk_usage: Option<f64>,

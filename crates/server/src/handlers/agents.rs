@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::access::{
     AgentDetail, AgentEdit, AgentPage, AgentView, CreatedAgent, IssuedEnrollment, ListRequest,
-    MetricPointView, Owner, RotatedSecret,
+    MetricsView, Owner, RotatedSecret,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::json::{field, present, ApiJson, ApiPath, ApiQuery};
@@ -162,11 +162,6 @@ pub struct ConfigSaved {
 pub struct MetricsQuery {
     /// Unix seconds; default one hour ago.
     pub since: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MetricsAnswer {
-    pub points: Vec<MetricPointView>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -359,18 +354,18 @@ pub async fn enrollment_token(
     Ok(Json(owner.issue_enrollment_token(&id).await?))
 }
 
-/// Heartbeat history for charts, averaged into at most a few hundred points.
+/// Heartbeat history for charts: about 360 points at most, read at the stored resolution
+/// that fits the window (raw samples up to two hours, 1-minute buckets up to 12 hours,
+/// 5-minute up to 7 days, hours beyond).
 #[utoipa::path(get, path = "/api/agents/{id}/metrics", tag = "agents",
     params(("id" = String, Path), MetricsQuery),
-    responses((status = 200, body = MetricsAnswer), (status = 404, body = super::ErrorBody)))]
+    responses((status = 200, body = MetricsView), (status = 404, body = super::ErrorBody)))]
 pub async fn metrics(
     owner: Owner,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<MetricsQuery>,
-) -> ApiResult<Json<MetricsAnswer>> {
-    Ok(Json(MetricsAnswer {
-        points: owner.metrics(&id, q.since).await?,
-    }))
+) -> ApiResult<Json<MetricsView>> {
+    Ok(Json(owner.metrics(&id, q.since).await?))
 }
 
 /// The built-in policy profiles.

@@ -1,11 +1,10 @@
 //! Agents: their owner-facing record, sealed secret and config, host-side tokens,
-//! used handshake signatures and heartbeat history.
+//! and used handshake signatures (heartbeat history: `rollups`).
 
 use async_trait::async_trait;
 
 use super::{
-    Activity, AgentRef, AgentRow, HistoryEntry, MetricPoint, NewAgent, SaveOutcome, StoreError,
-    WrapOutcome,
+    Activity, AgentRef, AgentRow, HistoryEntry, NewAgent, SaveOutcome, StoreError, WrapOutcome,
 };
 
 /// The effective status, computed in SQL so filters and pages agree with what is shown.
@@ -81,13 +80,6 @@ pub trait AgentStore {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<(String, i64)>, StoreError>;
-    async fn metrics(
-        &self,
-        owner: &str,
-        id: &str,
-        since: i64,
-        bucket: i64,
-    ) -> Result<Vec<MetricPoint>, StoreError>;
     /// The sealed config and version of the agent behind an unexpired token.
     async fn agent_config_for_token(
         &self,
@@ -369,29 +361,6 @@ macro_rules! impl_agent_store {
                 .bind(token_hash)
                 .bind(now)
                 .fetch_optional(&self.pool)
-                .await?)
-            }
-
-            async fn metrics(
-                &self,
-                owner: &str,
-                id: &str,
-                since: i64,
-                bucket: i64,
-            ) -> Result<Vec<MetricPoint>, StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT b * $3 AS ts, AVG(cpu_usage) AS cpu_usage, AVG(memory_usage) AS memory_usage, \
-                     AVG(disk_usage) AS disk_usage, AVG(latency_ms) AS latency_ms FROM \
-                     (SELECT ts / $3 AS b, cpu_usage, memory_usage, disk_usage, latency_ms FROM heartbeats \
-                      WHERE agent_id = $1 AND ts >= $2 \
-                      AND agent_id IN (SELECT id FROM agents WHERE owner_id = $4)) x \
-                     GROUP BY b ORDER BY b",
-                )
-                .bind(id)
-                .bind(since)
-                .bind(bucket)
-                .bind(owner)
-                .fetch_all(&self.pool)
                 .await?)
             }
 

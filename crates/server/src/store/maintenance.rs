@@ -58,7 +58,7 @@ pub const TEXT_COLUMNS: &[(&str, &str, &[&str])] = &[
     ("agent_tokens", "agent_id", &["token_hash", "agent_id"]),
     ("enrollment_tokens", "agent_id", &["token_hash", "agent_id"]),
     ("used_signatures", "agent_id", &["agent_id", "signature"]),
-    ("heartbeats", "agent_id", &["agent_id", "status"]),
+    ("metrics_keys", "agent_key", &["agent_id"]),
     ("agent_changes", "agent_id", &["agent_id"]),
     (
         "config_history",
@@ -118,14 +118,13 @@ pub trait MaintenanceStore {
     /// Stores `value` under `key` only if the key is absent; returns the value stored
     /// afterwards (ours, or the one another process wrote first).
     async fn claim_meta(&self, key: &str, value: &str) -> Result<String, StoreError>;
-    /// Deletes expired sessions and tokens, signatures seen before `signatures_before`,
-    /// heartbeats older than `heartbeats_before` and activity entries last seen before
-    /// `activity_before`. Returns the rows removed.
+    /// Deletes expired sessions and tokens, signatures seen before `signatures_before`
+    /// and activity entries last seen before `activity_before` (heartbeat history has its
+    /// own retention: `access::rollups`). Returns the rows removed.
     async fn prune(
         &self,
         now: i64,
         signatures_before: i64,
-        heartbeats_before: i64,
         activity_before: i64,
     ) -> Result<u64, StoreError>;
     /// Every non-null text cell of every table (for `openclaw-fleet audit`).
@@ -178,7 +177,6 @@ macro_rules! impl_maintenance_store {
                 &self,
                 now: i64,
                 signatures_before: i64,
-                heartbeats_before: i64,
                 activity_before: i64,
             ) -> Result<u64, StoreError> {
                 let mut n = 0;
@@ -190,7 +188,6 @@ macro_rules! impl_maintenance_store {
                         "DELETE FROM used_signatures WHERE seen_at < $1",
                         signatures_before,
                     ),
-                    ("DELETE FROM heartbeats WHERE ts < $1", heartbeats_before),
                     ("DELETE FROM activity WHERE last_ts < $1", activity_before),
                 ] {
                     n += sqlx::query(sql)

@@ -22,6 +22,7 @@ pub mod maintenance;
 pub mod models;
 pub mod postgres;
 pub mod reseal;
+pub mod rollups;
 pub mod sqlite;
 mod stats;
 pub(crate) mod telemetry;
@@ -49,6 +50,7 @@ pub use lock::{DbLock, LockStore};
 pub use maintenance::MaintenanceStore;
 pub use models::*;
 pub use reseal::ResealStore;
+pub use rollups::{MetricRow, Resolution, RollupMarks, RollupStore};
 pub use stats::StatsStore;
 pub use telemetry::TelemetryStore;
 pub use users::UserStore;
@@ -80,6 +82,7 @@ pub trait Store:
     + ActivityStore
     + AlertStore
     + IdentityStore
+    + RollupStore
     + Send
     + Sync
 {
@@ -102,6 +105,7 @@ impl<T> Store for T where
         + ActivityStore
         + AlertStore
         + IdentityStore
+        + RollupStore
         + Send
         + Sync
 {

@@ -112,20 +112,10 @@ pub struct HeartbeatRecord {
     pub config_delivery: Option<&'static str>,
 }
 
-/// One history sample: a row of `heartbeats`.
+/// One history sample: a row of `metrics_raw`.
 #[derive(Debug, Clone)]
 pub struct HeartbeatSample {
     pub agent_id: std::sync::Arc<str>,
-    pub ts: i64,
-    pub status: &'static str,
-    pub cpu_usage: Option<f64>,
-    pub memory_usage: Option<f64>,
-    pub disk_usage: Option<f64>,
-    pub latency_ms: Option<f64>,
-}
-
-#[derive(Debug, Clone, FromRow)]
-pub struct MetricPoint {
     pub ts: i64,
     pub cpu_usage: Option<f64>,
     pub memory_usage: Option<f64>,

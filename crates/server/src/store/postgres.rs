@@ -30,6 +30,7 @@ use super::identity::impl_identity_store;
 use super::lock::impl_lock_store_postgres;
 use super::maintenance::impl_maintenance_store;
 use super::reseal::impl_reseal_store;
+use super::rollups::impl_rollup_store;
 use super::stats::impl_stats_store;
 use super::telemetry::impl_telemetry_store;
 use super::users::impl_user_store;
@@ -139,6 +140,7 @@ impl_account_store!(PostgresStore);
 impl_activity_store!(PostgresStore);
 impl_alert_store!(PostgresStore);
 impl_reseal_store!(PostgresStore);
+impl_rollup_store!(PostgresStore);
 impl_lock_store_postgres!(PostgresStore);
 
 impl NotifyStore for PostgresStore {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::{HeartbeatRecord, HeartbeatSample, StoreError};
 
-/// Rows per statement: 11 binds a row stays far below SQLite's 32 766 and PostgreSQL's
+/// Rows per statement: at most 11 binds a row stays far below SQLite's 32 766 and PostgreSQL's
 /// 65 535 bind parameters.
 pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
 
@@ -96,23 +96,25 @@ macro_rules! impl_telemetry_store {
                     );
                     q.build().execute(&mut *tx).await?;
                 }
-                // History, for agents that still exist (one deleted meanwhile must not fail
-                // the flush on its foreign key, nor come back).
+                // Raw history samples, under each agent's history key (an agent deleted
+                // meanwhile has none: its samples are skipped); one per agent and second.
                 for chunk in samples.chunks(ROWS_PER_STATEMENT) {
                     let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO heartbeats (agent_id, ts, status, cpu_usage, memory_usage, disk_usage, latency_ms) \
-                         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (",
+                        "INSERT INTO metrics_raw (agent_key, ts, cpu_usage, memory_usage, disk_usage, latency_ms) \
+                         SELECT k.agent_key, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (",
                     );
                     q.push_values(chunk, |mut b, s| {
                         b.push_bind(&*s.agent_id)
                             .push_bind(s.ts)
-                            .push_bind(s.status)
                             .push_bind(s.cpu_usage)
                             .push_bind(s.memory_usage)
                             .push_bind(s.disk_usage)
                             .push_bind(s.latency_ms);
                     });
-                    q.push(") AS v WHERE EXISTS (SELECT 1 FROM agents a WHERE a.id = v.column1)");
+                    q.push(
+                        ") AS v JOIN metrics_keys k ON k.agent_id = v.column1 WHERE true \
+                         ON CONFLICT (agent_key, ts) DO NOTHING",
+                    );
                     q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;

@@ -34,6 +34,7 @@ mod ownership;
 mod password_guard;
 mod renewal;
 mod replicas;
+mod rollups;
 mod secrets_at_rest;
 mod sessions;
 mod shutdown;

@@ -6,11 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use sqlx::{Connection, PgConnection, SqliteConnection};
-
+use crate::common::db::Db;
 use crate::common::fixtures::heartbeat;
 use crate::common::{Backend, TestApp};
+use serde_json::json;
 
 both_backends!(
     acknowledged_heartbeat_is_shown_at_once_and_stored_within_a_second,
@@ -19,59 +18,6 @@ both_backends!(
     a_stalled_database_drops_history_samples_and_counts_them,
     rotation_refuses_the_old_token_on_the_same_replica_at_once,
 );
-
-/// A connection of the test's own to the server's database.
-enum Db {
-    Sqlite(SqliteConnection),
-    Pg(PgConnection),
-}
-
-impl Db {
-    async fn open(app: &TestApp) -> Self {
-        let url = app.settings().database_url();
-        if url.starts_with("sqlite:") {
-            Db::Sqlite(SqliteConnection::connect(&url).await.unwrap())
-        } else {
-            Db::Pg(PgConnection::connect(&url).await.unwrap())
-        }
-    }
-
-    /// One integer (`sql` holds no user input: ids are UUIDs made by the server).
-    async fn int(&mut self, sql: &str) -> i64 {
-        match self {
-            Db::Sqlite(c) => sqlx::query_scalar(sql).fetch_one(c).await.unwrap(),
-            Db::Pg(c) => sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(c)
-                .await
-                .unwrap(),
-        }
-    }
-
-    async fn exec(&mut self, sql: &str) {
-        match self {
-            Db::Sqlite(c) => {
-                sqlx::raw_sql(sql).execute(c).await.unwrap();
-            }
-            Db::Pg(c) => {
-                sqlx::raw_sql(sql).execute(c).await.unwrap();
-            }
-        }
-    }
-
-    async fn last_seen(&mut self, agent: &str) -> i64 {
-        self.int(&format!(
-            "SELECT COALESCE(MAX(last_seen), -1) FROM agents WHERE id = '{agent}'"
-        ))
-        .await
-    }
-
-    async fn samples(&mut self, agent: &str) -> i64 {
-        self.int(&format!(
-            "SELECT COUNT(*) FROM heartbeats WHERE agent_id = '{agent}'"
-        ))
-        .await
-    }
-}
 
 async fn acknowledged_heartbeat_is_shown_at_once_and_stored_within_a_second(b: Backend) {
     let app = TestApp::spawn(b).await;
@@ -160,6 +106,7 @@ async fn a_deleted_agents_buffered_heartbeats_are_not_resurrected(b: Backend) {
     let token = app.agent_token(&a).await;
     let keep_token = app.agent_token(&keep).await;
     app.state.flush_heartbeats().await.unwrap();
+    let key = Db::open(&app).await.key(&a.id).await;
     for _ in 0..3 {
         app.heartbeat(
             &token,
@@ -183,14 +130,17 @@ async fn a_deleted_agents_buffered_heartbeats_are_not_resurrected(b: Backend) {
     let mut db = Db::open(&app).await;
     let id = &a.id;
     assert_eq!(
+        db.int(&format!(
+            "SELECT COUNT(*) FROM metrics_raw WHERE agent_key = {key}"
+        ))
+        .await,
+        0,
+        "a deleted agent's history came back"
+    );
+    assert_eq!(
         db.int(&format!("SELECT COUNT(*) FROM agents WHERE id = '{id}'"))
             .await,
         0
-    );
-    assert_eq!(
-        db.samples(id).await,
-        0,
-        "a deleted agent's history came back"
     );
     assert_eq!(
         db.samples(&keep.id).await,
@@ -223,7 +173,7 @@ async fn a_stalled_database_drops_history_samples_and_counts_them(b: Backend) {
         Backend::Sqlite => blocker.exec("BEGIN IMMEDIATE").await,
         Backend::Postgres => {
             blocker
-                .exec("BEGIN; LOCK TABLE heartbeats IN EXCLUSIVE MODE")
+                .exec("BEGIN; LOCK TABLE metrics_raw IN EXCLUSIVE MODE")
                 .await
         }
     }

@@ -1,9 +1,9 @@
-//! The owner's agents: records, secrets, configs and metrics history.
+//! The owner's agents: records, secrets and configs.
 
 use super::*;
 
 impl Owner {
-    async fn row(&self, id: &str) -> ApiResult<crate::store::AgentRow> {
+    pub(super) async fn row(&self, id: &str) -> ApiResult<crate::store::AgentRow> {
         let id = parse_agent_id(id)?;
         let row = self
             .state
@@ -284,33 +284,6 @@ impl Owner {
         Ok(RotatedSecret {
             agent_secret: secret.expose_secret().to_string(),
         })
-    }
-
-    /// History since `since` (default: the last hour), at most 31 days back.
-    pub async fn metrics(&self, id: &str, since: Option<i64>) -> ApiResult<Vec<MetricPointView>> {
-        let row = self.row(id).await?;
-        // History is read from the database: write what this replica holds first.
-        self.state.flush_heartbeats().await?;
-        let now = self.state.now();
-        let since = since.unwrap_or(now - 3600).clamp(now - 31 * 86400, now);
-        // Keep a chart at a few hundred points whatever the range.
-        let bucket = ((now - since) / 360).max(row.heartbeat_interval).max(1);
-        let points = self
-            .state
-            .0
-            .store
-            .metrics(self.id(), &row.id, since, bucket)
-            .await?;
-        Ok(points
-            .into_iter()
-            .map(|p| MetricPointView {
-                ts: p.ts,
-                cpu_usage: p.cpu_usage,
-                memory_usage: p.memory_usage,
-                disk_usage: p.disk_usage,
-                latency_ms: p.latency_ms,
-            })
-            .collect())
     }
 }
 

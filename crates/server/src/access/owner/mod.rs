@@ -19,6 +19,7 @@ mod edits;
 mod fleets;
 mod history;
 mod identity;
+mod metrics;
 
 pub use activity_log::{ActivityPage, ActivityView};
 pub use agent_list::ListRequest;

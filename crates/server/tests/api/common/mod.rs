@@ -2,6 +2,7 @@
 //! PostgreSQL database, and a [`ManualClock`] started at the real time), and small
 //! helpers to drive it over HTTP and read answers.
 
+pub mod db;
 pub mod fixtures;
 pub mod pg;
 
