@@ -116,6 +116,10 @@ describe('dashboard foundation', () => {
     const hb = await heartbeat(server.url, s.token, agentId, { cpu_usage: 55, memory_usage: 41, uptime_hours: 3, latency_ms: 9 });
     assert.equal(hb.status, 200);
     await cpu.getByText('55 %').waitFor({ timeout: 10000 });
+    // The 30-day chart (hourly buckets, and the samples not rolled up yet) draws them too.
+    await page.getByRole('button', { name: 'Last 30 days' }).click();
+    assert.equal(await page.getByRole('button', { name: 'Last 30 days' }).getAttribute('aria-pressed'), 'true');
+    await cpu.locator('svg[role="img"][aria-label*="latest"]').waitFor({ timeout: 10000 });
     await page.getByText('Set up your master key first').waitFor();
   });
 

@@ -42,6 +42,8 @@ function bucketize(points, from, to, n) {
 
 const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const clockLong = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+const calendar = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
+const calendarTime = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 
 /**
  * Draws into `plot` (an element whose width is the chart's): points are
@@ -68,12 +70,14 @@ export function drawChart(plot, { title, unit, points, from, to, gap, fixedMax }
     svg.append(s('line', { x1: PAD.l, x2: width - PAD.r, y1: gy, y2: gy, class: frac === 0 ? 'axis' : 'grid' }));
     svg.append(s('text', { x: PAD.l - 6, y: gy + 4, class: 'tick', 'text-anchor': 'end' }, fmt(top * frac, unit).replace(' ', '')));
   }
-  const long = to - from > 6 * 3600;
+  const span = to - from;
+  const axis = span > 3 * 86400 ? calendar : span > 6 * 3600 ? clockLong : clock;
+  const tipTime = span > 3 * 86400 ? calendarTime : clock;
   const steps = width < 420 ? 2 : 3;
   for (let i = 0; i <= steps; i++) {
     const t = from + ((to - from) * i) / steps;
     const anchor = i === 0 ? 'start' : i === steps ? 'end' : 'middle';
-    svg.append(s('text', { x: x(t), y: HEIGHT - 6, class: 'tick', 'text-anchor': anchor }, (long ? clockLong : clock).format(new Date(t * 1000))));
+    svg.append(s('text', { x: x(t), y: HEIGHT - 6, class: 'tick', 'text-anchor': anchor }, axis.format(new Date(t * 1000))));
   }
 
   if (!data.length) {
@@ -119,7 +123,7 @@ export function drawChart(plot, { title, unit, points, from, to, gap, fixedMax }
     const py = y(best[1]);
     vline.setAttribute('x1', px); vline.setAttribute('x2', px);
     dot.setAttribute('cx', px); dot.setAttribute('cy', py);
-    tip.textContent = `${fmt(best[1], unit)} · ${clock.format(new Date(best[0] * 1000))}`;
+    tip.textContent = `${fmt(best[1], unit)} · ${tipTime.format(new Date(best[0] * 1000))}`;
     const tw = tip.textContent.length * 6.6 + 12;
     const tx = Math.min(Math.max(px - tw / 2, PAD.l), width - PAD.r - tw);
     tipBg.setAttribute('x', tx); tipBg.setAttribute('y', PAD.t); tipBg.setAttribute('width', tw);

@@ -1,12 +1,13 @@
-// The agent page's charts: CPU, memory and gateway latency for the last hour
-// or the last day, from GET /api/agents/{id}/metrics?since=, extended live by
-// the heartbeats that arrive on the event stream.
+// The agent page's charts: CPU, memory and gateway latency for the last hour,
+// day or 30 days, from GET /api/agents/{id}/metrics?since= (which reads the
+// stored resolution that fits the window: raw samples, 5-minute or hourly
+// buckets), extended live by the heartbeats that arrive on the event stream.
 
 import * as api from '../api.js';
 import { drawChart } from '../charts.js';
 import { h, errorBox, fmtNum } from '../ui.js';
 
-const PERIODS = [[3600, 'Last hour'], [86400, 'Last day']];
+const PERIODS = [[3600, 'Last hour'], [86400, 'Last day'], [30 * 86400, 'Last 30 days']];
 const SERIES = [
   { key: 'cpu_usage', title: 'CPU', unit: '%', fixedMax: 100 },
   { key: 'memory_usage', title: 'Memory', unit: '%', fixedMax: 100 },
@@ -17,6 +18,8 @@ export function metricsSection(agent, ctx) {
   let period = PERIODS[0][0];
   let points = [];
   let interval = agent.heartbeat_interval || 30;
+  // The width of the fetched points (s): a line breaks only after a longer silence.
+  let bucket = 0;
   const err = errorBox();
   const figures = SERIES.map((sr) => {
     const latest = h('span', { class: 'chart-latest' });
@@ -39,7 +42,7 @@ export function metricsSection(agent, ctx) {
       const pts = points.filter((p) => typeof p[f.key] === 'number').map((p) => [p.ts, p[f.key]]);
       const last = pts.length ? pts[pts.length - 1][1] : null;
       f.latest.textContent = last === null ? '' : `${fmtNum(last)} ${f.unit}`;
-      drawChart(f.plot, { title: f.title, unit: f.unit, points: pts, from, to, gap: interval * 3, fixedMax: f.fixedMax });
+      drawChart(f.plot, { title: f.title, unit: f.unit, points: pts, from, to, gap: Math.max(interval * 3, bucket * 2), fixedMax: f.fixedMax });
     }
   }
 
@@ -49,6 +52,7 @@ export function metricsSection(agent, ctx) {
       const since = Math.floor(Date.now() / 1000) - period;
       const res = await api.agents.metrics(agent.id, since);
       const fetched = (res.points ?? []).slice().sort((a, b) => a.ts - b.ts);
+      bucket = res.bucket ?? 0;
       const newest = fetched.length ? fetched[fetched.length - 1].ts : 0;
       // Heartbeats that arrived live while the request was in flight stay.
       points = [...fetched, ...points.filter((p) => p.ts > newest)];
