@@ -217,6 +217,11 @@ async fn main() -> anyhow::Result<()> {
             format!("fleet_id={f0}&status=error"),
             &all_sorts[..],
         ),
+        (
+            "fleet+status=healthy".into(),
+            format!("fleet_id={f0}&status=healthy"),
+            &all_sorts[..],
+        ),
         ("q=web".into(), "q=web".into(), &name_sorts[..]),
         ("q=web-0004".into(), "q=web-0004".into(), &name_sorts[..]),
         (
@@ -227,6 +232,11 @@ async fn main() -> anyhow::Result<()> {
         (
             "q=gpu+fleet".into(),
             format!("q=gpu&fleet_id={f0}"),
+            &name_sorts[..],
+        ),
+        (
+            "q=web+fleet+status=error".into(),
+            format!("q=web&fleet_id={f0}&status=error"),
             &name_sorts[..],
         ),
     ];

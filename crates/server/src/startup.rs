@@ -1,5 +1,5 @@
 //! Building and running the server: open storage (with the internal key rules), bind,
-//! serve until SIGTERM or Ctrl-C, and run the housekeeping task.
+//! serve until SIGTERM or Ctrl-C, and run the housekeeping and offline-sweep tasks.
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -186,6 +186,7 @@ impl Server {
         };
         let reloader = crate::tls::on_sighup(store)?;
         let housekeeping = tokio::spawn(housekeeping(state.clone()));
+        let sweeper = tokio::spawn(state.clone().sweep_offline_forever());
         let replicas = {
             let state = state.clone();
             tokio::spawn(async move { state.listen_to_replicas().await })
@@ -239,6 +240,7 @@ impl Server {
             }
         };
         housekeeping.abort();
+        sweeper.abort();
         replicas.abort();
         alerts.abort();
         reloader.abort();
@@ -265,26 +267,23 @@ enum Bound {
     Tls(crate::tls::TlsListener),
 }
 
-/// Every few seconds: announce agents that went offline; every minute: roll the
-/// heartbeat history up; every ten minutes: prune (after a last roll-up).
+/// Every minute: roll the heartbeat history up; every ten minutes: prune (after a last
+/// roll-up). Offline agents are the sweeper's (`access::sweep`).
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
-    let mut prev = state.now();
     let mut last_prune: Option<i64> = None;
     let mut last_rollup = state.now();
     loop {
         tick.tick().await;
         let now = state.now();
-        let prune = last_prune.is_none_or(|t| now - t >= 600);
-        match state.maintain(prev, prune).await {
-            Ok(()) => {
-                prev = now;
-                if prune {
+        if last_prune.is_none_or(|t| now - t >= 600) {
+            match state.maintain().await {
+                Ok(()) => {
                     last_prune = Some(now);
                     last_rollup = now;
                 }
+                Err(e) => tracing::warn!(error = e.status().1, "housekeeping failed; will retry"),
             }
-            Err(e) => tracing::warn!(error = e.status().1, "housekeeping failed; will retry"),
         }
         if now - last_rollup >= crate::access::rollups::ROLLUP_EVERY_SECS {
             match state.roll_up_history().await {

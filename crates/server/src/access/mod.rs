@@ -22,6 +22,7 @@ mod operator;
 mod owner;
 mod public;
 pub mod rollups;
+mod sweep;
 mod telemetry;
 mod views;
 mod writer;
@@ -40,6 +41,7 @@ pub use owner::{
     DeliveryPage, DeliveryView, ListRequest, Owner, WebhookInput, WebhookView,
 };
 pub use public::Public;
+pub use sweep::SWEEP_EVERY;
 pub use views::*;
 
 use crate::auth::Limits;
@@ -174,7 +176,7 @@ impl AppState {
             .send(if deleted { 'g' } else { 'f' }, owner_id, fleet_id);
     }
 
-    /// Tells this replica's event streams only (every replica sees what `maintain` finds).
+    /// Tells this replica's event streams only.
     fn notify_local(&self, owner_id: &str, id: &str, deleted: bool, fleet: bool) {
         let _ = self.0.changes.send(AgentChange {
             owner_id: owner_id.into(),
@@ -253,33 +255,24 @@ impl AppState {
     }
 
     /// Housekeeping run by the background task: prune expired rows (and roll the
-    /// heartbeat history up before pruning it), announce agents that went offline since
-    /// `prev`, and store their status as offline.
-    pub async fn maintain(&self, prev: i64, prune: bool) -> Result<(), ApiError> {
+    /// heartbeat history up before pruning it). Offline agents are the sweep's (`sweep`).
+    pub async fn maintain(&self) -> Result<(), ApiError> {
         let now = self.now();
-        if prune {
-            let s = &self.0.settings;
-            self.0
-                .store
-                .prune(
-                    now,
-                    now - 2 * s.handshake_window_secs,
-                    now - s.activity_retention_days * 86400,
-                )
-                .await?;
-            self.roll_up_history().await?;
-            self.prune_history().await?;
-            self.0
-                .store
-                .prune_deliveries(now - s.activity_retention_days * 86400)
-                .await?;
-        }
-        // Offline detection reads `last_seen` from the database: make it current.
-        self.flush_heartbeats().await?;
-        for a in self.0.store.newly_offline(prev, now).await? {
-            self.notify_local(&a.owner_id, &a.id, false, false);
-        }
-        self.0.store.mark_offline(now).await?;
+        let s = &self.0.settings;
+        self.0
+            .store
+            .prune(
+                now,
+                now - 2 * s.handshake_window_secs,
+                now - s.activity_retention_days * 86400,
+            )
+            .await?;
+        self.roll_up_history().await?;
+        self.prune_history().await?;
+        self.0
+            .store
+            .prune_deliveries(now - s.activity_retention_days * 86400)
+            .await?;
         Ok(())
     }
 }

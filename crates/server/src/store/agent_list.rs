@@ -1,15 +1,15 @@
 //! The owner's agent list at scale: filters, name search and sorts that are each an index
-//! range scan (migration 0013), keyset pages, status counts, and the offline sweep that
-//! keeps the stored status equal to the effective one.
+//! range scan (migrations 0013 and 0016), keyset pages, status counts, and the offline
+//! sweep that keeps the stored status equal to the effective one.
 //!
 //! The stored `status` is the agent's last reported status until it misses three heartbeat
-//! intervals; then [`ListStore::mark_offline`] writes `offline` (pending stays NULL). The
-//! sweep runs in housekeeping and before every list or count, so a filter or count read at
-//! `now` agrees with the status each row shows at `now`.
+//! intervals; then [`ListStore::mark_offline`] writes `offline` (pending stays NULL). Each
+//! replica runs the sweep on a timer (`access::sweep`), never in a read, so a filter or a
+//! count lags the status a row shows by at most one sweep interval.
 
 use async_trait::async_trait;
 
-use super::{AgentRow, StoreError};
+use super::{AgentRef, AgentRow, StoreError};
 
 /// What the list is ordered by (then by id, so the order is total).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,18 +17,40 @@ pub enum SortKey {
     /// The lowercased name (`name_fold`), in byte order.
     Name,
     Created,
-    /// `last_seen`, never-seen agents as 0.
+    /// `last_seen`, never-seen agents as 0 (the generated column `seen_key`).
     LastSeen,
 }
 
 impl SortKey {
-    /// The SQL expression of the key, as the indexes of migration 0013 spell it.
+    /// The column of the key, as the indexes of migrations 0013 and 0016 name it.
     pub(crate) fn sql(self) -> &'static str {
         match self {
             Self::Name => "name_fold",
             Self::Created => "created_at",
-            Self::LastSeen => "COALESCE(last_seen, 0)",
+            Self::LastSeen => "seen_key",
         }
+    }
+}
+
+impl AgentListing {
+    /// The index made for this listing (migrations 0013 and 0016): the owner, then the
+    /// fleet and the status when filtered, then the sort key and id. Each is an exact range
+    /// for its filters in the list's order, whatever the search prefix adds.
+    pub fn index(&self) -> String {
+        format!(
+            "agents_owner{}{}_{}",
+            if self.fleet_id.is_some() {
+                "_fleet"
+            } else {
+                ""
+            },
+            if self.status.is_some() { "_status" } else { "" },
+            match self.sort {
+                SortKey::Name => "name",
+                SortKey::Created => "created",
+                SortKey::LastSeen => "seen",
+            }
+        )
     }
 }
 
@@ -79,9 +101,11 @@ pub trait ListStore {
         fleet_id: Option<&str>,
     ) -> Result<StatusCounts, StoreError>;
     /// Marks `offline` the agents whose offline deadline (last seen + 3 intervals) is
-    /// before `now`, in batches of [`SWEEP_BATCH`]; reads first, so a sweep with nothing
-    /// to do takes no write lock. Returns how many it marked.
-    async fn mark_offline(&self, now: i64) -> Result<u64, StoreError>;
+    /// before `now`, in batches of [`SWEEP_BATCH`]; reads first (an index range of the
+    /// agents not yet offline, by deadline), so a sweep with nothing to do takes no write
+    /// lock. Returns the agents it marked: each exactly once, also when replicas sweep
+    /// the same database at the same time.
+    async fn mark_offline(&self, now: i64) -> Result<Vec<AgentRef>, StoreError>;
     /// The database's plan for [`Self::list_agents`] (EXPLAIN QUERY PLAN on SQLite, EXPLAIN
     /// on PostgreSQL), one line per node, for the benchmark and the index tests. With
     /// `forbid_scans`, PostgreSQL is told to avoid sequential scans and sorts wherever it
@@ -128,11 +152,16 @@ macro_rules! push_filters {
 }
 pub(crate) use push_filters;
 
-/// `$explain`: the backend's EXPLAIN prefix; `$plan_col`: the column of its plan text.
+/// `$explain`: the backend's EXPLAIN prefix; `$plan_col`: the column of its plan text;
+/// `$indexed_by`: name the listing's index (SQLite's `INDEXED BY`). Without statistics
+/// SQLite takes the owner's name index for a search with a status or fleet, checking those
+/// per row; PostgreSQL has no such clause and chooses by its statistics (autovacuum's
+/// ANALYZE).
 macro_rules! impl_list_store {
-    ($store:ty, $db:ty, $explain:expr, $plan_col:expr) => {
+    ($store:ty, $db:ty, $explain:expr, $plan_col:expr, $indexed_by:expr) => {
         impl $store {
-            /// The page's statement, after `head` (`SELECT * FROM agents`, or an EXPLAIN).
+            /// The page's statement, after `head` (`SELECT * FROM agents`, or an EXPLAIN of
+            /// it).
             fn listing_query<'a>(
                 head: &str,
                 owner: &str,
@@ -146,6 +175,9 @@ macro_rules! impl_list_store {
                     ("ASC", ">")
                 };
                 let mut q = sqlx::QueryBuilder::<$db>::new(head);
+                if $indexed_by {
+                    q.push(format!(" INDEXED BY {}", l.index()));
+                }
                 $crate::store::agent_list::push_filters!(q, owner, l);
                 if let Some((k, id)) = &l.after {
                     q.push(format!(" AND ({key}, id) {op} ("));
@@ -237,31 +269,36 @@ macro_rules! impl_list_store {
                 })
             }
 
-            async fn mark_offline(&self, now: i64) -> Result<u64, StoreError> {
+            async fn mark_offline(
+                &self,
+                now: i64,
+            ) -> Result<Vec<$crate::store::AgentRef>, StoreError> {
                 const DUE: &str = "status <> 'offline' AND last_seen + 3 * heartbeat_interval < $1";
                 let due: Option<i32> =
                     sqlx::query_scalar(&format!("SELECT 1 FROM agents WHERE {DUE} LIMIT 1"))
                         .bind(now)
                         .fetch_optional(&self.pool)
                         .await?;
+                let mut marked = Vec::new();
                 if due.is_none() {
-                    return Ok(0);
+                    return Ok(marked);
                 }
-                let mut marked = 0;
                 loop {
                     // The condition again outside the sub-select: PostgreSQL re-checks it
-                    // on a row a concurrent heartbeat just updated, and skips that row.
-                    let done = sqlx::query(&format!(
+                    // on a row a concurrent heartbeat or another replica's sweep just
+                    // updated, and skips that row (so each agent is returned once).
+                    let done: Vec<$crate::store::AgentRef> = sqlx::query_as(&format!(
                         "UPDATE agents SET status = 'offline' WHERE id IN \
-                         (SELECT id FROM agents WHERE {DUE} LIMIT $2) AND {DUE}"
+                         (SELECT id FROM agents WHERE {DUE} LIMIT $2) AND {DUE} \
+                         RETURNING id, owner_id"
                     ))
                     .bind(now)
                     .bind($crate::store::agent_list::SWEEP_BATCH)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                    marked += done;
-                    if done < $crate::store::agent_list::SWEEP_BATCH as u64 {
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let last = (done.len() as i64) < $crate::store::agent_list::SWEEP_BATCH;
+                    marked.extend(done);
+                    if last {
                         return Ok(marked);
                     }
                 }

@@ -3,9 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{
-    Activity, AgentRef, AgentRow, HistoryEntry, NewAgent, SaveOutcome, StoreError, WrapOutcome,
-};
+use super::{Activity, AgentRow, HistoryEntry, NewAgent, SaveOutcome, StoreError, WrapOutcome};
 
 /// The effective status, computed in SQL so filters and pages agree with what is shown.
 pub(crate) const EFFECTIVE_STATUS: &str = "CASE WHEN last_seen IS NULL THEN 'pending' \
@@ -86,8 +84,6 @@ pub trait AgentStore {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<(Option<String>, i64)>, StoreError>;
-    /// Agents whose offline deadline fell in `(prev, now]`.
-    async fn newly_offline(&self, prev: i64, now: i64) -> Result<Vec<AgentRef>, StoreError>;
 }
 
 macro_rules! impl_agent_store {
@@ -376,18 +372,6 @@ macro_rules! impl_agent_store {
                 .bind(token_hash)
                 .bind(now)
                 .fetch_optional(&self.pool)
-                .await?)
-            }
-
-            async fn newly_offline(&self, prev: i64, now: i64) -> Result<Vec<AgentRef>, StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT id, owner_id FROM agents WHERE last_seen IS NOT NULL \
-                     AND last_seen + 3 * heartbeat_interval < $2 \
-                     AND last_seen + 3 * heartbeat_interval >= $1",
-                )
-                .bind(prev)
-                .bind(now)
-                .fetch_all(&self.pool)
                 .await?)
             }
         }

@@ -175,7 +175,7 @@ pub enum MasterKeyOutcome {
     AlreadySet,
 }
 
-/// An agent that went offline between two sweeps.
+/// An agent the offline sweep marked.
 #[derive(Debug, Clone, FromRow)]
 pub struct AgentRef {
     pub id: String,

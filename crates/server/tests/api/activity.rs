@@ -514,7 +514,7 @@ async fn retention_prunes_old_entries(b: Backend) {
         ..o
     };
     app.agent(&o, "recent").await;
-    app.state.maintain(app.now(), true).await.unwrap();
+    app.state.maintain().await.unwrap();
     assert_eq!(
         entries(&app, &o).await.len(),
         4,
@@ -528,7 +528,7 @@ async fn retention_prunes_old_entries(b: Backend) {
             .into(),
         ..o
     };
-    app.state.maintain(app.now(), true).await.unwrap();
+    app.state.maintain().await.unwrap();
     let left = entries(&app, &o).await;
     assert_eq!(
         actions(&left),

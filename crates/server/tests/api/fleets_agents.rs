@@ -233,10 +233,15 @@ async fn agent_list_filters_and_pages(b: Backend) {
     )
     .await
     .ok(200);
+    // Status filters read the stored status: what the flusher and the offline sweep write
+    // within a second (done here at once).
     let by_status = |s: &str| {
         let path = format!("/api/agents?status={s}");
         let (app, o) = (&app, &o);
-        async move { ids(&app.get(&path, &o.token).await.ok(200).json) }
+        async move {
+            app.state.sweep_offline().await.expect("sweep");
+            ids(&app.get(&path, &o.token).await.ok(200).json)
+        }
     };
     assert_eq!(by_status("healthy").await, [in_f1[0].id.as_str()]);
     assert_eq!(by_status("pending").await.len(), 4);

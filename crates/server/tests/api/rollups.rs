@@ -191,7 +191,7 @@ async fn retention_prunes_each_resolution_after_its_roll_up(b: Backend) {
         &db.rollups(Resolution::Minute).await,
         &expected(key, start, Resolution::Minute),
     );
-    app.state.maintain(app.now(), true).await.unwrap();
+    app.state.maintain().await.unwrap();
     assert_eq!(count(&mut db, Resolution::Raw, key).await, 0);
     assert_eq!(count(&mut db, Resolution::Minute, key).await, 12);
 
@@ -203,7 +203,7 @@ async fn retention_prunes_each_resolution_after_its_roll_up(b: Backend) {
     ];
     for (at, want) in stages {
         app.clock.set(at);
-        app.state.maintain(app.now(), true).await.unwrap();
+        app.state.maintain().await.unwrap();
         let mut got = Vec::new();
         for res in [
             Resolution::Raw,
@@ -259,7 +259,7 @@ async fn the_history_endpoint_reads_the_resolution_that_fits_its_window(b: Backe
     }
     // A day later, with the raw samples pruned, the day's window still draws them all.
     app.clock.advance(86400 - 3600);
-    app.state.maintain(app.now(), true).await.unwrap();
+    app.state.maintain().await.unwrap();
     let mut db = Db::open(&app).await;
     assert_eq!(db.samples(&a.id).await, 0);
     let (res, samples, _) = window(&app, &owner, &a, 86400).await;

@@ -100,11 +100,8 @@ impl Owner {
             (Some(c), None) => Some(decode_cursor(c, r.sort, r.descending)?),
             _ => None,
         };
-        // Filters, sorts and status counts run in SQL: let them see what this replica
-        // acknowledged.
-        self.state.flush_heartbeats().await?;
-        // Statuses read below are effective at `now` (offline stored once overdue).
-        self.state.0.store.mark_offline(now).await?;
+        // Only reads: filters and counts see the stored status, which the flusher and the
+        // offline sweep (`access::sweep`) keep at most a second behind.
         let listing = AgentListing {
             fleet_id: r.fleet_id.clone(),
             status: r.status.clone(),
@@ -126,6 +123,12 @@ impl Owner {
         // Shown newer than the rows (the cursor keeps the stored keys): what this replica
         // acknowledged and has not flushed yet.
         self.state.0.latest.merge_all(rows.iter_mut());
+        // A row listed under a status it no longer has (a heartbeat not flushed yet, or
+        // an agent past its deadline before the sweep) is left out of the page: a status
+        // filter never shows a row under another status. The cursor already holds.
+        if let Some(s) = &r.status {
+            rows.retain(|row| effective_status(row, now) == *s);
+        }
         let counts = StatusCountsView::from_rows(&self.status_counts(r.fleet_id.as_deref()).await?);
         let total = match (r.page, &r.q, &r.status) {
             (Some(_), _, _) => Some(
