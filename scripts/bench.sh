@@ -7,7 +7,8 @@
 #
 # `table` settings (environment): BENCH_AGENTS (open loop and storm, default 100000),
 # BENCH_SECONDS (open loop, default 300), BENCH_CLOSED_AGENTS (1000), BENCH_CONCURRENCY (64),
-# BENCH_CLOSED_SECONDS (10), BENCH_POLLERS (10000), BENCH_LIST_REQUESTS (30, per list query), BENCH_BACKENDS ("sqlite postgres"),
+# BENCH_CLOSED_SECONDS (10), BENCH_POLLERS (10000), BENCH_LIST_REQUESTS (30, per list query),
+# BENCH_HISTORY_AGENTS (200, agents given a day of history samples), BENCH_BACKENDS ("sqlite postgres"),
 # BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, a server where databases may be created).
 # BENCH_BIN=DIR: use the release binaries already in DIR instead of building them.
 set -euo pipefail
@@ -98,7 +99,10 @@ run_table() {
   echo "== [$backend] agent list at $open_agents agents (its own server and seeded database: crates/server/benches/agent_list.rs)"
   cargo bench -q -p openclaw-fleet --bench agent_list -- "$backend" "$open_agents" "${BENCH_LIST_REQUESTS:-30}" \
     || echo "(agent list benchmark reported failures)"
-  echo "(heartbeat history bytes/agent/day: not measured; history rollups are not built yet)"
+  echo
+  echo "== [$backend] heartbeat history on disk, ${BENCH_HISTORY_AGENTS:-200} agents x one day at 10 s (its own server and seeded database: crates/server/benches/history.rs)"
+  cargo bench -q -p openclaw-fleet --bench history -- "$backend" "${BENCH_HISTORY_AGENTS:-200}" \
+    || echo "(history benchmark reported failures)"
 }
 
 for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
