@@ -256,7 +256,6 @@ impl AppState {
             return;
         };
         let sending = Arc::new(Semaphore::new(SENDING));
-        let mut changes = self.subscribe_changes();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
@@ -274,24 +273,25 @@ impl AppState {
                         drop(permit);
                     });
                 }
-                c = changes.recv() => match c {
-                    Ok(c) if c.deleted && !c.fleet => self.0.alerts.engine().forget(&c.agent_id),
-                    Ok(c) if c.deleted && c.fleet => {
-                        // A deleted fleet takes its rules with it (ON DELETE CASCADE).
-                        let state = self.clone();
-                        tokio::spawn(async move {
-                            let _ = state.reload_alert_rules(&c.owner_id).await;
-                        });
-                    }
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(_) => break,
-                }
             }
         }
         if let Some(task) = leader {
             task.abort();
         }
         self.0.alerts.leader.store(false, Ordering::Relaxed);
+    }
+
+    /// A deletion seen here or through another replica (see `publish_local`): a deleted
+    /// agent is forgotten; a deleted fleet takes its rules with it (ON DELETE CASCADE).
+    pub(super) fn alert_deleted(&self, c: &AgentChange) {
+        if !c.fleet {
+            self.0.alerts.engine().forget(&c.agent_id);
+            return;
+        }
+        let (state, owner) = (self.clone(), c.owner_id.clone());
+        tokio::spawn(async move {
+            let _ = state.reload_alert_rules(&owner).await;
+        });
     }
 
     /// Sends one notice and records its delivery.

@@ -239,17 +239,17 @@ impl AppState {
         };
         match n.kind {
             'c' => {
-                let _ = self.0.changes.send(change(false, false));
+                self.publish_local(change(false, false));
             }
             'd' => {
                 self.wake_agent(&n.id);
-                let _ = self.0.changes.send(change(true, false));
+                self.publish_local(change(true, false));
             }
             'f' => {
-                let _ = self.0.changes.send(change(false, true));
+                self.publish_local(change(false, true));
             }
             'g' => {
-                let _ = self.0.changes.send(change(true, true));
+                self.publish_local(change(true, true));
             }
             'h' => {
                 if let Some((fleet, facts)) = n.extra.split_once(' ') {
@@ -280,7 +280,7 @@ impl AppState {
     fn resync_after_gap(&self) {
         self.0.cache.clear();
         let _ = self.0.config_saves.send(WAKE_ALL.to_string());
-        let _ = self.0.changes.send(AgentChange {
+        self.publish_local(AgentChange {
             owner_id: String::new(),
             agent_id: String::new(),
             deleted: false,

@@ -47,13 +47,26 @@ struct Maps {
     tokens: HashMap<String, TokenEntry>,
 }
 
-#[derive(Default)]
 pub struct AgentCache {
     maps: Mutex<Maps>,
     /// Bumped by every invalidation, under the maps' lock.
     epoch: AtomicU64,
-    /// When the last successful read of the change log began.
-    checked: Mutex<Option<Instant>>,
+    /// What [`Self::checked`] counts from.
+    born: Instant,
+    /// When the last successful read of the change log began, in milliseconds since
+    /// `born` plus one (0: never). An atomic, so a lookup takes one lock, the maps'.
+    checked: AtomicU64,
+}
+
+impl Default for AgentCache {
+    fn default() -> Self {
+        Self {
+            maps: Mutex::default(),
+            epoch: AtomicU64::new(0),
+            born: Instant::now(),
+            checked: AtomicU64::new(0),
+        }
+    }
 }
 
 impl AgentCache {
@@ -61,16 +74,21 @@ impl AgentCache {
         self.maps.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn millis(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.born).as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// Whether the change log was read recently enough for entries to be served.
     fn trusted(&self) -> bool {
-        self.checked
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some_and(|at| at.elapsed() < TRUST)
+        match self.checked.load(Ordering::Acquire) {
+            0 => false,
+            at => self.millis(Instant::now()) < (at - 1).saturating_add(TRUST.as_millis() as u64),
+        }
     }
 
     fn mark_checked(&self, at: Instant) {
-        *self.checked.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
+        self.checked
+            .fetch_max(self.millis(at).saturating_add(1), Ordering::AcqRel);
     }
 
     /// Take this before reading what will be put, and hand it to the put.

@@ -178,13 +178,30 @@ impl AppState {
 
     /// Tells this replica's event streams only.
     fn notify_local(&self, owner_id: &str, id: &str, deleted: bool, fleet: bool) {
-        let _ = self.0.changes.send(AgentChange {
+        // The common case, a heartbeat with no dashboard open, builds nothing.
+        if !deleted && self.0.changes.receiver_count() == 0 {
+            return;
+        }
+        self.publish_local(AgentChange {
             owner_id: owner_id.into(),
             agent_id: id.into(),
             deleted,
             fleet,
             resync: false,
         });
+    }
+
+    /// Delivers a change (made here, or through another replica) in this process: to
+    /// the alert evaluator when it is a deletion, and to the event streams when any is
+    /// open (a stream opened just after would not have received it either). Heartbeats
+    /// thus wake no task when nobody watches.
+    fn publish_local(&self, change: AgentChange) {
+        if change.deleted {
+            self.alert_deleted(&change);
+        }
+        if self.0.changes.receiver_count() > 0 {
+            let _ = self.0.changes.send(change);
+        }
     }
 
     /// An agent row, from the cache when it is trusted (see `cache` for the bound).

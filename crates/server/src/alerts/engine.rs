@@ -301,17 +301,25 @@ impl Engine {
         facts: &Facts,
         now: i64,
     ) -> Vec<Notice> {
-        let st = self
-            .agents
-            .entry(agent.to_owned())
-            .or_insert_with(|| AgentState {
-                owner: owner.to_owned(),
-                fleet: None,
-                last_seen: None,
-                armed: false,
-            });
-        st.fleet = fleet.map(str::to_owned);
-        st.last_seen = Some(now);
+        // Looked up before inserting, and the fleet copied only when it moved: a known
+        // agent's heartbeat allocates nothing here.
+        if !self.agents.contains_key(agent) {
+            self.agents.insert(
+                agent.to_owned(),
+                AgentState {
+                    owner: owner.to_owned(),
+                    fleet: None,
+                    last_seen: None,
+                    armed: false,
+                },
+            );
+        }
+        if let Some(st) = self.agents.get_mut(agent) {
+            if st.fleet.as_deref() != fleet {
+                st.fleet = fleet.map(str::to_owned);
+            }
+            st.last_seen = Some(now);
+        }
         let mut out = Vec::new();
         for rule in self.rules_for(agent) {
             let k = key(&rule, agent);
