@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use openclaw_fleet::access::activity::entry;
 use openclaw_fleet::access::{Action, Actor};
 use openclaw_fleet::store::sqlite::{SqliteDurability, SqliteStore};
-use openclaw_fleet::store::{HandshakeAccept, HistoryEntry, NewAgent, Store, UserRow};
+use openclaw_fleet::store::{HandshakeAttempt, HistoryEntry, NewAgent, Store, UserRow};
 use sqlx::sqlite::SqliteSynchronous;
 
 const OWNER: &str = "00000000-0000-4000-8000-000000000001";
@@ -138,14 +138,16 @@ async fn run(
                     1 => {
                         let n = latencies.len();
                         store
-                            .write_batch(&[HandshakeAccept {
-                                agent_id: agent.clone(),
-                                credential: SEALED_SECRET.into(),
-                                signature: format!("{n:064}"),
-                                token_hash: format!("{w:032}{n:032}"),
-                                now: 0,
-                                expires_at: 3600,
-                            }])
+                            .write_batch(
+                                &[HandshakeAttempt {
+                                    agent_id: agent.clone(),
+                                    signature: format!("{n:064}"),
+                                    token_hash: format!("{w:032}{n:032}"),
+                                    now: 0,
+                                    expires_at: 3600,
+                                }],
+                                &mut |_, creds| creds.is_some(),
+                            )
                             .await?;
                     }
                     _ => {

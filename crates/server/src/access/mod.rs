@@ -118,6 +118,7 @@ impl AppState {
                 .expose_secret()
                 .as_bytes(),
         );
+        let (writer, queue) = Writer::channel();
         let state = Self(Arc::new(Inner {
             unknown_agent_secret,
             unknown_agent_public_key: openclaw_fleet_protocol::IdentityKey::generate()
@@ -125,7 +126,7 @@ impl AppState {
                 .to_encoded(),
             latest: latest::Latest::new(settings.heartbeat_history_queue),
             limits: Limits::new(clock.clone()),
-            writer: Writer::spawn(store.clone()),
+            writer,
             recorder: activity::Recorder::spawn(store.clone()),
             alerts: alerts::Alerts::new(),
             cache: AgentCache::default(),
@@ -140,6 +141,7 @@ impl AppState {
             drain: tokio_util::sync::CancellationToken::new(),
         }));
         tokio::spawn(latest::run_flusher(Arc::downgrade(&state.0)));
+        tokio::spawn(writer::run(Arc::downgrade(&state.0), queue));
         tokio::spawn(cache::watch_changes(Arc::downgrade(&state.0)));
         state
     }

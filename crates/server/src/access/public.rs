@@ -19,7 +19,7 @@ use crate::auth::password;
 use crate::crypto::tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
-    AgentCredentials, HandshakeAccept, HandshakeOutcome, UserRow, IDENTITY_ED25519, IDENTITY_HMAC,
+    AgentCredentials, HandshakeAttempt, HandshakeOutcome, UserRow, IDENTITY_ED25519, IDENTITY_HMAC,
 };
 
 pub struct Public(pub(super) AppState);
@@ -209,41 +209,28 @@ impl Public {
         if (i128::from(now) - i128::from(req.timestamp)).abs() > i128::from(window) {
             return Err(ApiError::TimestampOutOfWindow { server_time: now });
         }
-        // Always a fresh read, never the cache: an unknown agent and a known one must cost
-        // the same (SPEC §2), and a rotation through another replica must be seen at once.
-        // Only the credentials are read before the signature is checked; the rest of
-        // the row (the sealed config may be large) only once it has been.
-        let creds = state.0.store.agent_credentials(&agent_id).await?;
-        let Some(credential) = self.verify(creds.as_ref(), &agent_id, &req)? else {
-            return Err(ApiError::Unauthorized);
-        };
         let token = tokens::generate(tokens::AGENT_PREFIX);
         let token_hash = tokens::hash(&token);
         let ttl = state.settings().agent_token_ttl_secs;
         // A rotation or deletion committed after this handshake's changes the epoch, so
-        // the token is not cached below (it would be gone from the database).
+        // neither the token nor the row is cached below (they would be stale).
         let epoch = state.0.cache.epoch();
-        let outcome = state
-            .0
-            .writer
-            .handshake(HandshakeAccept {
-                agent_id: agent_id.clone(),
-                credential,
-                signature: req.signature.clone(),
-                token_hash: token_hash.clone(),
-                now,
-                expires_at: now + ttl,
-            })
-            .await?;
-        match outcome {
-            HandshakeOutcome::Accepted => {}
+        // Verified in the writer's batch, against the credentials read there under the
+        // batch's lock: never the cache, so a rotation through another replica is seen at
+        // once, and a known agent costs what an unknown one does (SPEC §2).
+        let attempt = HandshakeAttempt {
+            agent_id: agent_id.clone(),
+            signature: req.signature.clone(),
+            token_hash: token_hash.clone(),
+            now,
+            expires_at: now + ttl,
+        };
+        let row = match state.0.writer.handshake(req, attempt).await? {
+            HandshakeOutcome::Accepted(row) => row,
             HandshakeOutcome::Replayed => return Err(ApiError::Replayed),
-            HandshakeOutcome::SecretChanged => {
-                state.0.cache.invalidate(&agent_id);
-                return Err(ApiError::Unauthorized);
-            }
-        }
-        // The agent's first heartbeat then finds its token in memory.
+            HandshakeOutcome::Refused => return Err(ApiError::Unauthorized),
+        };
+        // The agent's first heartbeat then finds its token and row in memory.
         state.0.cache.put_token(
             &token_hash,
             super::cache::TokenEntry {
@@ -252,11 +239,9 @@ impl Public {
             },
             epoch,
         );
-        // Read after the commit, so the answer carries the config current at acceptance.
-        let row = state
-            .fresh_agent_row(&agent_id)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        // Read under the batch's lock after the signature was recorded: the answer
+        // carries the config current at acceptance.
+        let row = state.0.cache.put_agent(*row, epoch);
         state.notify_change(&row.owner_id, &agent_id, false);
         tracing::debug!(agent_id = %agent_id, "agent handshake accepted");
         let config = match &row.config_sealed {
@@ -283,13 +268,13 @@ impl Public {
     /// — an unknown agent, an agent of the other identity type, one not yet enrolled — it
     /// checks against a throwaway credential of the same kind, prepared the same way (one
     /// at-rest open and one HMAC; one key parse and one Ed25519 verification), so every
-    /// failure costs the same. Returns the credential the signature is valid under.
-    fn verify(
+    /// failure costs the same. Called by the writer's batch (`writer`), under its lock.
+    pub(super) fn verify(
         &self,
         creds: Option<&AgentCredentials>,
         agent_id: &str,
         req: &HandshakeRequest,
-    ) -> ApiResult<Option<String>> {
+    ) -> ApiResult<bool> {
         let inner = &self.0 .0;
         let of_kind = |identity: &str| creds.filter(|c| c.identity == identity);
         match req.alg {
@@ -300,14 +285,14 @@ impl Public {
                     None => self.agent_secret(UNKNOWN_AGENT_ROW, &inner.unknown_agent_secret)?,
                 };
                 let valid = req.verify(&secret);
-                Ok(real.filter(|_| valid).map(str::to_owned))
+                Ok(real.is_some() && valid)
             }
             HandshakeAlg::Ed25519 => {
                 let real = of_kind(IDENTITY_ED25519).and_then(|c| c.public_key.as_deref());
                 let text = real.unwrap_or(&inner.unknown_agent_public_key);
                 let key = PublicKey::parse(text).map_err(ApiError::internal)?;
                 let valid = req.verify_ed25519(&key);
-                Ok(real.filter(|_| valid).map(str::to_owned))
+                Ok(real.is_some() && valid)
             }
         }
     }

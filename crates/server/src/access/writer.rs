@@ -1,19 +1,29 @@
-//! Group commit for accepted handshakes (heartbeats are telemetry: see `latest`). They
-//! queue here; one task drains whatever is waiting into a single transaction and then answers every
-//! caller. Under light load a batch is one request (no added latency); under heavy load
-//! batches grow and the database does a few large transactions instead of many small
-//! ones. Nothing is acknowledged before it is committed. At shutdown,
-//! [`Writer::flush_and_close`] commits whatever is queued and refuses anything later.
+//! Group commit of handshakes (heartbeats are telemetry: see `latest`). A handshake whose
+//! body and time window passed queues here; one task drains whatever is waiting into a
+//! single transaction (`BatchStore::write_batch`), which reads each agent's credentials
+//! under the batch's lock, verifies every signature there (`Public::verify`: a throwaway
+//! credential for an unknown agent, so known and unknown agents take the same path), and
+//! records the accepted ones; then it answers every caller. Under light load a batch is one
+//! request (no added latency); under heavy load batches grow and the database does a few
+//! large transactions instead of many small ones plus two reads per handshake. Nothing is
+//! acknowledged before it is committed. At shutdown, [`Writer::flush_and_close`] commits
+//! whatever is queued and refuses anything later.
 
+use std::sync::Weak;
+
+use openclaw_fleet_protocol::handshake::HandshakeRequest;
 use tokio::sync::{mpsc, oneshot};
 
+use super::{AppState, Inner};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{HandshakeAccept, HandshakeOutcome, SharedStore};
+use crate::store::{HandshakeAttempt, HandshakeOutcome};
 
 const MAX_BATCH: usize = 512;
 
+type Answer = oneshot::Sender<Option<ApiResult<HandshakeOutcome>>>;
+
 enum Op {
-    Handshake(HandshakeAccept, oneshot::Sender<Option<HandshakeOutcome>>),
+    Handshake(Box<(HandshakeRequest, HandshakeAttempt)>, Answer),
     /// Close the queue, commit what is in it, then answer.
     Close(oneshot::Sender<()>),
 }
@@ -21,21 +31,28 @@ enum Op {
 #[derive(Clone)]
 pub struct Writer(mpsc::Sender<Op>);
 
+/// The receiving end of the queue, for [`run`].
+pub struct Queue(mpsc::Receiver<Op>);
+
 impl Writer {
-    pub fn spawn(store: SharedStore) -> Self {
+    pub fn channel() -> (Self, Queue) {
         let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
-        tokio::spawn(run(store, rx));
-        Self(tx)
+        (Self(tx), Queue(rx))
     }
 
-    /// Records a used signature and the new token (see `AgentStore::write_batch`).
-    pub async fn handshake(&self, accept: HandshakeAccept) -> ApiResult<HandshakeOutcome> {
+    /// Verifies `req` and, if valid and unused, records its signature and the new token
+    /// of `attempt` (see `BatchStore::write_batch`).
+    pub async fn handshake(
+        &self,
+        req: HandshakeRequest,
+        attempt: HandshakeAttempt,
+    ) -> ApiResult<HandshakeOutcome> {
         let (tx, rx) = oneshot::channel();
         self.0
-            .send(Op::Handshake(accept, tx))
+            .send(Op::Handshake(Box::new((req, attempt)), tx))
             .await
             .map_err(|_| ApiError::Unavailable)?;
-        rx.await.ok().flatten().ok_or(ApiError::Unavailable)
+        rx.await.ok().flatten().ok_or(ApiError::Unavailable)?
     }
 
     /// Commits everything queued so far, then closes the queue: later writes are
@@ -49,7 +66,8 @@ impl Writer {
     }
 }
 
-async fn run(store: SharedStore, mut rx: mpsc::Receiver<Op>) {
+/// Drains the queue until it is closed or the server's state is gone.
+pub(super) async fn run(state: Weak<Inner>, Queue(mut rx): Queue) {
     // Answered once the queue is closed and empty, i.e. after the last commit.
     let mut closers = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -60,12 +78,14 @@ async fn run(store: SharedStore, mut rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        let (mut shakes, mut shake_tx) = (vec![], vec![]);
+        let (mut reqs, mut attempts, mut answers) = (vec![], vec![], vec![]);
         for op in ops {
             match op {
-                Op::Handshake(h, tx) => {
-                    shakes.push(h);
-                    shake_tx.push(tx);
+                Op::Handshake(shake, tx) => {
+                    let (req, attempt) = *shake;
+                    reqs.push(req);
+                    attempts.push(attempt);
+                    answers.push(tx);
                 }
                 Op::Close(tx) => {
                     rx.close();
@@ -73,19 +93,38 @@ async fn run(store: SharedStore, mut rx: mpsc::Receiver<Op>) {
                 }
             }
         }
-        if shakes.is_empty() {
+        if attempts.is_empty() {
             continue;
         }
-        let _timer = crate::telemetry::BatchTimer::start(shakes.len());
-        match store.write_batch(&shakes).await {
-            Ok(fresh) => {
-                for (tx, f) in shake_tx.into_iter().zip(fresh) {
-                    let _ = tx.send(Some(f));
+        let Some(inner) = state.upgrade() else {
+            break;
+        };
+        let public = AppState(inner).public();
+        let _timer = crate::telemetry::BatchTimer::start(attempts.len());
+        // A credential that cannot be opened fails its own handshake, not the batch.
+        let mut errors: Vec<Option<ApiError>> = (0..attempts.len()).map(|_| None).collect();
+        let mut verify = |i: usize, creds: Option<&crate::store::AgentCredentials>| match public
+            .verify(creds, &attempts[i].agent_id, &reqs[i])
+        {
+            Ok(valid) => valid,
+            Err(e) => {
+                errors[i] = Some(e);
+                false
+            }
+        };
+        let written = public.0 .0.store.write_batch(&attempts, &mut verify).await;
+        match written {
+            Ok(outcomes) => {
+                for ((tx, outcome), error) in answers.into_iter().zip(outcomes).zip(errors) {
+                    let _ = tx.send(Some(match error {
+                        Some(e) => Err(e),
+                        None => Ok(outcome),
+                    }));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, batch = shakes.len(), "batched write failed");
-                for tx in shake_tx {
+                tracing::error!(error = %e, batch = attempts.len(), "batched write failed");
+                for tx in answers {
                     let _ = tx.send(None);
                 }
             }

@@ -12,7 +12,7 @@ pub const IDENTITY_HMAC: &str = "hmac";
 /// `agents.identity` of an Ed25519 agent.
 pub const IDENTITY_ED25519: &str = "ed25519";
 
-/// What a handshake is verified against: the one read it makes before verifying.
+/// What a handshake is verified against, as its batch reads it (see `BatchStore`).
 #[derive(Debug, Clone, FromRow)]
 pub struct AgentCredentials {
     pub identity: String,
@@ -40,9 +40,6 @@ pub struct Enrolled {
 
 #[async_trait]
 pub trait IdentityStore {
-    /// The handshake's lookup: only what verification needs, so a known agent with a
-    /// wrong signature costs what an unknown one does (SPEC §2) whatever its row's size.
-    async fn agent_credentials(&self, id: &str) -> Result<Option<AgentCredentials>, StoreError>;
     /// Makes the owner's agent an Ed25519 agent awaiting enrollment, in one transaction:
     /// its HMAC secret, public key and every agent token are deleted, every earlier
     /// enrollment token is replaced by `token`, and `activity` is written. False when the
@@ -72,18 +69,6 @@ macro_rules! impl_identity_store {
     ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::IdentityStore for $store {
-            async fn agent_credentials(
-                &self,
-                id: &str,
-            ) -> Result<Option<$crate::store::AgentCredentials>, StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT identity, secret_sealed, public_key FROM agents WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?)
-            }
-
             async fn issue_enrollment(
                 &self,
                 owner: &str,

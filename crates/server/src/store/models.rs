@@ -123,28 +123,29 @@ pub struct HeartbeatSample {
     pub latency_ms: Option<f64>,
 }
 
-/// A verified handshake, to be recorded with its new token.
+/// A handshake whose body and time window passed, to be verified and recorded in one
+/// batch (see `BatchStore::write_batch`).
 #[derive(Debug, Clone)]
-pub struct HandshakeAccept {
+pub struct HandshakeAttempt {
     pub agent_id: String,
-    /// What the signature was checked against: the sealed secret of an HMAC agent, or
-    /// the public key of an Ed25519 agent.
-    pub credential: String,
     pub signature: String,
+    /// The token handed out if it is accepted.
     pub token_hash: String,
     pub now: i64,
     pub expires_at: i64,
 }
 
-/// Result of recording a verified handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Result of a handshake attempt in a batch.
+#[derive(Debug, Clone)]
 pub enum HandshakeOutcome {
-    Accepted,
-    /// The signature was used before.
+    /// Verified and recorded: the agent's row as read under the batch's lock, after the
+    /// signature was recorded (so the config current at acceptance).
+    Accepted(Box<AgentRow>),
+    /// A valid signature, used before.
     Replayed,
-    /// The secret was rotated, the identity switched or re-enrolled, or the agent
-    /// deleted, since the signature was checked.
-    SecretChanged,
+    /// The signature does not verify against the agent's credential as stored when the
+    /// batch locked it (or the agent does not exist).
+    Refused,
 }
 
 /// Result of a compare-and-swap config save.

@@ -40,6 +40,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The heartbeat-only write path; the same durable pool on this backend.
     telemetry: PgPool,
+    /// The handshake batches' path (see `SqliteStore`); the same pool here.
+    handshakes: PgPool,
 }
 
 impl PostgresStore {
@@ -78,6 +80,7 @@ impl PostgresStore {
         }
         Ok(Self {
             telemetry: pool.clone(),
+            handshakes: pool.clone(),
             pool,
         })
     }
@@ -124,7 +127,7 @@ impl_user_store!(PostgresStore);
 impl_fleet_store!(PostgresStore);
 impl_agent_store!(PostgresStore, sqlx::Postgres);
 impl_list_store!(PostgresStore, sqlx::Postgres, "EXPLAIN", 0, false);
-impl_batch_store!(PostgresStore, sqlx::Postgres, Some(" FOR NO KEY UPDATE"));
+impl_batch_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR NO KEY UPDATE");
 impl_telemetry_store!(
     PostgresStore,
     sqlx::Postgres,

@@ -42,6 +42,9 @@ const DEFAULT_CACHE: &str = "-2000";
 /// reporting agent's row, its last-seen indexes and the history indexes, pages spread
 /// over the whole table; with the default 2 MiB every other page was a `read()` again.
 const TELEMETRY_CACHE: &str = "-65536";
+/// The handshake batches' connection (KiB, negative): room for the agent rows and the
+/// used-signature index pages a reconnect storm touches.
+const HANDSHAKE_CACHE: &str = "-32768";
 
 /// The `synchronous` level of each write path.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +65,12 @@ impl Default for SqliteDurability {
 pub struct SqliteStore {
     pool: SqlitePool,
     telemetry: SqlitePool,
+    /// The handshake batches' own connection (`BatchStore`), control-plane durable. SQLite
+    /// drops a connection's whole page cache when another connection has written since
+    /// its last transaction; with the batches always on this one (the only frequent
+    /// control-plane writer), its cache of agent rows and used-signature index pages
+    /// stays warm instead of being re-read from the file for every batch.
+    handshakes: SqlitePool,
 }
 
 impl SqliteStore {
@@ -94,13 +103,21 @@ impl SqliteStore {
             .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", redact_url(url)))?;
         migrate(&pool).await?;
         let telemetry = open(1, durability.telemetry, TELEMETRY_CACHE).await?;
-        Ok(Self { pool, telemetry })
+        let handshakes = open(1, durability.control, HANDSHAKE_CACHE).await?;
+        Ok(Self {
+            pool,
+            telemetry,
+            handshakes,
+        })
     }
 
-    /// `PRAGMA synchronous` as in effect on every connection of the control-plane pool
-    /// and of the telemetry pool (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
+    /// `PRAGMA synchronous` as in effect on every control-plane connection (the pool's,
+    /// then the handshake batches') and on the telemetry connection (0 OFF, 1 NORMAL,
+    /// 2 FULL, 3 EXTRA).
     pub async fn synchronous_levels(&self) -> Result<(Vec<i64>, Vec<i64>), StoreError> {
-        Ok((levels(&self.pool).await?, levels(&self.telemetry).await?))
+        let mut control = levels(&self.pool).await?;
+        control.extend(levels(&self.handshakes).await?);
+        Ok((control, levels(&self.telemetry).await?))
     }
 }
 
@@ -137,7 +154,7 @@ impl_user_store!(SqliteStore);
 impl_fleet_store!(SqliteStore);
 impl_agent_store!(SqliteStore, sqlx::Sqlite);
 impl_list_store!(SqliteStore, sqlx::Sqlite, "EXPLAIN QUERY PLAN", 3, true);
-impl_batch_store!(SqliteStore, sqlx::Sqlite, None);
+impl_batch_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
 impl_telemetry_store!(
     SqliteStore,
     sqlx::Sqlite,

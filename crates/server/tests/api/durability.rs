@@ -17,8 +17,9 @@ async fn commits_are_durable_on_every_connection(b: Backend) {
             let store = SqliteStore::connect(&url).await.unwrap();
             let (control, telemetry) = store.synchronous_levels().await.unwrap();
             // FULL (2) wherever accounts, agents, secrets, configs, signatures and tokens
-            // are written; NORMAL (1) only on the heartbeat-telemetry connection.
-            assert_eq!(control, [2, 2, 2, 2]);
+            // are written (the pool's four connections and the handshake batches' one);
+            // NORMAL (1) only on the heartbeat-telemetry connection.
+            assert_eq!(control, [2, 2, 2, 2, 2]);
             assert_eq!(telemetry, [1]);
         }
         Backend::Postgres => {

@@ -23,6 +23,7 @@ mod first_start;
 mod fleets_agents;
 mod handshake;
 mod handshake_abuse;
+mod handshake_batch;
 mod handshake_timing;
 mod heartbeat;
 mod history;
