@@ -1,9 +1,10 @@
 //! Group commit of handshakes (heartbeats are telemetry: see `latest`). A handshake whose
 //! body and time window passed queues here; one task drains whatever is waiting into a
-//! single transaction (`BatchStore::write_batch`), which reads each agent's credentials
-//! under the batch's lock, verifies every signature there (`Public::verify`: a throwaway
-//! credential for an unknown agent, so known and unknown agents take the same path), and
-//! records the accepted ones; then it answers every caller. Under light load a batch is one
+//! single transaction (`BatchStore::write_batch`), which reads every named agent's
+//! credentials in one statement, verifies every signature there (`Public::verify`: a
+//! throwaway credential for an unknown agent, so known and unknown agents take the same
+//! path), and records the accepted ones under their rows' locks; then it answers every
+//! caller. Under light load a batch is one
 //! request (no added latency); under heavy load batches grow and the database does a few
 //! large transactions instead of many small ones plus two reads per handshake. Nothing is
 //! acknowledged before it is committed. At shutdown, [`Writer::flush_and_close`] commits

@@ -1,7 +1,7 @@
 //! Group commit of handshakes: the SQL behind `access::writer`, which gathers whatever is
 //! waiting into one call of [`BatchStore::write_batch`]. The batch reads what each
-//! signature is verified against, under the lock it then writes under, so a handshake
-//! costs the database only its share of one transaction. (Heartbeats are telemetry,
+//! signature is verified against and writes under the lock it checks it again under, so a
+//! handshake costs the database only its share of one transaction. (Heartbeats are telemetry,
 //! flushed from memory: see `store::telemetry`.)
 
 use async_trait::async_trait;
@@ -15,15 +15,17 @@ pub type VerifyFn<'a> = dyn FnMut(usize, Option<&AgentCredentials>) -> bool + Se
 #[async_trait]
 pub trait BatchStore {
     /// Verifies and records handshakes in one transaction (SPEC §2). First, one statement
-    /// locks the row of every agent named and reads its credentials; `verify` is then
-    /// called once for every attempt, known agent or not (it checks an unknown agent's
-    /// signature against a throwaway credential, so every refusal costs the same, and the
-    /// answers all wait for the batch). A valid signature never used before (in the
-    /// database or earlier in the batch) is recorded with its token, and its agent's row
-    /// is returned as read under the lock. A rotation, identity switch, re-enrollment or
-    /// deletion commits either before the lock (and the signature is checked against what
-    /// it left) or after this commit (and revokes the token). Outcomes are in `attempts`
-    /// order.
+    /// reads the credentials of every agent named, without a row lock (which only a known
+    /// agent would pay for); `verify` is then called once for every attempt, known agent or
+    /// not (it checks an unknown agent's signature against a throwaway credential, so every
+    /// refusal costs the same, and all answers wait for the batch). The verified agents'
+    /// rows are then locked (PostgreSQL; SQLite's transaction holds the write lock from its
+    /// start) and must still hold the credentials verified against. A valid signature never
+    /// used before (in the database or earlier in the batch) is recorded with its token,
+    /// and its agent's row is returned as read under the lock. A rotation, identity switch,
+    /// re-enrollment or deletion commits either before the lock (and the handshake is
+    /// refused unless its signature is valid under what it left) or after this commit (and
+    /// revokes the token). Outcomes are in `attempts` order.
     async fn write_batch(
         &self,
         attempts: &[HandshakeAttempt],
@@ -31,17 +33,55 @@ pub trait BatchStore {
     ) -> Result<Vec<HandshakeOutcome>, StoreError>;
 }
 
-/// The batch runs on the store's `handshakes` pool. `$begin`: the statement that opens the batch's transaction; on SQLite `BEGIN IMMEDIATE`,
-/// which takes the database's write lock before the first read (a deferred transaction
-/// that read first could not write once another connection had). `$lock_rows`: on a
-/// backend with row locks, the clause that locks the selected rows for the writes that
-/// follow (`" FOR NO KEY UPDATE"`), else `""`. With row locks, every agent row the batch
-/// reads is locked first, in one statement, in ascending id order: two batches (on two
+/// The batch runs on the store's `handshakes` pool. `$begin`: the statement that opens the
+/// batch's transaction; on SQLite `BEGIN IMMEDIATE`, which takes the database's write lock
+/// before the first read (a deferred transaction that read first could not write once
+/// another connection had; and no rotation can commit between the read and the writes).
+/// `$lock_rows`: on a backend with row locks, the clause that locks the selected rows for
+/// the writes that follow (`" FOR NO KEY UPDATE"`), else `""`. With row locks, the rows of
+/// the agents whose signatures verified are locked, in one statement, in ascending id
+/// order, and their credentials compared with those verified against: two batches (on two
 /// replicas) touching overlapping agents then wait for each other instead of deadlocking,
 /// and any other transaction that locks more than one agent row must take them in the same
 /// order.
 macro_rules! impl_batch_store {
     ($store:ty, $db:ty, $begin:expr, $lock_rows:expr) => {
+        impl $store {
+            /// The credentials of the agents `ids` (ascending), read with `lock` appended.
+            async fn credentials(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                ids: &std::collections::BTreeSet<&str>,
+                lock: &str,
+            ) -> Result<
+                std::collections::HashMap<String, $crate::store::AgentCredentials>,
+                StoreError,
+            > {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, identity, secret_sealed, public_key FROM agents WHERE id IN (",
+                );
+                let mut each = q.separated(", ");
+                for id in ids {
+                    each.push_bind(*id);
+                }
+                q.push(") ORDER BY id").push(lock);
+                Ok(
+                    q.build_query_as::<(String, String, Option<String>, Option<String>)>()
+                        .fetch_all(&mut **tx)
+                        .await?
+                        .into_iter()
+                        .map(|(id, identity, secret_sealed, public_key)| {
+                            let creds = $crate::store::AgentCredentials {
+                                identity,
+                                secret_sealed,
+                                public_key,
+                            };
+                            (id, creds)
+                        })
+                        .collect(),
+                )
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::BatchStore for $store {
             async fn write_batch(
@@ -51,37 +91,15 @@ macro_rules! impl_batch_store {
             ) -> Result<Vec<HandshakeOutcome>, StoreError> {
                 use sqlx::QueryBuilder;
                 use std::collections::{BTreeSet, HashMap, HashSet};
-                use $crate::store::{AgentCredentials, AgentRow};
+                use $crate::store::AgentRow;
                 if attempts.is_empty() {
                     return Ok(Vec::new());
                 }
                 let mut tx = self.handshakes.begin_with($begin).await?;
-                // Every agent named, in ascending id order (see the macro's doc).
+                // Every agent named, read without a lock: a row lock taken only for a known
+                // agent would make its refusal slower than an unknown one's (SPEC §2).
                 let agents: BTreeSet<&str> = attempts.iter().map(|a| a.agent_id.as_str()).collect();
-                let mut q = QueryBuilder::<$db>::new(
-                    "SELECT id, identity, secret_sealed, public_key FROM agents WHERE id IN (",
-                );
-                let mut ids = q.separated(", ");
-                for id in &agents {
-                    ids.push_bind(*id);
-                }
-                q.push(") ORDER BY id").push($lock_rows);
-                let stored: HashMap<String, AgentCredentials> = q
-                    .build_query_as::<(String, String, Option<String>, Option<String>)>()
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .map(|(id, identity, secret_sealed, public_key)| {
-                        (
-                            id,
-                            AgentCredentials {
-                                identity,
-                                secret_sealed,
-                                public_key,
-                            },
-                        )
-                    })
-                    .collect();
+                let stored = Self::credentials(&mut tx, &agents, "").await?;
                 let mut outcomes = vec![HandshakeOutcome::Refused; attempts.len()];
                 let mut seen = HashSet::new();
                 let mut candidates = Vec::with_capacity(attempts.len());
@@ -94,6 +112,20 @@ macro_rules! impl_batch_store {
                     } else {
                         outcomes[i] = HandshakeOutcome::Replayed;
                     }
+                }
+                if !$lock_rows.is_empty() && !candidates.is_empty() {
+                    // Lock the verified agents' rows (see the macro's doc) and keep only those
+                    // whose credentials are still the ones verified against: a rotation,
+                    // switch, re-enrollment or deletion that committed meanwhile wins.
+                    let verified: BTreeSet<&str> = candidates
+                        .iter()
+                        .map(|&i| attempts[i].agent_id.as_str())
+                        .collect();
+                    let locked = Self::credentials(&mut tx, &verified, $lock_rows).await?;
+                    candidates.retain(|&i| {
+                        let id = &attempts[i].agent_id;
+                        locked.get(id).is_some() && locked.get(id) == stored.get(id)
+                    });
                 }
                 if candidates.is_empty() {
                     // Nothing to write: rolled back on drop.

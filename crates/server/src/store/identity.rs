@@ -13,7 +13,7 @@ pub const IDENTITY_HMAC: &str = "hmac";
 pub const IDENTITY_ED25519: &str = "ed25519";
 
 /// What a handshake is verified against, as its batch reads it (see `BatchStore`).
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct AgentCredentials {
     pub identity: String,
     /// The sealed HMAC secret (HMAC agents only).
