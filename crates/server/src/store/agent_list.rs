@@ -187,7 +187,15 @@ macro_rules! impl_list_store {
                     };
                     q.push(", ").push_bind(id.clone()).push(")");
                 }
-                q.push(format!(" ORDER BY {key} {dir}, id {dir} LIMIT "))
+                // `status IS NULL` (pending) is no equality to PostgreSQL's planner, so
+                // it would not see that the status index is in the key's order: naming
+                // the (constant) status first lets it (it sorted 5 000 rows otherwise).
+                let status = if l.status.as_deref() == Some("pending") {
+                    format!("status {dir}, ")
+                } else {
+                    String::new()
+                };
+                q.push(format!(" ORDER BY {status}{key} {dir}, id {dir} LIMIT "))
                     .push_bind(l.limit);
                 if l.offset > 0 {
                     q.push(" OFFSET ").push_bind(l.offset);

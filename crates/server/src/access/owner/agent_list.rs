@@ -12,6 +12,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::access::counts::Cached;
 use crate::store::{AgentListing, KeyValue, SortKey, StatusCounts};
 
 /// A list request as the handler parsed it.
@@ -155,12 +156,31 @@ impl Owner {
         })
     }
 
+    /// See `access::counts`: exact for small scopes; at scale, kept and recounted in the
+    /// background.
     async fn status_counts(&self, fleet: Option<&str>) -> ApiResult<StatusCounts> {
-        if let Some(c) = self.state.0.counts.get(self.id(), fleet) {
-            return Ok(c);
+        match self.state.0.counts.get(self.id(), fleet) {
+            Cached::Fresh(c) => Ok(c),
+            Cached::Recount(c) => {
+                let (state, owner) = (self.state.clone(), self.id().to_string());
+                let fleet = fleet.map(str::to_string);
+                tokio::spawn(async move {
+                    let f = fleet.as_deref();
+                    match state.0.store.status_counts(&owner, f).await {
+                        Ok(counts) => state.0.counts.put(&owner, f, &counts),
+                        Err(e) => {
+                            state.0.counts.failed(&owner, f);
+                            tracing::warn!(error = %e, "status recount failed; will retry");
+                        }
+                    }
+                });
+                Ok(c)
+            }
+            Cached::Missing => {
+                let counts = self.state.0.store.status_counts(self.id(), fleet).await?;
+                self.state.0.counts.put(self.id(), fleet, &counts);
+                Ok(counts)
+            }
         }
-        let counts = self.state.0.store.status_counts(self.id(), fleet).await?;
-        self.state.0.counts.put(self.id(), fleet, &counts);
-        Ok(counts)
     }
 }
