@@ -150,6 +150,13 @@ async fn equip(app: &TestApp, owner: Owner, tag: &str) -> Side {
 /// What `side` can read through every GET operation of the document, by label: the
 /// before/after picture of an attack.
 pub async fn snapshot(app: &TestApp, side: &Side, ops: &[Operation]) -> Vec<(String, u16, Value)> {
+    // The list's status counts are read from the stored status, which an acknowledged
+    // heartbeat reaches at the next flush: write it now, so two snapshots with nothing
+    // changed between them cannot differ by when that flush happened to run.
+    app.state
+        .flush_heartbeats()
+        .await
+        .expect("flush the acknowledged heartbeats");
     let ids = side.ids();
     let mut out = Vec::new();
     for op in ops.iter().filter(|o| o.method == Method::GET && !o.stream) {
