@@ -77,9 +77,10 @@ echo "   $(git rev-parse --short HEAD) (binaries: $bin), release build, $(date -
 # cpu_ticks PID: utime+stime in 1/100 s.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# run_table BACKEND URL_A PID_A URL_B PID_B [PG DATABASE]
+# run_table KEY LABEL URL_A PID_A URL_B PID_B [PG DATABASE]; KEY (sqlite or postgres) is what
+# the cargo benches take, LABEL what the report prints.
 run_table() {
-  local backend=$1 a=$2 pid_a=$3 b=$4 pid_b=$5 pgdb=${6:-}
+  local key=$1 backend=$2 a=$3 pid_a=$4 b=$5 pid_b=$6 pgdb=${7:-}
   echo
   echo "== [$backend] heartbeats and handshakes, closed loop, vs the no-op ($closed_agents agents, $concurrency in flight, ${closed_seconds} s each)"
   loadgen --url "$a" --agents "$closed_agents" --concurrency "$concurrency" --seconds "$closed_seconds"
@@ -97,11 +98,11 @@ run_table() {
     || echo "(replica figures reported failures)"
   echo
   echo "== [$backend] agent list at $open_agents agents (its own server and seeded database: crates/server/benches/agent_list.rs)"
-  cargo bench -q -p openclaw-fleet --bench agent_list -- "$backend" "$open_agents" "${BENCH_LIST_REQUESTS:-30}" \
+  cargo bench -q -p openclaw-fleet --bench agent_list -- "$key" "$open_agents" "${BENCH_LIST_REQUESTS:-30}" \
     || echo "(agent list benchmark reported failures)"
   echo
   echo "== [$backend] heartbeat history on disk, ${BENCH_HISTORY_AGENTS:-200} agents x one day at 10 s (its own server and seeded database: crates/server/benches/history.rs)"
-  cargo bench -q -p openclaw-fleet --bench history -- "$backend" "${BENCH_HISTORY_AGENTS:-200}" \
+  cargo bench -q -p openclaw-fleet --bench history -- "$key" "${BENCH_HISTORY_AGENTS:-200}" \
     || echo "(history benchmark reported failures)"
 }
 
@@ -112,7 +113,7 @@ for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
         --data-dir "$work/sqlite" > /dev/null
       start_server sqlite "$work/sqlite"
       # One server: "replica B" is the same process (in-process wake-ups and events).
-      run_table "SQLite, one server" "$url" "$pid" "$url" "$pid"
+      run_table sqlite "SQLite, one server" "$url" "$pid" "$url" "$pid"
       kill "$pid"; wait "$pid" 2>/dev/null || true
       ;;
     postgres)
@@ -126,7 +127,7 @@ for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
       start_server pg-a "$work/pg-a" --database-url "$pg_url/$db"
       url_a=$url pid_a=$pid
       start_server pg-b "$work/pg-b" --database-url "$pg_url/$db"
-      run_table "PostgreSQL, two replicas" "$url_a" "$pid_a" "$url" "$pid" "$db"
+      run_table postgres "PostgreSQL, two replicas" "$url_a" "$pid_a" "$url" "$pid" "$db"
       ;;
     *) echo "unknown backend $backend"; exit 2 ;;
   esac
