@@ -281,14 +281,14 @@ impl AppState {
         self.0.alerts.leader.store(false, Ordering::Relaxed);
     }
 
-    /// A deletion seen here or through another replica (see `publish_local`): a deleted
+    /// A deletion seen here or through another replica (see `notify_local`): a deleted
     /// agent is forgotten; a deleted fleet takes its rules with it (ON DELETE CASCADE).
-    pub(super) fn alert_deleted(&self, c: &AgentChange) {
-        if !c.fleet {
-            self.0.alerts.engine().forget(&c.agent_id);
+    pub(super) fn alert_deleted(&self, owner: &str, id: &str, fleet: bool) {
+        if !fleet {
+            self.0.alerts.engine().forget(id);
             return;
         }
-        let (state, owner) = (self.clone(), c.owner_id.clone());
+        let (state, owner) = (self.clone(), owner.to_owned());
         tokio::spawn(async move {
             let _ = state.reload_alert_rules(&owner).await;
         });

@@ -10,7 +10,8 @@
 //! A payload carries ids and a one-letter kind only, never a secret: NOTIFY payloads are
 //! visible to every session of the database and may be logged. Its first line is the
 //! sending replica's random id (a replica skips its own notices), then one notice a line:
-//! `c <owner> <agent>` agent changed, `d <owner> <agent>` agent deleted, `f <owner>
+//! `c <owner> <agent>[,<agent>…]` agents changed (a flush or a sweep sends one line per
+//! owner and up to [`IDS_PER_LINE`] agents), `d <owner> <agent>` agent deleted, `f <owner>
 //! <fleet>` fleet changed, `g <owner> <fleet>` fleet deleted, `i - <agent>` the agent's row
 //! or tokens changed (cached copies are dropped and its long-polls re-read); for alerts
 //! (see `alerts`): `h <owner> <agent> <fleet|-> <facts>` a heartbeat's facts, `p <owner>
@@ -28,7 +29,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
-use super::{AgentChange, AppState};
+use super::AppState;
 
 /// The NOTIFY channel every replica listens on.
 pub const CHANNEL: &str = "openclaw_fleet";
@@ -36,6 +37,9 @@ pub const CHANNEL: &str = "openclaw_fleet";
 pub const WAKE_ALL: &str = "*";
 /// PostgreSQL refuses payloads of 8000 bytes or more; a batch stays below this.
 const MAX_PAYLOAD: usize = 7000;
+/// Most agent ids in one `c` line (about 37 bytes each: a line stays far below
+/// [`MAX_PAYLOAD`]).
+const IDS_PER_LINE: usize = 64;
 /// How long the listener waits before connecting again after a failure.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
@@ -44,9 +48,22 @@ const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 pub(super) struct Notice {
     kind: char,
     owner: String,
+    /// One id (`c`: one or more, comma-separated).
     id: String,
     /// `h` only: the fleet and the facts, space-separated.
     extra: String,
+}
+
+impl Notice {
+    /// The notice's line in a payload.
+    fn line(&self) -> String {
+        let mut line = format!("{} {} {}", self.kind, self.owner, self.id);
+        if !self.extra.is_empty() {
+            line.push(' ');
+            line.push_str(&self.extra);
+        }
+        line
+    }
 }
 
 /// This replica's side of the bus.
@@ -94,6 +111,15 @@ impl Bus {
         }
     }
 
+    /// Many of an owner's agents changed: one `c` line per [`IDS_PER_LINE`] of them.
+    pub fn send_changes(&self, owner: &str, ids: &[&str]) {
+        if self.outbox.is_some() {
+            for chunk in ids.chunks(IDS_PER_LINE) {
+                self.send('c', owner, &chunk.join(","));
+            }
+        }
+    }
+
     /// A heartbeat's alert facts for the other replicas' evaluators (see `alerts`).
     pub fn send_alert_heartbeat(&self, owner: &str, agent: &str, fleet: &str, facts: &str) {
         if let Some(outbox) = &self.outbox {
@@ -117,19 +143,24 @@ impl Bus {
 
 /// Sends what is queued, batched into as few NOTIFYs as fit.
 async fn publish(pool: PgPool, origin: String, mut rx: mpsc::Receiver<Notice>) {
-    while let Some(first) = rx.recv().await {
-        let mut payload = origin.clone();
-        let mut next = Some(first);
-        while let Some(n) = next.take() {
-            payload.push_str(&format!("\n{} {} {}", n.kind, n.owner, n.id));
-            if !n.extra.is_empty() {
-                payload.push(' ');
-                payload.push_str(&n.extra);
-            }
-            if payload.len() >= MAX_PAYLOAD - 100 {
+    let mut carried: Option<String> = None;
+    loop {
+        let first = match carried.take() {
+            Some(line) => line,
+            None => match rx.recv().await {
+                Some(n) => n.line(),
+                None => return,
+            },
+        };
+        let mut payload = format!("{origin}\n{first}");
+        while let Ok(n) = rx.try_recv() {
+            let line = n.line();
+            if payload.len() + 1 + line.len() > MAX_PAYLOAD {
+                carried = Some(line);
                 break;
             }
-            next = rx.try_recv().ok();
+            payload.push('\n');
+            payload.push_str(&line);
         }
         if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
@@ -157,7 +188,12 @@ fn parse(payload: &str, origin: &str) -> Vec<Notice> {
                 "c" | "d" | "f" | "g" | "i" | "h" | "p" | "r" => kind.chars().next()?,
                 _ => return None,
             };
-            let ok = |s: &str| !s.is_empty() && s.len() <= 64 && s != WAKE_ALL;
+            let ok = |s: &str| !s.is_empty() && s.len() <= 64 && s != WAKE_ALL && !s.contains(',');
+            let ids_ok = if kind == 'c' {
+                id.split(',').all(ok)
+            } else {
+                ok(id)
+            };
             let extra = if kind == 'h' {
                 let (fleet, facts) = (parts.next()?, parts.next()?);
                 if !ok(fleet) || !ok(facts) {
@@ -167,7 +203,7 @@ fn parse(payload: &str, origin: &str) -> Vec<Notice> {
             } else {
                 String::new()
             };
-            (parts.next().is_none() && ok(owner) && ok(id)).then(|| Notice {
+            (parts.next().is_none() && ok(owner) && ids_ok).then(|| Notice {
                 kind,
                 owner: owner.into(),
                 id: id.into(),
@@ -230,27 +266,14 @@ impl AppState {
 
     /// Acts on another replica's notice in this one.
     fn deliver(&self, n: &Notice) {
-        let change = |deleted, fleet| AgentChange {
-            owner_id: n.owner.clone(),
-            agent_id: n.id.clone(),
-            deleted,
-            fleet,
-            resync: false,
-        };
         match n.kind {
-            'c' => {
-                self.publish_local(change(false, false));
-            }
+            'c' => self.0.streams.push(&n.owner, n.id.split(','), false, false),
             'd' => {
                 self.wake_agent(&n.id);
-                self.publish_local(change(true, false));
+                self.notify_local(&n.owner, &n.id, true, false);
             }
-            'f' => {
-                self.publish_local(change(false, true));
-            }
-            'g' => {
-                self.publish_local(change(true, true));
-            }
+            'f' => self.notify_local(&n.owner, &n.id, false, true),
+            'g' => self.notify_local(&n.owner, &n.id, true, true),
             'h' => {
                 if let Some((fleet, facts)) = n.extra.split_once(' ') {
                     self.alert_remote_heartbeat(&n.owner, &n.id, fleet, facts);
@@ -280,13 +303,7 @@ impl AppState {
     fn resync_after_gap(&self) {
         self.0.cache.clear();
         let _ = self.0.config_saves.send(WAKE_ALL.to_string());
-        self.publish_local(AgentChange {
-            owner_id: String::new(),
-            agent_id: String::new(),
-            deleted: false,
-            fleet: false,
-            resync: true,
-        });
+        self.0.streams.resync_all();
     }
 
     /// An agent's row, tokens or config changed here: drop cached copies and wake its
@@ -314,11 +331,13 @@ mod tests {
 
     #[test]
     fn parses_other_replicas_notices_only() {
-        let p =
-            "aa\nc o1 a1\ni - a2\nx o a\nc a\nc o a b\nc o *\nh o a f e:1:\nh o a f\nh o a f e: x";
-        assert_eq!(parse(p, "bb").len(), 3);
-        assert_eq!(parse(p, "bb")[1].id, "a2");
-        assert_eq!(parse(p, "bb")[2].extra, "f e:1:");
+        let p = "aa\nc o1 a1\ni - a2\nx o a\nc a\nc o a b\nc o *\nh o a f e:1:\nh o a f\n\
+                 h o a f e: x\nc o a1,a2\nc o a1,,a2\nc o a1,*\ni - a1,a2";
+        let got = parse(p, "bb");
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[1].id, "a2");
+        assert_eq!(got[2].extra, "f e:1:");
+        assert_eq!(got[3].id, "a1,a2");
         assert!(parse(p, "aa").is_empty());
         assert!(parse("", "aa").is_empty());
     }

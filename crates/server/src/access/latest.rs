@@ -261,11 +261,14 @@ impl super::AppState {
     }
 }
 
-/// Tells the other replicas about the agents a flush wrote.
-fn notify_replicas(inner: &super::Inner, written: Vec<Arc<AgentRow>>) {
-    for agent in written {
-        inner.bus.send('c', &agent.owner_id, &agent.id);
-    }
+/// Tells the other replicas about the agents a flush wrote: one notice line per owner and
+/// batch of ids (this replica's own streams heard of each heartbeat when it arrived).
+fn notify_replicas(inner: &Arc<super::Inner>, written: Vec<Arc<AgentRow>>) {
+    let state = super::AppState(inner.clone());
+    state.notify_changes(
+        written.iter().map(|a| (a.owner_id.as_str(), a.id.as_str())),
+        false,
+    );
 }
 
 /// Flushes every [`FLUSH_EVERY`] for as long as the server lives; other replicas hear

@@ -22,6 +22,7 @@ mod operator;
 mod owner;
 mod public;
 pub mod rollups;
+mod streams;
 mod sweep;
 mod telemetry;
 mod views;
@@ -41,6 +42,7 @@ pub use owner::{
     DeliveryPage, DeliveryView, ListRequest, Owner, WebhookInput, WebhookView,
 };
 pub use public::Public;
+pub use streams::{Batch as StreamBatch, Subscription};
 pub use sweep::SWEEP_EVERY;
 pub use views::*;
 
@@ -53,18 +55,6 @@ use crate::settings::Settings;
 use crate::store::{AgentRow, SharedStore};
 use cache::AgentCache;
 use writer::Writer;
-
-/// A change the dashboard should see live: an agent's or a fleet's.
-#[derive(Debug, Clone)]
-pub struct AgentChange {
-    pub owner_id: String,
-    /// The agent's id, or the fleet's when `fleet` is set.
-    pub agent_id: String,
-    pub deleted: bool,
-    pub fleet: bool,
-    /// Changes may have been missed (a replica's listener reconnected): reload.
-    pub resync: bool,
-}
 
 /// Shared server state. Cheap to clone.
 #[derive(Clone)]
@@ -83,7 +73,8 @@ struct Inner {
     latest: latest::Latest,
     recorder: activity::Recorder,
     alerts: alerts::Alerts,
-    changes: broadcast::Sender<AgentChange>,
+    /// The dashboard's open event streams, by owner.
+    streams: streams::Streams,
     config_saves: broadcast::Sender<String>,
     /// Notices to and from the other replicas (PostgreSQL).
     bus: bus::Bus,
@@ -136,7 +127,7 @@ impl AppState {
             at_rest,
             clock,
             settings,
-            changes: broadcast::channel(1024).0,
+            streams: streams::Streams::default(),
             config_saves: broadcast::channel(1024).0,
             drain: tokio_util::sync::CancellationToken::new(),
         }));
@@ -158,10 +149,6 @@ impl AppState {
         Public(self.clone())
     }
 
-    pub fn subscribe_changes(&self) -> broadcast::Receiver<AgentChange> {
-        self.0.changes.subscribe()
-    }
-
     /// Tells this replica's event streams and, on PostgreSQL, every other replica's.
     pub(crate) fn notify_change(&self, owner_id: &str, agent_id: &str, deleted: bool) {
         self.notify_local(owner_id, agent_id, deleted, false);
@@ -178,32 +165,35 @@ impl AppState {
             .send(if deleted { 'g' } else { 'f' }, owner_id, fleet_id);
     }
 
-    /// Tells this replica's event streams only.
-    fn notify_local(&self, owner_id: &str, id: &str, deleted: bool, fleet: bool) {
-        // The common case, a heartbeat with no dashboard open, builds nothing.
-        if !deleted && self.0.changes.receiver_count() == 0 {
-            return;
+    /// Many agents changed at once (a flush, a sweep): this replica's event streams
+    /// when `local`, and the other replicas in one notice per owner and batch of ids.
+    pub(crate) fn notify_changes<'a>(
+        &self,
+        agents: impl IntoIterator<Item = (&'a str, &'a str)>,
+        local: bool,
+    ) {
+        let mut by_owner: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        for (owner, id) in agents {
+            by_owner.entry(owner).or_default().push(id);
         }
-        self.publish_local(AgentChange {
-            owner_id: owner_id.into(),
-            agent_id: id.into(),
-            deleted,
-            fleet,
-            resync: false,
-        });
+        for (owner, ids) in by_owner {
+            if local {
+                self.0
+                    .streams
+                    .push(owner, ids.iter().copied(), false, false);
+            }
+            self.0.bus.send_changes(owner, &ids);
+        }
     }
 
-    /// Delivers a change (made here, or through another replica) in this process: to
-    /// the alert evaluator when it is a deletion, and to the event streams when any is
-    /// open (a stream opened just after would not have received it either). Heartbeats
-    /// thus wake no task when nobody watches.
-    fn publish_local(&self, change: AgentChange) {
-        if change.deleted {
-            self.alert_deleted(&change);
+    /// Delivers a change (made here, or through another replica) in this process only: to
+    /// the alert evaluator when it is a deletion, and to the owner's open event streams
+    /// (see `streams`). A heartbeat of an owner with no stream open here builds nothing.
+    fn notify_local(&self, owner_id: &str, id: &str, deleted: bool, fleet: bool) {
+        if deleted {
+            self.alert_deleted(owner_id, id, fleet);
         }
-        if self.0.changes.receiver_count() > 0 {
-            let _ = self.0.changes.send(change);
-        }
+        self.0.streams.push(owner_id, [id], fleet, deleted);
     }
 
     /// An agent row, from the cache when it is trusted (see `cache` for the bound).

@@ -29,9 +29,10 @@ impl AppState {
     pub async fn sweep_offline(&self) -> Result<usize, ApiError> {
         self.flush_heartbeats().await?;
         let marked = self.0.store.mark_offline(self.now()).await?;
-        for a in &marked {
-            self.notify_change(&a.owner_id, &a.id, false);
-        }
+        self.notify_changes(
+            marked.iter().map(|a| (a.owner_id.as_str(), a.id.as_str())),
+            true,
+        );
         Ok(marked.len())
     }
 

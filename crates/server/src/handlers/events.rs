@@ -1,5 +1,11 @@
 //! Live updates for the dashboard: server-sent events of the caller's agent changes.
+//!
+//! Each stream has an inbox on this replica that coalesces changes per agent (see
+//! `access::streams`); the stream takes up to a batch at a time, checks its session
+//! once, reads the batch's agents in one query and sends them, so it keeps up with a
+//! burst of changes instead of falling behind it.
 
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -7,9 +13,8 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::stream::{self, Stream};
 use serde_json::json;
-use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::access::{AgentChange, AppState, Owner};
+use crate::access::{AppState, Owner, StreamBatch, Subscription};
 
 /// How often an idle stream re-checks its session (a change re-checks at once).
 const SESSION_RECHECK: Duration = Duration::from_secs(10);
@@ -20,7 +25,8 @@ const RESTART_RETRY: Duration = Duration::from_secs(1);
 /// `{id}`; `event: fleet` with the fleet's JSON when one is created or renamed,
 /// `event: fleet_deleted` with `{id}`; `event: resync` when the client fell behind (or,
 /// on PostgreSQL, this replica may have missed another's changes) and should reload its
-/// lists. The stream ends when its session is logged out or expires,
+/// lists. An agent that changed several times before its event was sent is sent once,
+/// in its latest state. The stream ends when its session is logged out or expires,
 /// and when the server drains for a restart: then its last message is a `retry:` hint so
 /// the browser reconnects soon.
 #[utoipa::path(get, path = "/api/events", tag = "agents",
@@ -30,15 +36,14 @@ pub async fn stream(
     State(state): State<AppState>,
     owner: Owner,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = state.subscribe_changes();
-    let owner_id = owner.user().id;
+    let inbox = state.subscribe_changes(&owner.user().id);
     let recheck = tokio::time::interval(SESSION_RECHECK);
     let live = Live {
         state,
         owner,
-        owner_id,
-        rx,
+        inbox,
         recheck,
+        ready: VecDeque::new(),
         ended: false,
     };
     let events = stream::unfold(live, |mut live| async move {
@@ -49,13 +54,13 @@ pub async fn stream(
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
-/// One open stream: whose it is and where it stands.
+/// One open stream: whose it is and what it has read but not yet sent.
 struct Live {
     state: AppState,
     owner: Owner,
-    owner_id: String,
-    rx: broadcast::Receiver<AgentChange>,
+    inbox: Subscription,
     recheck: tokio::time::Interval,
+    ready: VecDeque<Event>,
     ended: bool,
 }
 
@@ -66,49 +71,77 @@ impl Live {
             return None;
         }
         loop {
-            let received = tokio::select! {
-                _ = self.state.until_draining() => {
-                    self.ended = true;
-                    return Some(Event::default().retry(RESTART_RETRY).comment("server restarting"));
+            if let Some(event) = self.ready.pop_front() {
+                return Some(event);
+            }
+            let batch = self.inbox.take();
+            if batch.changes.is_empty() && !batch.resync {
+                tokio::select! {
+                    _ = self.state.until_draining() => {
+                        self.ended = true;
+                        return Some(Event::default().retry(RESTART_RETRY).comment("server restarting"));
+                    }
+                    _ = self.inbox.changed() => continue,
+                    _ = self.recheck.tick() => {}
                 }
-                r = self.rx.recv() => Some(r),
-                _ = self.recheck.tick() => None,
-            };
-            if matches!(&received, Some(Ok(change)) if !change.resync && change.owner_id != self.owner_id)
-            {
-                continue;
             }
             // Logout or expiry ends the stream: nothing more is delivered.
             if !matches!(self.owner.session_alive().await, Ok(true)) {
                 return None;
             }
-            return Some(match received {
-                None => continue,
-                Some(Ok(change)) if change.resync => Event::default().event("resync").data("{}"),
-                Some(Ok(change)) if change.deleted => Event::default()
-                    .event(if change.fleet {
-                        "fleet_deleted"
-                    } else {
-                        "agent_deleted"
-                    })
-                    .data(json!({ "id": change.agent_id }).to_string()),
-                Some(Ok(change)) if change.fleet => {
-                    match self.owner.fleet(&change.agent_id).await {
-                        Ok(view) => Event::default()
-                            .event("fleet")
-                            .data(serde_json::to_string(&view).unwrap_or_default()),
-                        Err(_) => continue,
-                    }
-                }
-                Some(Ok(change)) => match self.owner.agent_view(&change.agent_id).await {
-                    Ok(view) => Event::default()
-                        .event("agent")
-                        .data(serde_json::to_string(&view).unwrap_or_default()),
-                    Err(_) => continue,
-                },
-                Some(Err(RecvError::Lagged(_))) => Event::default().event("resync").data("{}"),
-                Some(Err(RecvError::Closed)) => return None,
-            });
+            self.read(batch).await;
         }
     }
+
+    /// Reads a batch's objects (its agents in one query) into events, in its order.
+    async fn read(&mut self, batch: StreamBatch) {
+        if batch.resync {
+            self.ready.push_back(resync());
+        }
+        let ids: Vec<String> = batch
+            .changes
+            .iter()
+            .filter(|c| !c.deleted && !c.object.fleet)
+            .map(|c| c.object.id.clone())
+            .collect();
+        let mut agents: HashMap<String, Event> = match self.owner.agent_views(&ids).await {
+            Ok(views) => views
+                .into_iter()
+                .map(|v| {
+                    let data = serde_json::to_string(&v).unwrap_or_default();
+                    (v.id, Event::default().event("agent").data(data))
+                })
+                .collect(),
+            Err(_) => {
+                // Unread: the dashboard reloads instead of missing them.
+                self.ready.push_back(resync());
+                HashMap::new()
+            }
+        };
+        for change in batch.changes {
+            let id = change.object.id;
+            let event = match (change.object.fleet, change.deleted) {
+                (fleet, true) => Some(
+                    Event::default()
+                        .event(if fleet {
+                            "fleet_deleted"
+                        } else {
+                            "agent_deleted"
+                        })
+                        .data(json!({ "id": id }).to_string()),
+                ),
+                (true, false) => self.owner.fleet(&id).await.ok().map(|view| {
+                    Event::default()
+                        .event("fleet")
+                        .data(serde_json::to_string(&view).unwrap_or_default())
+                }),
+                (false, false) => agents.remove(&id),
+            };
+            self.ready.extend(event);
+        }
+    }
+}
+
+fn resync() -> Event {
+    Event::default().event("resync").data("{}")
 }

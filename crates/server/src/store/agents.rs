@@ -15,6 +15,8 @@ pub trait AgentStore {
     /// changes below: the activity row is written exactly when the change commits).
     async fn create_agent(&self, agent: &NewAgent, activity: &Activity) -> Result<(), StoreError>;
     async fn get_agent(&self, owner: &str, id: &str) -> Result<Option<AgentRow>, StoreError>;
+    /// Those of `ids` that are the owner's agents, in one statement (any order).
+    async fn get_agents(&self, owner: &str, ids: &[String]) -> Result<Vec<AgentRow>, StoreError>;
     /// Host-side lookup, not owner-scoped: only the handshake and agent-token paths use it.
     async fn agent_by_id(&self, id: &str) -> Result<Option<AgentRow>, StoreError>;
     async fn delete_agent(
@@ -138,6 +140,24 @@ macro_rules! impl_agent_store {
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?)
+            }
+
+            async fn get_agents(
+                &self,
+                owner: &str,
+                ids: &[String],
+            ) -> Result<Vec<AgentRow>, StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT * FROM agents WHERE owner_id = ");
+                q.push_bind(owner).push(" AND id IN (");
+                let mut list = q.separated(", ");
+                for id in ids {
+                    list.push_bind(id);
+                }
+                list.push_unseparated(")");
+                Ok(q.build_query_as().fetch_all(&self.pool).await?)
             }
 
             async fn agent_by_id(&self, id: &str) -> Result<Option<AgentRow>, StoreError> {

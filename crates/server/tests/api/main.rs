@@ -19,6 +19,7 @@ mod durability;
 mod edits;
 mod errors;
 mod events;
+mod events_flood;
 mod first_start;
 mod fleets_agents;
 mod handshake;

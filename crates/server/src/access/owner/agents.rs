@@ -20,6 +20,22 @@ impl Owner {
         Ok(AgentView::from_row(&self.row(id).await?, self.state.now()))
     }
 
+    /// The views of those of `ids` that are the owner's agents, in one read (any order;
+    /// an id that is not one of them is left out).
+    pub async fn agent_views(&self, ids: &[String]) -> ApiResult<Vec<AgentView>> {
+        let ids: Vec<String> = ids
+            .iter()
+            .filter_map(|id| parse_agent_id(id).ok().map(|id| id.to_string()))
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut rows = self.state.0.store.get_agents(self.id(), &ids).await?;
+        self.state.0.latest.merge_all(rows.iter_mut());
+        let now = self.state.now();
+        Ok(rows.iter().map(|r| AgentView::from_row(r, now)).collect())
+    }
+
     pub async fn agent(&self, id: &str) -> ApiResult<AgentDetail> {
         let row = self.row(id).await?;
         let config = match &row.config_sealed {
