@@ -156,9 +156,10 @@ pub(crate) use push_filters;
 /// `$indexed_by`: name the listing's index (SQLite's `INDEXED BY`). Without statistics
 /// SQLite takes the owner's name index for a search with a status or fleet, checking those
 /// per row; PostgreSQL has no such clause and chooses by its statistics (autovacuum's
-/// ANALYZE).
+/// ANALYZE). `$skip_locked`: the offline sweep's row-lock clause (PostgreSQL's `FOR NO KEY
+/// UPDATE SKIP LOCKED`; SQLite has one writer and none).
 macro_rules! impl_list_store {
-    ($store:ty, $db:ty, $explain:expr, $plan_col:expr, $indexed_by:expr) => {
+    ($store:ty, $db:ty, $explain:expr, $plan_col:expr, $indexed_by:expr, $skip_locked:expr) => {
         impl $store {
             /// The page's statement, after `head` (`SELECT * FROM agents`, or an EXPLAIN of
             /// it).
@@ -295,10 +296,15 @@ macro_rules! impl_list_store {
                     // The condition again outside the sub-select: PostgreSQL re-checks it
                     // on a row a concurrent heartbeat or another replica's sweep just
                     // updated, and skips that row (so each agent is returned once).
+                    // On PostgreSQL the sub-select skips rows locked elsewhere (a heartbeat
+                    // flush or another replica's sweep holds them): a sweep never waits
+                    // behind a flush, so neither can deadlock with the other; an agent
+                    // skipped and still due is marked by the next sweep.
                     let done: Vec<$crate::store::AgentRef> = sqlx::query_as(&format!(
                         "UPDATE agents SET status = 'offline' WHERE id IN \
-                         (SELECT id FROM agents WHERE {DUE} LIMIT $2) AND {DUE} \
-                         RETURNING id, owner_id"
+                         (SELECT id FROM agents WHERE {DUE} LIMIT $2{}) AND {DUE} \
+                         RETURNING id, owner_id",
+                        $skip_locked
                     ))
                     .bind(now)
                     .bind($crate::store::agent_list::SWEEP_BATCH)

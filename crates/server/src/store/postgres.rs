@@ -126,7 +126,14 @@ async fn durable_commits(conn: &mut PgConnection, warned: &AtomicBool) -> Result
 impl_user_store!(PostgresStore);
 impl_fleet_store!(PostgresStore);
 impl_agent_store!(PostgresStore, sqlx::Postgres);
-impl_list_store!(PostgresStore, sqlx::Postgres, "EXPLAIN", 0, false);
+impl_list_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    "EXPLAIN",
+    0,
+    false,
+    " FOR NO KEY UPDATE SKIP LOCKED"
+);
 impl_batch_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR NO KEY UPDATE");
 impl_telemetry_store!(
     PostgresStore,

@@ -153,7 +153,7 @@ impl NotifyStore for SqliteStore {}
 impl_user_store!(SqliteStore);
 impl_fleet_store!(SqliteStore);
 impl_agent_store!(SqliteStore, sqlx::Sqlite);
-impl_list_store!(SqliteStore, sqlx::Sqlite, "EXPLAIN QUERY PLAN", 3, true);
+impl_list_store!(SqliteStore, sqlx::Sqlite, "EXPLAIN QUERY PLAN", 3, true, "");
 impl_batch_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
 impl_telemetry_store!(
     SqliteStore,
