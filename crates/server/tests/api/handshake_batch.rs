@@ -2,7 +2,10 @@
 //! agent's credentials under the batch's lock): each is still answered as if alone. An
 //! unknown agent, a wrong signature, a replay, a signature sent twice, and valid HMAC and
 //! Ed25519 handshakes of two agents, all concurrent: each gets its own answer, the valid
-//! ones their own agent's settings and a working token.
+//! ones their own agent's settings and a working token. The same signed handshake sent
+//! many times at once to two replicas (copies land in successive batches of one replica and
+//! in the two replicas' batches, which run at the same time): exactly one copy is accepted,
+//! every other one is a clean 401 `replayed`, never a 5xx.
 
 use openclaw_fleet_protocol::{AgentSecret, IdentityKey};
 use serde_json::json;
@@ -10,7 +13,10 @@ use serde_json::json;
 use crate::common::fixtures::{heartbeat, signed};
 use crate::common::{Backend, Resp, TestApp};
 
-both_backends!(concurrent_mixed_handshakes_are_answered_each_alone);
+both_backends!(
+    concurrent_mixed_handshakes_are_answered_each_alone,
+    one_signature_sent_at_once_to_both_replicas_is_accepted_once
+);
 
 const ROUNDS: u8 = 4;
 
@@ -88,4 +94,40 @@ async fn beat(app: &TestApp, id: &str, r: &Resp) {
     app.heartbeat(token, &heartbeat(id, "healthy", json!({})))
         .await
         .ok(200);
+}
+
+/// Copies of each signed handshake sent at once, alternately to each replica.
+const COPIES: usize = 24;
+
+async fn one_signature_sent_at_once_to_both_replicas_is_accepted_once(b: Backend) {
+    let one = TestApp::spawn(b).await;
+    let two = one.replica().await;
+    let owner = one.first_owner().await;
+    let agents = [one.agent(&owner, "a").await, one.agent(&owner, "b").await];
+    for _ in 0..ROUNDS {
+        one.clock.advance(61);
+        let bodies: Vec<_> = agents
+            .iter()
+            .map(|a| signed(&a.id, &a.secret, one.now()))
+            .collect();
+        let answers = futures::future::join_all((0..COPIES * bodies.len()).map(|i| {
+            let (app, body) = (if i % 2 == 0 { &one } else { &two }, &bodies[i / COPIES]);
+            async move { (i / COPIES, app.handshake(body).await) }
+        }))
+        .await;
+        for (k, agent) in agents.iter().enumerate() {
+            let mine: Vec<_> = answers.iter().filter(|(j, _)| *j == k).collect();
+            let accepted: Vec<_> = mine.iter().filter(|(_, r)| r.status == 200).collect();
+            assert_eq!(
+                accepted.len(),
+                1,
+                "{:?}",
+                mine.iter().map(|(_, r)| r.status).collect::<Vec<_>>()
+            );
+            for (_, r) in mine.iter().filter(|(_, r)| r.status != 200) {
+                r.err(401, "replayed");
+            }
+            beat(&one, &agent.id, &accepted[0].1).await;
+        }
+    }
 }
