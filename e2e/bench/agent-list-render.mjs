@@ -6,6 +6,9 @@
 // view. Not a test.
 //
 //   node e2e/bench/agent-list-render.mjs [sqlite|postgres] [AGENTS] [ROUNDS]
+//
+// AGENT_LIST_BENCH=path runs that built benchmark binary instead of `cargo bench` (e.g. a
+// copy built from another commit, to compare two builds in the same run).
 
 import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
@@ -16,7 +19,11 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const [backend = 'sqlite', agents = '100000', roundsArg = '20'] = process.argv.slice(2);
 const rounds = Number(roundsArg);
 
-const bench = spawn('cargo', ['bench', '-p', 'openclaw-fleet', '--bench', 'agent_list', '--', backend, agents, '20'], {
+const args = [backend, agents, '20'];
+const [cmd, cmdArgs] = process.env.AGENT_LIST_BENCH
+  ? [process.env.AGENT_LIST_BENCH, args]
+  : ['cargo', ['bench', '-p', 'openclaw-fleet', '--bench', 'agent_list', '--', ...args]];
+const bench = spawn(cmd, cmdArgs, {
   cwd: ROOT, env: { ...process.env, OPENCLAW_FLEET_BENCH_SERVE: '600' }, stdio: ['pipe', 'pipe', 'inherit'],
 });
 const serving = await new Promise((res, rej) => {

@@ -246,6 +246,15 @@ async fn main() -> anyhow::Result<()> {
         "baseline GET /api/me: p50 {:.2} ms, p95 {:.2} ms",
         noop.0, noop.1
     );
+    // What the Agents page asks for beside the list: the fleets with their agent counts.
+    let fleets_list = measure(&http, &base, &token, requests, |_| {
+        "/api/fleets".to_string()
+    })
+    .await?;
+    println!(
+        "GET /api/fleets ({FLEETS} fleets): p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+        fleets_list.0, fleets_list.1, fleets_list.2
+    );
     let depth = 20; // pages followed per walk
     let offset_base = measure(&http, &base, &token, requests, |i| {
         format!("/api/agents?page={}&limit=50", 1 + i % depth)
