@@ -29,11 +29,14 @@ export async function renderAgents(view, ctx) {
   // The cursors of the pages before this one (the first page has none).
   let cursors = [];
   let cursor = null;
-  const { fleets } = await api.fleets.list();
-  const fleetNames = new Map(fleets.map((f) => [f.id, f.name]));
+  // The fleets (names for the rows and the filter) are asked for together with the first
+  // page, not before it: the rows are drawn as soon as they come, the names filled in.
+  const fleetsAsked = api.fleets.list();
+  let fleetNames = null;
+  const fleetChanges = []; // live fleet events before the list came
 
   const fleetSel = h('select', {}, h('option', { value: '' }, 'All fleets'),
-    ...fleets.map((f) => h('option', { value: f.id, selected: f.id === filters.fleet }, f.name)));
+    filters.fleet ? h('option', { value: filters.fleet, selected: true }, 'Loading…') : null);
   const statusSel = h('select', {}, h('option', { value: '' }, 'Any status'),
     ...STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, s[0].toUpperCase() + s.slice(1))));
   const search = h('input', { type: 'search', value: filters.q, maxlength: '100', placeholder: 'Name starts with…', autocomplete: 'off' });
@@ -71,7 +74,7 @@ export async function renderAgents(view, ctx) {
     return h('tr', { dataset: { id: a.id } },
       h('th', { scope: 'row', 'data-label': 'Name' }, h('a', { href: `#/agents/${a.id}` }, a.name),
         a.plaintext_secret_seen_at ? h('span', { class: 'tag tag-danger', title: 'This agent sent its secret in plaintext' }, 'Rotate secret') : null),
-      h('td', { 'data-label': 'Fleet' }, a.fleet_id ? fleetNames.get(a.fleet_id) ?? '—' : h('span', { class: 'muted' }, 'None')),
+      h('td', { 'data-label': 'Fleet' }, a.fleet_id ? (fleetNames ? fleetNames.get(a.fleet_id) ?? '—' : '…') : h('span', { class: 'muted' }, 'None')),
       h('td', { 'data-label': 'Status' }, statusBadge(a.status)),
       h('td', { 'data-label': 'Last seen' }, timeEl(a.last_seen)),
       h('td', { 'data-label': 'CPU', class: 'num' }, m.cpu_usage !== undefined ? `${fmtNum(m.cpu_usage)} %` : '—'),
@@ -90,6 +93,36 @@ export async function renderAgents(view, ctx) {
       h('thead', {}, h('tr', {}, ...['Name', 'Fleet', 'Status', 'Last seen', 'CPU', 'Memory'].map((c, i) =>
         h('th', { scope: 'col', class: i >= 4 ? 'num' : null }, c)))),
       tbody);
+  }
+
+  function redrawRow(a) {
+    const old = rows.get(a.id);
+    if (!old) return null;
+    const fresh = row(a);
+    old.replaceWith(fresh);
+    rows.set(a.id, fresh);
+    return fresh;
+  }
+
+  function showFleets(fleets) {
+    fleetNames = new Map(fleets.map((f) => [f.id, f.name]));
+    fleetSel.replaceChildren(h('option', { value: '' }, 'All fleets'),
+      ...fleets.map((f) => h('option', { value: f.id, selected: f.id === filters.fleet }, f.name)));
+    shown.forEach(redrawRow); // rows drawn before the names came
+    fleetChanges.splice(0).forEach(fleetChanged);
+  }
+
+  function fleetChanged(f) {
+    if (!fleetNames) {
+      fleetChanges.push(f);
+      return;
+    }
+    const known = fleetNames.has(f.id);
+    fleetNames.set(f.id, f.name);
+    const option = [...fleetSel.options].find((o) => o.value === f.id);
+    if (option) option.textContent = f.name;
+    else fleetSel.append(h('option', { value: f.id }, f.name));
+    if (known && shown.some((a) => a.fleet_id === f.id)) scheduleReload();
   }
 
   function renderCounts(c) {
@@ -178,28 +211,19 @@ export async function renderAgents(view, ctx) {
     const old = rows.get(agent.id);
     const matches = (!filters.fleet || agent.fleet_id === filters.fleet) && (!filters.status || agent.status === filters.status);
     if (old && matches) {
-      const fresh = row(agent);
       const before = shown.find((a) => a.id === agent.id);
+      const fresh = redrawRow(agent);
       if (before?.status !== agent.status) {
         fresh.classList.add('flash');
         scheduleReload(); // the counts changed
       }
-      old.replaceWith(fresh);
-      rows.set(agent.id, fresh);
       shown = shown.map((a) => (a.id === agent.id ? agent : a));
     } else if (old || matches) {
       scheduleReload();
     }
   }, {
     onDeleted: () => scheduleReload(),
-    onFleet: (f) => {
-      const known = fleetNames.has(f.id);
-      fleetNames.set(f.id, f.name);
-      const option = [...fleetSel.options].find((o) => o.value === f.id);
-      if (option) option.textContent = f.name;
-      else fleetSel.append(h('option', { value: f.id }, f.name));
-      if (known && shown.some((a) => a.fleet_id === f.id)) scheduleReload();
-    },
+    onFleet: fleetChanged,
     onResync: scheduleReload,
   }));
 
@@ -213,5 +237,10 @@ export async function renderAgents(view, ctx) {
         field({ label: 'Sort', input: sortSel })),
       summary),
     counts, err, body, pager);
-  await load();
+  const fleetsShown = fleetsAsked.then(({ fleets }) => {
+    if (ctx.isCurrent()) showFleets(fleets);
+  }, (e) => {
+    if (ctx.isCurrent()) err.show(e);
+  });
+  await Promise.all([load(), fleetsShown]);
 }

@@ -67,7 +67,10 @@ struct Inner {
     settings: Settings,
     limits: Limits,
     cache: AgentCache,
-    counts: counts::CountsCache,
+    /// The agent list's status counts per owner (and fleet).
+    counts: counts::CountsCache<Option<String>>,
+    /// Each fleet's agent count, per owner.
+    fleet_counts: counts::CountsCache<String>,
     writer: Writer,
     /// Heartbeats: latest states and history samples waiting for their flush.
     latest: latest::Latest,
@@ -122,6 +125,7 @@ impl AppState {
             alerts: alerts::Alerts::new(),
             cache: AgentCache::default(),
             counts: counts::CountsCache::default(),
+            fleet_counts: counts::CountsCache::default(),
             bus: bus::Bus::new(store.pg_pool()),
             store,
             at_rest,

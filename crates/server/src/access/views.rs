@@ -30,13 +30,13 @@ pub struct FleetView {
     pub agent_count: i64,
 }
 
-impl From<FleetRow> for FleetView {
-    fn from(f: FleetRow) -> Self {
+impl FleetView {
+    pub(crate) fn new(f: FleetRow, agent_count: i64) -> Self {
         Self {
             id: f.id,
             name: f.name,
             created_at: f.created_at,
-            agent_count: f.agent_count,
+            agent_count,
         }
     }
 }

@@ -40,7 +40,6 @@ pub struct FleetRow {
     pub owner_id: String,
     pub name: String,
     pub created_at: i64,
-    pub agent_count: i64,
 }
 
 /// An agent row. `secret_sealed` and `config_sealed` are at-rest ciphertexts.

@@ -48,7 +48,29 @@ async fn fleets_crud(b: Backend) {
         .ok(200);
     assert_eq!(got.json["agent_count"], 1);
     let list = app.get("/api/fleets", &o.token).await.ok(200);
-    assert_eq!(list.json["fleets"].as_array().unwrap().len(), 2);
+    let counts: Vec<(&str, i64)> = list.json["fleets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap(),
+                f["agent_count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counts, [("prod", 1), (&*"x".repeat(100), 0)]);
+
+    // Another owner sees none of it: not in the list, 404 by id.
+    let eve = app.other_owner("eve@example.com").await;
+    let theirs = app.get("/api/fleets", &eve.token).await.ok(200);
+    assert_eq!(theirs.json["fleets"], json!([]));
+    let path = format!("/api/fleets/{id}");
+    app.get(&path, &eve.token).await.err(404, "not_found");
+    app.patch(&path, &eve.token, &json!({"name": "mine"}))
+        .await
+        .err(404, "not_found");
+    app.delete(&path, &eve.token).await.err(404, "not_found");
 
     app.delete(&format!("/api/fleets/{id}"), &o.token)
         .await

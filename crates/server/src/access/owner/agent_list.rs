@@ -12,7 +12,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::access::counts::Cached;
+use crate::access::counts;
 use crate::store::{AgentListing, KeyValue, SortKey, StatusCounts};
 
 /// A list request as the handler parsed it.
@@ -159,28 +159,17 @@ impl Owner {
     /// See `access::counts`: exact for small scopes; at scale, kept and recounted in the
     /// background.
     async fn status_counts(&self, fleet: Option<&str>) -> ApiResult<StatusCounts> {
-        match self.state.0.counts.get(self.id(), fleet) {
-            Cached::Fresh(c) => Ok(c),
-            Cached::Recount(c) => {
-                let (state, owner) = (self.state.clone(), self.id().to_string());
-                let fleet = fleet.map(str::to_string);
-                tokio::spawn(async move {
-                    let f = fleet.as_deref();
-                    match state.0.store.status_counts(&owner, f).await {
-                        Ok(counts) => state.0.counts.put(&owner, f, &counts),
-                        Err(e) => {
-                            state.0.counts.failed(&owner, f);
-                            tracing::warn!(error = %e, "status recount failed; will retry");
-                        }
-                    }
-                });
-                Ok(c)
-            }
-            Cached::Missing => {
-                let counts = self.state.0.store.status_counts(self.id(), fleet).await?;
-                self.state.0.counts.put(self.id(), fleet, &counts);
-                Ok(counts)
-            }
-        }
+        Ok(
+            counts::kept(
+                &self.state,
+                |s| &s.0.counts,
+                self.id(),
+                fleet,
+                |st, owner, fleet| async move {
+                    st.0.store.status_counts(&owner, fleet.as_deref()).await
+                },
+            )
+            .await?,
+        )
     }
 }
