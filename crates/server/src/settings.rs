@@ -44,6 +44,10 @@ pub struct Settings {
     /// 10 s of 10 000 heartbeats a second); while the database falls behind, samples
     /// beyond it are dropped and counted (see `access::latest`).
     pub heartbeat_history_queue: usize,
+    /// Owners (and fleets) with fewer agents have their agent counts (the agent list's
+    /// status counts, the fleets' `agent_count`) counted on every request; from this many
+    /// on they are kept and recounted in the background (see `access::counts`).
+    pub count_every_time_below: i64,
     /// How long activity log entries are kept after their last occurrence, days.
     pub activity_retention_days: i64,
     /// Largest request body, bytes (configs are capped at 64 KiB regardless).
@@ -101,6 +105,7 @@ impl Default for Settings {
             session_ttl_secs: 12 * 3600,
             heartbeat_retention_days: 30,
             heartbeat_history_queue: 100_000,
+            count_every_time_below: 2000,
             activity_retention_days: 90,
             max_body_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
@@ -137,7 +142,7 @@ impl Settings {
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 24] = [
+    const ENV_KEYS: [&'static str; 25] = [
         "listen",
         "data_dir",
         "database_url",
@@ -150,6 +155,7 @@ impl Settings {
         "session_ttl_secs",
         "heartbeat_retention_days",
         "heartbeat_history_queue",
+        "count_every_time_below",
         "activity_retention_days",
         "max_body_bytes",
         "log_format",
@@ -203,6 +209,10 @@ impl Settings {
         anyhow::ensure!(
             (1..=10_000_000).contains(&self.heartbeat_history_queue),
             "heartbeat_history_queue must be between 1 and 10000000"
+        );
+        anyhow::ensure!(
+            self.count_every_time_below >= 1,
+            "count_every_time_below must be ≥ 1"
         );
         anyhow::ensure!(
             (1..=36_500).contains(&self.activity_retention_days),

@@ -5,7 +5,8 @@
 //! A count is an index-only range scan over the owner's `(owner_id, status, …)` or
 //! `(owner_id, fleet_id, …)` entries (migrations 0013, 0016): microseconds for a few
 //! hundred agents, but about 35 ms on PostgreSQL and 10 ms on SQLite at 100 000. Below
-//! [`COUNT_EVERY_TIME_BELOW`] agents it runs on every request, so counts are exact. Above,
+//! `Settings::count_every_time_below` agents (2 000) it runs on every request, so counts
+//! are exact. Above,
 //! a request answers with the counts it has; once they are [`MAX_AGE`] old, the request
 //! that finds them so starts one recount in the background ([`CountsCache::get`] says
 //! whether to), so no request waits for a count after the first and the counts an answer
@@ -21,8 +22,6 @@ use crate::store::StoreError;
 
 use super::AppState;
 
-/// Owners (or fleets) with fewer agents are counted on every request.
-pub const COUNT_EVERY_TIME_BELOW: i64 = 2000;
 /// Counts older than this are recounted (in the background).
 pub const MAX_AGE: Duration = Duration::from_secs(2);
 /// Counts older than this are not answered with any more: the request counts itself.
@@ -44,17 +43,8 @@ struct Map<T> {
 /// Counts kept per `(owner, fleet)` scope.
 pub struct CountsCache<T> {
     map: Mutex<Map<T>>,
-}
-
-impl<T> Default for CountsCache<T> {
-    fn default() -> Self {
-        Self {
-            map: Mutex::new(Map {
-                counts: HashMap::new(),
-                counting: HashSet::new(),
-            }),
-        }
-    }
+    /// Scopes with fewer agents are counted on every request.
+    every_time_below: i64,
 }
 
 /// What [`CountsCache::get`] found.
@@ -72,6 +62,16 @@ fn key(owner: &str, fleet: Option<&str>) -> Key {
 }
 
 impl<T: Clone> CountsCache<T> {
+    pub fn new(every_time_below: i64) -> Self {
+        Self {
+            map: Mutex::new(Map {
+                counts: HashMap::new(),
+                counting: HashSet::new(),
+            }),
+            every_time_below,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Map<T>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -100,7 +100,7 @@ impl<T: Clone> CountsCache<T> {
         let mut map = self.lock();
         map.counting.remove(&k);
         let total: i64 = counts.iter().map(|c| c.1).sum();
-        if total < COUNT_EVERY_TIME_BELOW {
+        if total < self.every_time_below {
             map.counts.remove(&k);
             return;
         }

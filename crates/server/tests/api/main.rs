@@ -15,6 +15,7 @@ mod auth;
 mod auth_guards;
 mod client_addr;
 mod config;
+mod counts;
 mod durability;
 mod edits;
 mod errors;

@@ -343,6 +343,13 @@ impl TestApp {
         self.create_agent(owner, json!({ "name": name })).await
     }
 
+    /// A new fleet of `owner`'s: its id.
+    pub async fn create_fleet(&self, owner: &Owner, name: &str) -> String {
+        let body = json!({ "name": name });
+        let r = self.post("/api/fleets", &owner.token, &body).await.ok(201);
+        r.json["id"].as_str().expect("fleet id").into()
+    }
+
     pub async fn agent_detail(&self, owner: &Owner, id: &str) -> Value {
         self.get(&format!("/api/agents/{id}"), &owner.token)
             .await
