@@ -27,6 +27,8 @@ use openclaw_fleet::{Server, Settings};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, QueryBuilder};
 
+mod support;
+
 const PASSWORD: &str = "bench password long enough";
 const FLEETS: usize = 10;
 const PREFIXES: [&str; 5] = ["web", "db", "cache", "gpu", "edge"];
@@ -65,34 +67,17 @@ macro_rules! seed {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let backend = args
-        .first()
-        .map(String::as_str)
-        .unwrap_or("sqlite")
-        .to_string();
-    let agents: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let requests: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100);
+    let args = support::args();
+    let backend = args.first().map_or("sqlite", String::as_str).to_string();
+    let agents: usize = support::arg(&args, 1, 100_000);
+    let requests: usize = support::arg(&args, 2, 100);
     let dir = tempfile::tempdir()?;
-    let (url, pg_admin) = match backend.as_str() {
-        "sqlite" => (None, None),
-        "postgres" => {
-            let base = std::env::var("OPENCLAW_FLEET_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("ocf_bench_list_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = sqlx::PgConnection::connect(&base).await?;
-            admin.execute(&*format!("CREATE DATABASE {name}")).await?;
-            let url = match base.rsplit_once('/') {
-                Some((head, _)) => format!("{head}/{name}"),
-                None => anyhow::bail!("database URL without a path"),
-            };
-            (Some(url), Some((admin, name)))
-        }
+    let pg = match backend.as_str() {
+        "sqlite" => None,
+        "postgres" => Some(support::PgDatabase::create("ocf_bench_list").await?),
         other => anyhow::bail!("backend must be sqlite or postgres, not {other}"),
     };
+    let url = pg.as_ref().map(|p| p.url.clone());
     let settings = Settings {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         data_dir: dir.path().join("data"),
@@ -313,10 +298,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let _ = stop.send(());
     let _ = task.await;
-    if let Some((mut admin, name)) = pg_admin {
-        admin
-            .execute(&*format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
+    if let Some(pg) = pg {
+        pg.drop().await?;
     }
     Ok(())
 }

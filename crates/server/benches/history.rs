@@ -25,6 +25,8 @@ use openclaw_fleet::store::Resolution;
 use openclaw_fleet::{Server, Settings};
 use sqlx::{Connection, Executor, QueryBuilder};
 
+mod support;
+
 const PASSWORD: &str = "bench password long enough";
 const DAY: i64 = 86400;
 const SAMPLES_PER_DAY: i64 = DAY / 10;
@@ -141,12 +143,9 @@ impl Db {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let which = args.first().map(String::as_str).unwrap_or("both");
-    let agents: i64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let args = support::args();
+    let which = args.first().map_or("both", String::as_str);
+    let agents: i64 = support::arg(&args, 1, 200);
     let backends: &[&str] = match which {
         "both" => &["sqlite", "postgres"],
         "sqlite" => &["sqlite"],
@@ -171,22 +170,11 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(backend: &str, agents: i64) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut admin = None;
-    let url = match backend {
+    let pg = match backend {
         "sqlite" => None,
-        _ => {
-            let base = std::env::var("OPENCLAW_FLEET_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("ocf_bench_history_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&base).await?;
-            conn.execute(&*format!("CREATE DATABASE {name}")).await?;
-            admin = Some((conn, name.clone()));
-            match base.rsplit_once('/') {
-                Some((head, _)) => Some(format!("{head}/{name}")),
-                None => anyhow::bail!("database URL without a path"),
-            }
-        }
+        _ => Some(support::PgDatabase::create("ocf_bench_history").await?),
     };
+    let url = pg.as_ref().map(|p| p.url.clone());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
@@ -357,9 +345,8 @@ async fn run(backend: &str, agents: i64) -> anyhow::Result<()> {
     );
     drop(db);
     drop(state);
-    if let Some((mut conn, name)) = admin {
-        conn.execute(&*format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
+    if let Some(pg) = pg {
+        pg.drop().await?;
     }
     Ok(())
 }
