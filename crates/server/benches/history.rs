@@ -79,12 +79,19 @@ enum Db {
     Pg(sqlx::PgConnection),
 }
 
+/// `$body` with `$c` the connection, on either backend (the arms differ only in types).
+macro_rules! on {
+    ($db:expr, $c:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($c) => $body,
+            Db::Pg($c) => $body,
+        }
+    };
+}
+
 impl Db {
     async fn exec(&mut self, sql: &str) -> anyhow::Result<()> {
-        match self {
-            Db::Sqlite(c) => c.execute(sql).await.map(drop)?,
-            Db::Pg(c) => c.execute(sql).await.map(drop)?,
-        }
+        on!(self, c => c.execute(sql).await.map(drop)?);
         Ok(())
     }
 
@@ -93,28 +100,12 @@ impl Db {
         let sql = seed_sql(target);
         for hour in 0..24_i64 {
             let (first, last) = (hour * 360, hour * 360 + 359);
-            match self {
-                Db::Sqlite(c) => {
-                    let mut tx = c.begin().await?;
-                    sqlx::query(&sql)
-                        .bind(first)
-                        .bind(last)
-                        .bind(day)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                }
-                Db::Pg(c) => {
-                    let mut tx = c.begin().await?;
-                    sqlx::query(&sql)
-                        .bind(first)
-                        .bind(last)
-                        .bind(day)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                }
-            }
+            on!(self, c => {
+                let mut tx = c.begin().await?;
+                let q = sqlx::query(&sql).bind(first).bind(last).bind(day);
+                q.execute(&mut *tx).await?;
+                tx.commit().await?;
+            });
         }
         Ok(())
     }
@@ -203,18 +194,9 @@ async fn run(backend: &str, agents: i64) -> anyhow::Result<()> {
         }
         Some(u) => Db::Pg(sqlx::PgConnection::connect(u).await?),
     };
-    let owner: String = match &mut db {
-        Db::Sqlite(c) => {
-            sqlx::query_scalar("SELECT id FROM users")
-                .fetch_one(c)
-                .await?
-        }
-        Db::Pg(c) => {
-            sqlx::query_scalar("SELECT id FROM users")
-                .fetch_one(c)
-                .await?
-        }
-    };
+    let owner: String = on!(&mut db, c => {
+        sqlx::query_scalar("SELECT id FROM users").fetch_one(c).await?
+    });
     let ids: Vec<String> = (0..agents)
         .map(|_| uuid::Uuid::new_v4().to_string())
         .collect();

@@ -15,6 +15,16 @@ pub enum Db {
 /// maximum and sample count of cpu, memory, disk and latency.
 pub type RollupRow = (i64, i64, i64, Vec<Option<f64>>);
 
+/// `$body` with `$c` the connection, on either backend (the arms differ only in types).
+macro_rules! on {
+    ($db:expr, $c:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($c) => $body,
+            Db::Pg($c) => $body,
+        }
+    };
+}
+
 impl Db {
     pub async fn open(app: &TestApp) -> Self {
         let url = app.settings().database_url();
@@ -27,24 +37,13 @@ impl Db {
 
     /// One integer (`sql` holds no user input: ids are UUIDs made by the server).
     pub async fn int(&mut self, sql: &str) -> i64 {
-        match self {
-            Db::Sqlite(c) => sqlx::query_scalar(sql).fetch_one(c).await.unwrap(),
-            Db::Pg(c) => sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(c)
-                .await
-                .unwrap(),
-        }
+        on!(self, c => sqlx::query_scalar(sql).fetch_one(c).await.unwrap())
     }
 
     pub async fn exec(&mut self, sql: &str) {
-        match self {
-            Db::Sqlite(c) => {
-                sqlx::raw_sql(sql).execute(c).await.unwrap();
-            }
-            Db::Pg(c) => {
-                sqlx::raw_sql(sql).execute(c).await.unwrap();
-            }
-        }
+        on!(self, c => {
+            sqlx::raw_sql(sql).execute(c).await.unwrap();
+        })
     }
 
     pub async fn last_seen(&mut self, agent: &str) -> i64 {
@@ -94,21 +93,6 @@ impl Db {
                 (3..15).map(|i| r.get::<Option<f64>, _>(i)).collect(),
             )
         }
-        match self {
-            Db::Sqlite(c) => sqlx::query(&sql)
-                .fetch_all(c)
-                .await
-                .unwrap()
-                .iter()
-                .map(row)
-                .collect(),
-            Db::Pg(c) => sqlx::query(&sql)
-                .fetch_all(c)
-                .await
-                .unwrap()
-                .iter()
-                .map(row)
-                .collect(),
-        }
+        on!(self, c => sqlx::query(&sql).fetch_all(c).await.unwrap().iter().map(row).collect())
     }
 }
