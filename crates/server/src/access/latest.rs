@@ -17,14 +17,18 @@
 //! (unless newer ones arrived) and its samples back as far as the bound allows.
 //!
 //! **Reads merge.** Whatever shows an agent's state reads its row and then applies what
-//! is here and newer ([`Latest::merge`]), with the SQL's own rules (a field the newer
-//! heartbeat leaves out keeps its stored value).
+//! is here and newer ([`Latest::read_merged`]), with the SQL's own rules (a field the
+//! newer heartbeat leaves out keeps its stored value). A flush that commits between the
+//! read and the merge takes its states out of memory once they are in the database, so
+//! a read that a flush overtook is done again: an acknowledged heartbeat is never shown
+//! older than it is.
 //!
 //! **Replicas.** Each replica flushes what it received; the flush never moves an agent's
 //! `last_seen` back. Other replicas' dashboards hear of a heartbeat once it is flushed
 //! (their views then read it from the database); this replica's at once.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -34,6 +38,9 @@ use crate::telemetry::names;
 
 /// How often the flusher writes what arrived (a flush that takes longer delays the next).
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// How many times [`Latest::read_merged`] reads again when flushes overtake its read.
+const READ_AGAIN: u32 = 3;
 
 struct Entry {
     /// The agent's row as this replica had it when the heartbeat arrived (for its owner).
@@ -48,6 +55,8 @@ struct Buffer {
     /// The states the running flush is writing (still newer than the database).
     in_flight: Arc<HashMap<Arc<str>, Entry>>,
     samples: Vec<HeartbeatSample>,
+    /// How many flushes have committed (and so taken their states out of memory).
+    committed: u64,
     /// After the shutdown flush began: nothing more is accepted.
     closed: bool,
 }
@@ -117,17 +126,33 @@ impl Latest {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Applies to `row` what this replica holds of it that the database may not have yet.
-    pub fn merge(&self, row: &mut AgentRow) {
-        let buf = self.lock();
-        merge_from(&buf, row);
-    }
-
-    /// [`Self::merge`] for many rows, under one lock.
-    pub fn merge_all<'a>(&self, rows: impl IntoIterator<Item = &'a mut AgentRow>) {
-        let buf = self.lock();
-        for row in rows {
-            merge_from(&buf, row);
+    /// Reads rows with `read` (`rows` picks them out of its result) and applies to them
+    /// what this replica holds that the database may not have yet. If a flush committed
+    /// while `read` ran, the rows may predate what it wrote and what it wrote is no longer
+    /// held here, so `read` runs again (flushes are [`FLUSH_EVERY`] apart; after
+    /// [`READ_AGAIN`] overtaken reads the last one is merged as it is).
+    pub async fn read_merged<T, E, Fut>(
+        &self,
+        mut read: impl FnMut() -> Fut,
+        rows: impl Fn(&mut T) -> &mut [AgentRow],
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut again = 0;
+        loop {
+            let mark = self.lock().committed;
+            let mut value = read().await?;
+            {
+                let buf = self.lock();
+                if buf.committed == mark || again == READ_AGAIN {
+                    for row in rows(&mut value) {
+                        merge_from(&buf, row);
+                    }
+                    return Ok(value);
+                }
+            }
+            again += 1;
         }
     }
 
@@ -145,12 +170,7 @@ impl Latest {
     /// written (as cached when their heartbeats arrived), for the other replicas' notices.
     pub async fn flush(&self, store: &SharedStore) -> Result<Vec<Arc<AgentRow>>, StoreError> {
         let _one = self.flushing.lock().await;
-        let (in_flight, samples) = {
-            let mut buf = self.lock();
-            let pending = std::mem::take(&mut buf.pending);
-            buf.in_flight = Arc::new(pending);
-            (buf.in_flight.clone(), std::mem::take(&mut buf.samples))
-        };
+        let (in_flight, samples) = self.begin_flush();
         metrics::gauge!(names::HEARTBEAT_QUEUE).set(samples.len() as f64);
         if in_flight.is_empty() && samples.is_empty() {
             return Ok(Vec::new());
@@ -162,10 +182,31 @@ impl Latest {
             let _timer = crate::telemetry::BatchTimer::start(latest.len() + samples.len());
             store.write_telemetry(&latest, &samples).await
         };
+        self.end_flush(in_flight, samples, written)
+    }
+
+    /// Hands the pending states and samples to a flush (the states stay readable).
+    fn begin_flush(&self) -> (Arc<HashMap<Arc<str>, Entry>>, Vec<HeartbeatSample>) {
+        let mut buf = self.lock();
+        let pending = std::mem::take(&mut buf.pending);
+        buf.in_flight = Arc::new(pending);
+        (buf.in_flight.clone(), std::mem::take(&mut buf.samples))
+    }
+
+    /// After the flush's write: forgets what was written, or puts back what was not.
+    fn end_flush(
+        &self,
+        in_flight: Arc<HashMap<Arc<str>, Entry>>,
+        samples: Vec<HeartbeatSample>,
+        written: Result<(), StoreError>,
+    ) -> Result<Vec<Arc<AgentRow>>, StoreError> {
         let mut buf = self.lock();
         buf.in_flight = Arc::default();
         match written {
-            Ok(()) => Ok(in_flight.values().map(|e| e.agent.clone()).collect()),
+            Ok(()) => {
+                buf.committed += 1;
+                Ok(in_flight.values().map(|e| e.agent.clone()).collect())
+            }
             Err(e) => {
                 // Put back what was not written, behind anything newer.
                 let in_flight = Arc::try_unwrap(in_flight).unwrap_or_else(|a| {
@@ -202,6 +243,9 @@ impl Latest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 /// A newer heartbeat that leaves a field out keeps the older one's (the SQL's COALESCE).
 fn keep_unsaid(newer: &mut HeartbeatRecord, older: &HeartbeatRecord) {

@@ -114,16 +114,25 @@ impl Owner {
             limit: r.limit + 1,
             now,
         };
-        let mut rows = self.state.0.store.list_agents(self.id(), &listing).await?;
-        let more = rows.len() as i64 > r.limit;
-        rows.truncate(r.limit as usize);
-        let next_cursor = rows
-            .last()
-            .filter(|_| more)
-            .map(|row| encode_cursor(row, r.sort, r.descending));
-        // Shown newer than the rows (the cursor keeps the stored keys): what this replica
-        // acknowledged and has not flushed yet.
-        self.state.0.latest.merge_all(rows.iter_mut());
+        let (store, owner, listing) = (&self.state.0.store, self.id(), &listing);
+        let (limit, sort, descending) = (r.limit, r.sort, r.descending);
+        let (mut rows, next_cursor) = (self.state.0.latest)
+            .read_merged(
+                move || async move {
+                    let mut rows = store.list_agents(owner, listing).await?;
+                    let more = rows.len() as i64 > limit;
+                    rows.truncate(limit as usize);
+                    // The cursor keeps the stored keys; the rows are then shown newer, with
+                    // what this replica acknowledged and has not flushed yet.
+                    let next = rows
+                        .last()
+                        .filter(|_| more)
+                        .map(|row| encode_cursor(row, sort, descending));
+                    Ok::<_, ApiError>((rows, next))
+                },
+                |(rows, _)| rows.as_mut_slice(),
+            )
+            .await?;
         // A row listed under a status it no longer has (a heartbeat not flushed yet, or
         // an agent past its deadline before the sweep) is left out of the page: a status
         // filter never shows a row under another status. The cursor already holds.
@@ -132,13 +141,7 @@ impl Owner {
         }
         let counts = StatusCountsView::from_rows(&self.status_counts(r.fleet_id.as_deref()).await?);
         let total = match (r.page, &r.q, &r.status) {
-            (Some(_), _, _) => Some(
-                self.state
-                    .0
-                    .store
-                    .count_listing(self.id(), &listing)
-                    .await?,
-            ),
+            (Some(_), _, _) => Some(self.state.0.store.count_listing(self.id(), listing).await?),
             (None, Some(_), _) => None,
             (None, None, Some(s)) => Some(counts.of(s)),
             (None, None, None) => Some(counts.total),

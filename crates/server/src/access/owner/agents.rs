@@ -4,16 +4,15 @@ use super::*;
 
 impl Owner {
     pub(super) async fn row(&self, id: &str) -> ApiResult<crate::store::AgentRow> {
-        let id = parse_agent_id(id)?;
-        let row = self
-            .state
-            .0
-            .store
-            .get_agent(self.id(), &id.to_string())
+        let id = &parse_agent_id(id)?.to_string();
+        let (store, owner) = (&self.state.0.store, self.id());
+        let row = (self.state.0.latest)
+            .read_merged(
+                move || async move { store.get_agent(owner, id).await },
+                Option::as_mut_slice,
+            )
             .await?;
-        let mut row = row.ok_or(ApiError::NotFound)?;
-        self.state.0.latest.merge(&mut row);
-        Ok(row)
+        row.ok_or(ApiError::NotFound)
     }
 
     pub async fn agent_view(&self, id: &str) -> ApiResult<AgentView> {
@@ -30,8 +29,13 @@ impl Owner {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut rows = self.state.0.store.get_agents(self.id(), &ids).await?;
-        self.state.0.latest.merge_all(rows.iter_mut());
+        let (store, owner, ids) = (&self.state.0.store, self.id(), &ids);
+        let rows = (self.state.0.latest)
+            .read_merged(
+                move || async move { store.get_agents(owner, ids).await },
+                Vec::as_mut_slice,
+            )
+            .await?;
         let now = self.state.now();
         Ok(rows.iter().map(|r| AgentView::from_row(r, now)).collect())
     }
