@@ -37,6 +37,11 @@ impl Events {
         }
     }
 
+    /// The open stream, for a test that reads it its own way.
+    pub fn into_response(self) -> reqwest::Response {
+        self.res
+    }
+
     /// Reads until the server ends the stream; returns everything delivered.
     pub async fn until_closed(&mut self) -> &str {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

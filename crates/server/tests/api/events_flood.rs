@@ -126,14 +126,10 @@ struct Stream {
 
 impl Stream {
     async fn open(app: &TestApp, token: &str) -> Self {
-        let res = app
-            .build(reqwest::Method::GET, "/api/events", token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
         Self {
-            res,
+            res: crate::events::Events::open(app, token)
+                .await
+                .into_response(),
             buf: Vec::new(),
             count: 0,
         }
