@@ -40,7 +40,7 @@ macro_rules! seed {
             let mut tx = $c.begin().await?;
             let mut q = QueryBuilder::<$db>::new(
                 "INSERT INTO agents (id, owner_id, fleet_id, name, name_fold, policy_profile, \
-                 heartbeat_interval, secret_sealed, status, last_seen, metrics, created_at) ",
+                 heartbeat_interval, secret_sealed, status, last_seen, seen_key, metrics, created_at) ",
             );
             q.push_values(chunk, |mut b, r: &Row| {
                 b.push_bind(r.id.clone())
@@ -53,6 +53,7 @@ macro_rules! seed {
                     .push_bind("ocf1.bench-not-a-real-sealed-secret".to_string())
                     .push_bind(r.status.map(str::to_string))
                     .push_bind(r.last_seen)
+                    .push_bind(r.last_seen.unwrap_or(0))
                     .push_bind(
                         r.last_seen
                             .map(|_| r#"{"cpu_usage":12.5,"memory_usage":40.1}"#.to_string()),

@@ -178,10 +178,17 @@ impl Latest {
         // Exposed from the first flush on, so a scrape shows 0 rather than nothing.
         metrics::counter!(names::HEARTBEAT_SAMPLES_DROPPED).increment(0);
         let latest: Vec<HeartbeatRecord> = in_flight.values().map(|e| e.record.clone()).collect();
+        let started = std::time::Instant::now();
         let written = {
             let _timer = crate::telemetry::BatchTimer::start(latest.len() + samples.len());
             store.write_telemetry(&latest, &samples).await
         };
+        tracing::debug!(
+            agents = latest.len(),
+            samples = samples.len(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "heartbeat flush"
+        );
         self.end_flush(in_flight, samples, written)
     }
 

@@ -77,6 +77,10 @@ pub struct AgentRow {
     /// The name lowercased: the key of the name search and sort.
     #[sqlx(default)]
     pub name_fold: String,
+    /// The coarse last-seen key of the `last_seen` sort (migration 0017): what a cursor of
+    /// that sort holds, since the list's index is in its order.
+    #[sqlx(default)]
+    pub seen_key: i64,
 }
 
 /// What a new agent is created with.

@@ -1,6 +1,13 @@
 //! The heartbeat flush: the SQL behind `access::latest`, which keeps each agent's latest
 //! reported state and the history samples in memory and hands them here in one call of
 //! [`TelemetryStore::write_telemetry`] at most a second apart.
+//!
+//! **Cheap updates.** Each flushed agent gets its exact `last_seen` and state, but its
+//! indexed columns (`status`, and `seen_key`, the coarse last-seen key of the list's sort
+//! and of the offline sweep's deadline index: migration 0017) only when the status changes
+//! or `last_seen` has run 1.5 intervals past the key. So most heartbeats rewrite no index
+//! entry: on PostgreSQL the update is HOT (in the same page, no index touched), on SQLite
+//! no index b-tree is written.
 
 use async_trait::async_trait;
 
@@ -32,6 +39,20 @@ pub trait TelemetryStore {
     async fn prune_agent_changes(&self, keep_secs: i64) -> Result<u64, StoreError>;
 }
 
+/// When a flush keeps an agent's `status` and coarse `seen_key` (and so writes none of its
+/// indexed columns): the heartbeat reports the stored status and its time (`v.column3`) is
+/// less than 1.5 heartbeat intervals past the key. NULL (so: not kept) for a pending agent.
+/// The sweep's coarse deadline, `seen_key + 3` intervals, is then more than 1.5 intervals
+/// after the last flushed heartbeat, so an agent heartbeating on time moves its key before
+/// it becomes a candidate of the sweep.
+macro_rules! keeps_key {
+    () => {
+        "(agents.status = v.column2 \
+         AND 2 * (v.column3 - agents.seen_key) < 3 * agents.heartbeat_interval)"
+    };
+}
+pub(crate) use keeps_key;
+
 /// `$db_now`: the database's clock in whole seconds, as SQL. `$lock_rows` as in
 /// `batch::impl_batch_store`: with row locks, every agent row the
 /// flush updates is locked first, in ascending id order (the order every multi-row
@@ -46,7 +67,7 @@ macro_rules! impl_telemetry_store {
                 samples: &[HeartbeatSample],
             ) -> Result<(), StoreError> {
                 use sqlx::QueryBuilder;
-                use $crate::store::telemetry::ROWS_PER_STATEMENT;
+                use $crate::store::telemetry::{keeps_key, ROWS_PER_STATEMENT};
                 if latest.is_empty() && samples.is_empty() {
                     return Ok(());
                 }
@@ -65,36 +86,49 @@ macro_rules! impl_telemetry_store {
                         q.build().fetch_all(&mut *tx).await?;
                     }
                 }
-                for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "UPDATE agents SET status = v.column2, last_seen = v.column3, metrics = v.column4, \
-                         agent_version = COALESCE(v.column5, agents.agent_version), \
-                         config_version_applied = COALESCE(v.column6, agents.config_version_applied), \
-                         last_error = v.column7, machine_id = COALESCE(v.column8, agents.machine_id), \
-                         location = COALESCE(v.column9, agents.location), \
-                         model = COALESCE(v.column10, agents.model), \
-                         config_delivery = v.column11 FROM (",
-                    );
-                    q.push_values(chunk, |mut b, hb| {
-                        b.push_bind(&*hb.agent_id)
-                            .push_bind(hb.status)
-                            .push_bind(hb.ts)
-                            .push_bind(&hb.metrics_json)
-                            .push_bind(&hb.agent_version)
-                            .push_bind(hb.config_version_applied)
-                            .push_bind(&hb.error)
-                            .push_bind(&hb.machine_id)
-                            .push_bind(&hb.location)
-                            .push_bind(&hb.model)
-                            .push_bind(hb.config_delivery);
-                    });
-                    // A flush never moves an agent back in time (two replicas' flushes of
-                    // the same agent may commit in either order).
-                    q.push(
-                        ") AS v WHERE agents.id = v.column1 \
-                         AND (agents.last_seen IS NULL OR agents.last_seen <= v.column3)",
-                    );
-                    q.build().execute(&mut *tx).await?;
+                // Two statements a chunk (see the module: the coarse `seen_key`): first the
+                // agents whose status stays and whose key is recent enough, setting only
+                // unindexed columns; then the rest, with status and key. A row the first
+                // wrote fails the second's condition (same status, same key), so none is
+                // written twice. A flush never moves an agent back in time (two replicas'
+                // flushes of the same agent may commit in either order).
+                for (set, when) in [
+                    ("", concat!(" AND ", keeps_key!())),
+                    (
+                        "status = v.column2, seen_key = v.column3, ",
+                        concat!(" AND NOT COALESCE(", keeps_key!(), ", FALSE)"),
+                    ),
+                ] {
+                    for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
+                        let mut q = QueryBuilder::<$db>::new(format!(
+                            "UPDATE agents SET {set}last_seen = v.column3, metrics = v.column4, \
+                             agent_version = COALESCE(v.column5, agents.agent_version), \
+                             config_version_applied = COALESCE(v.column6, agents.config_version_applied), \
+                             last_error = v.column7, machine_id = COALESCE(v.column8, agents.machine_id), \
+                             location = COALESCE(v.column9, agents.location), \
+                             model = COALESCE(v.column10, agents.model), \
+                             config_delivery = v.column11 FROM ("
+                        ));
+                        q.push_values(chunk, |mut b, hb| {
+                            b.push_bind(&*hb.agent_id)
+                                .push_bind(hb.status)
+                                .push_bind(hb.ts)
+                                .push_bind(&hb.metrics_json)
+                                .push_bind(&hb.agent_version)
+                                .push_bind(hb.config_version_applied)
+                                .push_bind(&hb.error)
+                                .push_bind(&hb.machine_id)
+                                .push_bind(&hb.location)
+                                .push_bind(&hb.model)
+                                .push_bind(hb.config_delivery);
+                        });
+                        q.push(
+                            ") AS v WHERE agents.id = v.column1 \
+                             AND (agents.last_seen IS NULL OR agents.last_seen <= v.column3)",
+                        );
+                        q.push(when);
+                        q.build().execute(&mut *tx).await?;
+                    }
                 }
                 // Raw history samples, under each agent's history key (an agent deleted
                 // meanwhile has none: its samples are skipped); one per agent and second.

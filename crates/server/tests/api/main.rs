@@ -39,6 +39,7 @@ mod renewal;
 mod replicas;
 mod rollups;
 mod secrets_at_rest;
+mod seen_key;
 mod sessions;
 mod shutdown;
 mod telemetry;

@@ -32,6 +32,7 @@ fn agent(id: &str) -> AgentRow {
         public_key: None,
         enrolled_at: None,
         name_fold: id.into(),
+        seen_key: 0,
     }
 }
 

@@ -81,7 +81,7 @@ fn encode_cursor(row: &crate::store::AgentRow, sort: SortKey, descending: bool) 
     let k = match sort {
         SortKey::Name => row.name_fold.clone().into(),
         SortKey::Created => row.created_at.into(),
-        SortKey::LastSeen => row.last_seen.unwrap_or(0).into(),
+        SortKey::LastSeen => row.seen_key.into(),
     };
     let c = Cursor {
         s: sort_name(sort, descending),

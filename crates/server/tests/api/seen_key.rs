@@ -1,0 +1,146 @@
+//! The coarse last-seen key (migration 0017): a heartbeat flush moves an agent's indexed
+//! `seen_key` only when its status changes or `last_seen` ran 1.5 intervals past it. The
+//! offline sweep must still mark an agent on its exact deadline (not the key's, which is
+//! earlier), and a list sorted by last seen must page every agent once while heartbeats
+//! arrive.
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::common::{fixtures, Agent, Backend, Owner, TestApp};
+
+both_backends!(
+    offline_on_the_exact_deadline_though_the_key_lags,
+    last_seen_pages_hold_while_heartbeats_arrive,
+);
+
+fn ids(page: &Value) -> Vec<String> {
+    page["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .map(|a| a["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+async fn beat(app: &TestApp, token: &str, agent: &Agent) {
+    app.heartbeat(token, &fixtures::heartbeat(&agent.id, "healthy", json!({})))
+        .await
+        .ok(200);
+}
+
+async fn offline_ids(app: &TestApp, o: &Owner) -> Vec<String> {
+    ids(&app
+        .get("/api/agents?status=offline", &o.token)
+        .await
+        .ok(200)
+        .json)
+}
+
+async fn offline_on_the_exact_deadline_though_the_key_lags(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let o = app.first_owner().await;
+    let a = app.agent(&o, "lagging").await; // dev: 30 s interval, offline after 90 s
+    let _never_seen = app.agent(&o, "never-seen").await;
+    let token = app.agent_token(&a).await;
+    let t0 = app.now();
+    beat(&app, &token, &a).await;
+    app.state.flush_heartbeats().await.expect("flush");
+    // 40 s < 1.5 intervals: this heartbeat leaves the key at t0.
+    app.clock.advance(40);
+    beat(&app, &token, &a).await;
+    app.state.flush_heartbeats().await.expect("flush");
+
+    // The key did lag: the last_seen sort's cursor holds t0, the row shows t0 + 40.
+    let first = app
+        .get("/api/agents?sort=-last_seen&limit=1", &o.token)
+        .await
+        .ok(200)
+        .json;
+    assert_eq!(ids(&first), [a.id.clone()]);
+    assert_eq!(first["agents"][0]["last_seen"], t0 + 40, "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let cursor: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).expect("base64")).expect("json");
+    assert_eq!(
+        cursor["k"], t0,
+        "the key moved on a heartbeat within 1.5 intervals"
+    );
+
+    // Past the key's deadline (t0 + 90), before the exact one (t0 + 130): not offline.
+    app.clock.advance(55);
+    app.state.sweep_offline().await.expect("sweep");
+    assert!(offline_ids(&app, &o).await.is_empty());
+    let detail = app.agent_detail(&o, &a.id).await;
+    assert_eq!(detail["status"], "healthy", "{detail}");
+
+    // Past the exact deadline: offline at the next sweep.
+    app.clock.advance(36);
+    app.state.sweep_offline().await.expect("sweep");
+    assert_eq!(offline_ids(&app, &o).await, [a.id.clone()]);
+
+    // A heartbeat after it brings it back, with its key moved (a status change).
+    beat(&app, &token, &a).await;
+    app.state.flush_heartbeats().await.expect("flush");
+    assert!(offline_ids(&app, &o).await.is_empty());
+    let page = app
+        .get("/api/agents?sort=-last_seen&limit=1", &o.token)
+        .await
+        .ok(200)
+        .json;
+    let cursor = page["next_cursor"].as_str().expect("a next page");
+    let cursor: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).expect("base64")).expect("json");
+    assert_eq!(cursor["k"], app.now(), "{page}");
+}
+
+async fn last_seen_pages_hold_while_heartbeats_arrive(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let o = app.first_owner().await;
+    let mut agents = Vec::new();
+    for i in 0..12 {
+        let a = app.agent(&o, &format!("a{i:02}")).await;
+        let token = app.agent_token(&a).await;
+        beat(&app, &token, &a).await;
+        app.clock.advance(1);
+        agents.push((a, token));
+    }
+    app.state.flush_heartbeats().await.expect("flush");
+    // Newest first: a11 … a00.
+    let expected: Vec<String> = agents.iter().rev().map(|(a, _)| a.id.clone()).collect();
+
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    for n in 0.. {
+        let path = match &cursor {
+            Some(c) => format!("/api/agents?sort=-last_seen&limit=3&cursor={c}"),
+            None => "/api/agents?sort=-last_seen&limit=3".to_string(),
+        };
+        let page = app.get(&path, &o.token).await.ok(200).json;
+        listed.extend(ids(&page));
+        cursor = page["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+        assert!(n < 20, "paging does not end");
+        // Every agent heartbeats again, oldest last (exact last_seen now reverses the
+        // order of some): within 1.5 intervals of their keys, so no key moves.
+        app.clock.advance(1);
+        for (a, token) in agents.iter().rev() {
+            beat(&app, token, a).await;
+        }
+        app.state.flush_heartbeats().await.expect("flush");
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for id in &listed {
+        *seen.entry(id.as_str()).or_default() += 1;
+    }
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "an agent appeared twice: {listed:?}"
+    );
+    assert_eq!(listed, expected, "an agent skipped or out of order");
+}
