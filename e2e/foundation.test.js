@@ -171,13 +171,17 @@ describe('dashboard foundation', () => {
     });
     const { token } = await login.json();
     const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-    const made = await fetch(`${server.url}/api/agents`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'made-elsewhere' }) });
+    // A name is user input: the list shows it as text, never as markup.
+    const name = 'made-elsewhere <img src=x onerror="window.__xss=1">';
+    const made = await fetch(`${server.url}/api/agents`, { method: 'POST', headers: auth, body: JSON.stringify({ name }) });
     assert.equal(made.status, 201);
     const { agent } = await made.json();
-    await page.getByRole('link', { name: 'made-elsewhere' }).waitFor({ timeout: 10000 });
+    await page.getByRole('link', { name }).waitFor({ timeout: 10000 });
+    assert.equal(await page.locator('main img').count(), 0, 'no element made from the name');
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
     const gone = await fetch(`${server.url}/api/agents/${agent.id}`, { method: 'DELETE', headers: auth });
     assert.equal(gone.status, 204);
-    await page.getByRole('link', { name: 'made-elsewhere' }).waitFor({ state: 'detached', timeout: 10000 });
+    await page.getByRole('link', { name }).waitFor({ state: 'detached', timeout: 10000 });
     await page.getByText('No agents yet').waitFor();
   });
 

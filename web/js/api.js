@@ -94,11 +94,39 @@ export const masterKey = {
   put: (body) => request('PUT', '/me/master-key', { body }),
 };
 
+// The fleet list as last read, kept for the agent list's names and filter (see fleets.kept).
+let fleetsKept = null;
+let fleetsKeptList = null;
+/** Forgets the kept list when a write settles (either way: a failed write may have landed). */
+const forgettingFleets = (p) => p.finally(() => fleets.forget());
+
 export const fleets = {
   list: () => get('/fleets'),
-  create: (name) => request('POST', '/fleets', { body: { name } }),
-  rename: (fleetId, name) => request('PATCH', `/fleets/${id(fleetId)}`, { body: { name } }),
-  remove: (fleetId) => request('DELETE', `/fleets/${id(fleetId)}`),
+  /**
+   * The fleets, read once and kept until fleets.forget() (any fleet change: the app calls it
+   * on live fleet events, a resync, a (re)connected stream and a session change; this
+   * module on its own fleet writes). For names, not for agent counts.
+   */
+  kept() {
+    if (!fleetsKept) {
+      const asked = get('/fleets').then(({ fleets: list }) => {
+        if (fleetsKept === asked) fleetsKeptList = list;
+        return list;
+      });
+      asked.catch(() => { if (fleetsKept === asked) fleets.forget(); });
+      fleetsKept = asked;
+    }
+    return fleetsKept;
+  },
+  /** The kept list if it has come, else null (to draw names without waiting). */
+  keptNow: () => fleetsKeptList,
+  forget() {
+    fleetsKept = null;
+    fleetsKeptList = null;
+  },
+  create: (name) => forgettingFleets(request('POST', '/fleets', { body: { name } })),
+  rename: (fleetId, name) => forgettingFleets(request('PATCH', `/fleets/${id(fleetId)}`, { body: { name } })),
+  remove: (fleetId) => forgettingFleets(request('DELETE', `/fleets/${id(fleetId)}`)),
 };
 
 export const agents = {

@@ -2,10 +2,13 @@
 // #/agents/<id>, #/fleets, #/activity, #/alerts, #/settings, plus the sign-in and master-key
 // screens) and the top bar. Views live in views/*.js and render into a fresh
 // container; whatever they subscribe to is released when the route changes.
+// The router runs on `popstate`, which the browser fires inside the URL change (a link,
+// location.hash, Back), so a view starts its API calls in that same task instead of one
+// task and often one frame later at `hashchange` (kept for a hash changed without it).
 
 import * as api from './api.js';
 import * as keystore from './keystore.js';
-import { startLive, stopLive } from './live.js';
+import { startLive, stopLive, subscribe, onLiveState } from './live.js';
 import { loadServerUrl } from './server-url.js';
 import { h, clear, startClock, toast, errorBox } from './ui.js';
 import { closeDialogs, confirmDialog } from './dialog.js';
@@ -55,6 +58,7 @@ export const app = {
   },
   /** Where to go once signed in, given where the user was heading. */
   async enter(user, next) {
+    api.fleets.forget();
     session.user = user;
     await app.reloadMasterKey();
     startLive(checkSession);
@@ -71,6 +75,7 @@ export const app = {
     try { await api.auth.logout(); } catch { /* the session is dropped locally either way */ }
     session.user = null;
     session.masterKey = null;
+    api.fleets.forget();
     app.navigate('#/login', { force: true });
   },
   lock() {
@@ -100,6 +105,7 @@ function sessionLost() {
   if (!session.user) return;
   session.user = null;
   session.masterKey = null;
+  api.fleets.forget();
   closeDialogs();
   keystore.lock({ broadcast: false, reason: 'logout' });
   stopLive();
@@ -156,14 +162,18 @@ async function route({ force = false } = {}) {
     setLeaveGuard(fn) { if (current) leaveGuard = fn; },
   };
 
-  document.body.classList.toggle('bare', !!(r.public || r.bare));
-  renderTopbar(document.getElementById('topbar'), app, r.public || r.bare ? null : r.nav);
   ctx.setTitle(r.title);
   const main = clear(document.getElementById('main'));
   const view = h('div', { class: 'view' });
   main.append(view);
+  // The view's synchronous part first: it starts its API calls before the top bar is drawn.
+  const rendered = r.view(view, ctx);
+  if (current) { // (a view may have gone elsewhere at once)
+    document.body.classList.toggle('bare', !!(r.public || r.bare));
+    renderTopbar(document.getElementById('topbar'), app, r.public || r.bare ? null : r.nav);
+  }
   try {
-    await r.view(view, ctx);
+    await rendered;
   } catch (e) {
     if (!current || e.status === 401) return;
     const box = errorBox();
@@ -203,8 +213,14 @@ async function boot() {
     session.user = null;
     if (e.status !== 401) toast(e.message, 'error');
   }
+  // The kept fleet list (the agent list's names) is forgotten on any fleet change and whenever
+  // the stream (re)connects: changes made while it was down came as no event.
+  subscribe(() => {}, { onFleet: api.fleets.forget, onFleetDeleted: api.fleets.forget, onResync: api.fleets.forget });
+  onLiveState(() => api.fleets.forget());
   await serverUrlLoaded;
-  window.addEventListener('hashchange', route);
+  const onUrl = () => { if (location.hash !== shownHash) route(); };
+  window.addEventListener('popstate', onUrl);
+  window.addEventListener('hashchange', onUrl);
   route();
 }
 

@@ -1,15 +1,33 @@
 // The top bar: brand, main navigation, the master-key state (Lock / Unlock),
-// the live-connection indicator and Log out.
+// the live-connection indicator and Log out. Drawn again only when what it shows changes
+// (user, navigation or not, key state, the Unlock link's way back); a route change within
+// the same bar only moves the current-page mark.
 
 import { h, clear } from './ui.js';
 import { icon, logo } from './icons.js';
 import { onLiveState } from './live.js';
 
 let unsubscribeLive = null;
+let drawn = null; // what the bar shows now (see barKey)
 
 const LIVE_TEXT = { live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', offline: 'Offline', off: '' };
 
+function barKey(app, nav) {
+  if (!app.session.user) return null;
+  const state = nav === null || nav === undefined ? 'bare' : app.keyState();
+  return JSON.stringify([app.session.user.id, state, state === 'unlocked' ? '' : app.currentPath()]);
+}
+
 export function renderTopbar(el, app, nav) {
+  const key = barKey(app, nav);
+  if (key !== null && key === drawn && el.isConnected) {
+    for (const a of el.querySelectorAll('nav.mainnav a')) {
+      if (a.getAttribute('href') === `#/${nav}`) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    return;
+  }
+  drawn = key;
   unsubscribeLive?.();
   unsubscribeLive = null;
   clear(el);

@@ -1,6 +1,9 @@
 // The agent list: filters by fleet and status, name search and sort, all applied by the
 // server (keyset pages behind its opaque cursor), status counts, and rows that update
 // live from the event stream (no refresh button).
+// Opening it asks for the first page before building anything; the fleet names come from
+// the list the app keeps (api.fleets.kept), asked beside the page only when not kept yet.
+// The table is built once; a page, filter or sort change replaces its rows only.
 
 import * as api from '../api.js';
 import { subscribe } from '../live.js';
@@ -29,9 +32,16 @@ export async function renderAgents(view, ctx) {
   // The cursors of the pages before this one (the first page has none).
   let cursors = [];
   let cursor = null;
-  // The fleets (names for the rows and the filter) are asked for together with the first
-  // page, not before it: the rows are drawn as soon as they come, the names filled in.
-  const fleetsAsked = api.fleets.list();
+  const ask = () => api.agents.list({
+    fleet_id: filters.fleet, status: filters.status, q: filters.q,
+    sort: filters.q ? undefined : filters.sort, cursor, limit: LIMIT,
+  });
+  const firstPage = ask();
+  firstPage.catch(() => {}); // shown by load()
+  // The fleets (names for the rows and the filter): the kept list if it is here, else asked
+  // for together with the first page (rows drawn as soon as they come, names filled in).
+  const keptFleets = api.fleets.keptNow();
+  const fleetsAsked = keptFleets ? null : api.fleets.kept();
   let fleetNames = null;
   const fleetChanges = []; // live fleet events before the list came
 
@@ -81,18 +91,21 @@ export async function renderAgents(view, ctx) {
       h('td', { 'data-label': 'Memory', class: 'num' }, m.memory_usage !== undefined ? `${fmtNum(m.memory_usage)} %` : '—'));
   }
 
-  function table(agents) {
+  const tbody = h('tbody');
+  const tableEl = h('table', { class: 'table agents' },
+    h('caption', { class: 'sr-only' }, 'Agents'),
+    h('thead', {}, h('tr', {}, ...['Name', 'Fleet', 'Status', 'Last seen', 'CPU', 'Memory'].map((c, i) =>
+      h('th', { scope: 'col', class: i >= 4 ? 'num' : null }, c)))),
+    tbody);
+
+  function showRows(agents) {
     rows.clear();
-    const tbody = h('tbody', {}, ...agents.map((a) => {
+    tbody.replaceChildren(...agents.map((a) => {
       const r = row(a);
       rows.set(a.id, r);
       return r;
     }));
-    return h('table', { class: 'table agents' },
-      h('caption', { class: 'sr-only' }, 'Agents'),
-      h('thead', {}, h('tr', {}, ...['Name', 'Fleet', 'Status', 'Last seen', 'CPU', 'Memory'].map((c, i) =>
-        h('th', { scope: 'col', class: i >= 4 ? 'num' : null }, c)))),
-      tbody);
+    if (tableEl.parentNode !== body) body.replaceChildren(tableEl);
   }
 
   function redrawRow(a) {
@@ -135,14 +148,11 @@ export async function renderAgents(view, ctx) {
       ...STATUSES.map((s) => chip(s, s[0].toUpperCase() + s.slice(1), c[s] ?? 0)));
   }
 
-  async function load() {
+  async function load(asked = ask()) {
     err.hide();
     let res;
     try {
-      res = await api.agents.list({
-        fleet_id: filters.fleet, status: filters.status, q: filters.q,
-        sort: filters.q ? undefined : filters.sort, cursor, limit: LIMIT,
-      });
+      res = await asked;
     } catch (e) {
       err.show(e);
       return;
@@ -161,7 +171,7 @@ export async function renderAgents(view, ctx) {
     summary.textContent = total === null || total === undefined
       ? `${res.agents.length}${res.next_cursor ? '+' : ''} agent${res.agents.length === 1 && !res.next_cursor ? '' : 's'} match`
       : `${total.toLocaleString()} agent${total === 1 ? '' : 's'}${filtered ? ' match' : ''}`;
-    if (res.agents.length) body.replaceChildren(table(res.agents));
+    if (res.agents.length) showRows(res.agents);
     else if (filtered) body.replaceChildren(h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, 'No agents match these filters')));
     else {
       body.replaceChildren(h('div', { class: 'empty' },
@@ -237,10 +247,11 @@ export async function renderAgents(view, ctx) {
         field({ label: 'Sort', input: sortSel })),
       summary),
     counts, err, body, pager);
-  const fleetsShown = fleetsAsked.then(({ fleets }) => {
+  if (keptFleets) showFleets(keptFleets);
+  const fleetsShown = fleetsAsked?.then((fleets) => {
     if (ctx.isCurrent()) showFleets(fleets);
   }, (e) => {
     if (ctx.isCurrent()) err.show(e);
   });
-  await Promise.all([load(), fleetsShown]);
+  await Promise.all([load(firstPage), fleetsShown]);
 }
