@@ -98,14 +98,14 @@ export async function renderAgents(view, ctx) {
       h('th', { scope: 'col', class: i >= 4 ? 'num' : null }, c)))),
     tbody);
 
-  function showRows(agents) {
+  function table(agents) {
     rows.clear();
     tbody.replaceChildren(...agents.map((a) => {
       const r = row(a);
       rows.set(a.id, r);
       return r;
     }));
-    if (tableEl.parentNode !== body) body.replaceChildren(tableEl);
+    return tableEl;
   }
 
   function redrawRow(a) {
@@ -171,7 +171,10 @@ export async function renderAgents(view, ctx) {
     summary.textContent = total === null || total === undefined
       ? `${res.agents.length}${res.next_cursor ? '+' : ''} agent${res.agents.length === 1 && !res.next_cursor ? '' : 's'} match`
       : `${total.toLocaleString()} agent${total === 1 ? '' : 's'}${filtered ? ' match' : ''}`;
-    if (res.agents.length) showRows(res.agents);
+    if (res.agents.length) {
+      if (tableEl.parentNode !== body) body.replaceChildren(tableEl);
+      table(res.agents);
+    }
     else if (filtered) body.replaceChildren(h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, 'No agents match these filters')));
     else {
       body.replaceChildren(h('div', { class: 'empty' },
