@@ -62,12 +62,14 @@ async function dashboardFrom(page, dir, url) {
   await cdp.send('Fetch.enable', { patterns: ['/', '/js/*', '/css/*'].map((p) => ({ urlPattern: `${url}${p}`, requestStage: 'Request' })) });
 }
 
+const benches = []; // every benchmark started, told to stop at the end
+
 /** Starts one build's benchmark; resolves with its server's URL and login once it serves. */
 function serve(build) {
   const bench = spawn(build.cmd, build.cmdArgs, {
     cwd: ROOT, env: { ...process.env, OPENCLAW_FLEET_BENCH_SERVE: '1800' }, stdio: ['pipe', 'pipe', 'inherit'],
   });
-  build.bench = bench;
+  benches.push(bench);
   return new Promise((res, rej) => {
     let out = '';
     bench.stdout.on('data', (c) => {
@@ -194,5 +196,5 @@ try {
   }
 } finally {
   await browser.close();
-  for (const b of builds) b.bench?.stdin.end(); // each benchmark stops its server and exits
+  for (const b of benches) b.stdin.end(); // each benchmark stops its server and exits
 }
