@@ -23,6 +23,11 @@
 //! a read that a flush overtook is done again: an acknowledged heartbeat is never shown
 //! older than it is.
 //!
+//! **Secrets' last use.** An accepted handshake's `secret_last_used_at` is telemetry too
+//! ([`Latest::secret_used`]): kept here, merged into reads, and written by the same flush,
+//! only while the agent still has the credentials it was verified against. The handshake's
+//! used signature and token are not: they commit before it is answered (`access::writer`).
+//!
 //! **Replicas.** Each replica flushes what it received; the flush never moves an agent's
 //! `last_seen` back. Other replicas' dashboards hear of a heartbeat once it is flushed
 //! (their views then read it from the database); this replica's at once.
@@ -33,7 +38,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use crate::store::{AgentRow, HeartbeatRecord, HeartbeatSample, SharedStore, StoreError};
+use crate::store::{
+    AgentCredentials, AgentRow, HeartbeatRecord, HeartbeatSample, SecretUse, SharedStore,
+    StoreError,
+};
 use crate::telemetry::names;
 
 /// How often the flusher writes what arrived (a flush that takes longer delays the next).
@@ -55,6 +63,9 @@ struct Buffer {
     /// The states the running flush is writing (still newer than the database).
     in_flight: Arc<HashMap<Arc<str>, Entry>>,
     samples: Vec<HeartbeatSample>,
+    /// Accepted handshakes' last uses not yet handed to a flush, and those being written.
+    uses: HashMap<Arc<str>, SecretUse>,
+    uses_in_flight: Arc<HashMap<Arc<str>, SecretUse>>,
     /// How many flushes have committed (and so taken their states out of memory).
     committed: u64,
     /// After the shutdown flush began: nothing more is accepted.
@@ -116,6 +127,29 @@ impl Latest {
         Ok(())
     }
 
+    /// Keeps the last use of `row`'s credentials (an accepted handshake at `at`), for
+    /// the next flush; shown at once by reads. Accepted while closed too: a use that comes
+    /// after the shutdown flush is lost, as telemetry may be.
+    pub fn secret_used(&self, row: &AgentRow, at: i64) {
+        let used = SecretUse {
+            agent_id: row.id.clone(),
+            at,
+            creds: AgentCredentials {
+                identity: row.identity.clone(),
+                secret_sealed: row.secret_sealed.clone(),
+                public_key: row.public_key.clone(),
+            },
+        };
+        let mut buf = self.lock();
+        match buf.uses.get_mut(row.id.as_str()) {
+            Some(old) if old.creds == used.creds && old.at >= at => {}
+            Some(old) => *old = used,
+            None => {
+                buf.uses.insert(row.id.as_str().into(), used);
+            }
+        }
+    }
+
     fn count_dropped(&self, n: u64) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
         metrics::counter!(names::HEARTBEAT_SAMPLES_DROPPED).increment(n);
@@ -170,6 +204,27 @@ impl Latest {
     /// written (as cached when their heartbeats arrived), for the other replicas' notices.
     pub async fn flush(&self, store: &SharedStore) -> Result<Vec<Arc<AgentRow>>, StoreError> {
         let _one = self.flushing.lock().await;
+        let uses = {
+            let mut buf = self.lock();
+            buf.uses_in_flight = Arc::new(std::mem::take(&mut buf.uses));
+            buf.uses_in_flight.clone()
+        };
+        if !uses.is_empty() {
+            let list: Vec<SecretUse> = uses.values().cloned().collect();
+            let written = store.write_secret_uses(&list).await;
+            let mut buf = self.lock();
+            buf.uses_in_flight = Arc::default();
+            match written {
+                Ok(()) => buf.committed += 1,
+                Err(e) => {
+                    // Put back behind anything newer; the heartbeats are written anyway.
+                    tracing::error!(error = %e, "writing secrets' last use failed; retrying");
+                    for (id, old) in uses.iter() {
+                        buf.uses.entry(id.clone()).or_insert_with(|| old.clone());
+                    }
+                }
+            }
+        }
         let (in_flight, samples) = self.begin_flush();
         metrics::gauge!(names::HEARTBEAT_QUEUE).set(samples.len() as f64);
         if in_flight.is_empty() && samples.is_empty() {
@@ -276,6 +331,21 @@ fn merge_from(buf: &Buffer, row: &mut AgentRow) {
         if let Some(e) = map.get(row.id.as_str()) {
             apply(&e.record, row);
         }
+    }
+    for map in [&*buf.uses_in_flight, &buf.uses] {
+        if let Some(u) = map.get(row.id.as_str()) {
+            apply_use(u, row);
+        }
+    }
+}
+
+/// What `BatchStore::write_secret_uses` does to the row, in memory.
+fn apply_use(u: &SecretUse, row: &mut AgentRow) {
+    let same = row.identity == u.creds.identity
+        && row.secret_sealed == u.creds.secret_sealed
+        && row.public_key == u.creds.public_key;
+    if same && row.secret_last_used_at.is_none_or(|t| t < u.at) {
+        row.secret_last_used_at = Some(u.at);
     }
 }
 

@@ -225,7 +225,7 @@ impl Public {
             now,
             expires_at: now + ttl,
         };
-        let row = match state.0.writer.handshake(req, attempt).await? {
+        let mut row = match state.0.writer.handshake(req, attempt).await? {
             HandshakeOutcome::Accepted(row) => row,
             HandshakeOutcome::Replayed => return Err(ApiError::Replayed),
             HandshakeOutcome::Refused => return Err(ApiError::Unauthorized),
@@ -239,6 +239,11 @@ impl Public {
             },
             epoch,
         );
+        // The secret's last use is telemetry: shown at once, written by the next flush.
+        state.0.latest.secret_used(&row, now);
+        if row.secret_last_used_at.is_none_or(|t| t < now) {
+            row.secret_last_used_at = Some(now);
+        }
         // Read under the batch's lock after the signature was recorded: the answer
         // carries the config current at acceptance.
         let row = state.0.cache.put_agent(*row, epoch);

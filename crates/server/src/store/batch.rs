@@ -8,6 +8,18 @@ use async_trait::async_trait;
 
 use super::{AgentCredentials, HandshakeAttempt, HandshakeOutcome, StoreError};
 
+/// An accepted handshake's use of its agent's credentials: `secret_last_used_at` is
+/// telemetry, kept in memory (`access::latest`) and written at most a second later with
+/// [`BatchStore::write_secret_uses`], not in the batch's durable transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretUse {
+    pub agent_id: String,
+    pub at: i64,
+    /// The credentials the handshake was verified against: the time is written only
+    /// while the agent still has them (a rotation since then reset it to "never").
+    pub creds: AgentCredentials,
+}
+
 /// Tells whether attempt `i`'s signature is valid under the credentials of its agent as
 /// stored (`None`: no such agent).
 pub type VerifyFn<'a> = dyn FnMut(usize, Option<&AgentCredentials>) -> bool + Send + 'a;
@@ -31,6 +43,12 @@ pub trait BatchStore {
         attempts: &[HandshakeAttempt],
         verify: &mut VerifyFn<'_>,
     ) -> Result<Vec<HandshakeOutcome>, StoreError>;
+
+    /// Sets each agent's `secret_last_used_at` to the use's time, unless it is already
+    /// later or the agent's credentials are no longer the ones the use was verified
+    /// against (rotated, switched, re-enrolled or deleted since). `uses` holds at most one
+    /// use an agent.
+    async fn write_secret_uses(&self, uses: &[SecretUse]) -> Result<(), StoreError>;
 }
 
 /// The batch runs on the store's `handshakes` pool. `$begin`: the statement that opens the
@@ -45,43 +63,7 @@ pub trait BatchStore {
 /// and any other transaction that locks more than one agent row must take them in the same
 /// order.
 macro_rules! impl_batch_store {
-    ($store:ty, $db:ty, $begin:expr, $lock_rows:expr) => {
-        impl $store {
-            /// The credentials of the agents `ids` (ascending), read with `lock` appended.
-            async fn credentials(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                ids: &std::collections::BTreeSet<&str>,
-                lock: &str,
-            ) -> Result<
-                std::collections::HashMap<String, $crate::store::AgentCredentials>,
-                StoreError,
-            > {
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT id, identity, secret_sealed, public_key FROM agents WHERE id IN (",
-                );
-                let mut each = q.separated(", ");
-                for id in ids {
-                    each.push_bind(*id);
-                }
-                q.push(") ORDER BY id").push(lock);
-                Ok(
-                    q.build_query_as::<(String, String, Option<String>, Option<String>)>()
-                        .fetch_all(&mut **tx)
-                        .await?
-                        .into_iter()
-                        .map(|(id, identity, secret_sealed, public_key)| {
-                            let creds = $crate::store::AgentCredentials {
-                                identity,
-                                secret_sealed,
-                                public_key,
-                            };
-                            (id, creds)
-                        })
-                        .collect(),
-                )
-            }
-        }
-
+    ($store:ty, $db:ty, $begin:expr, $lock_rows:expr, $sql:path) => {
         #[async_trait::async_trait]
         impl $crate::store::BatchStore for $store {
             async fn write_batch(
@@ -89,9 +71,8 @@ macro_rules! impl_batch_store {
                 attempts: &[HandshakeAttempt],
                 verify: &mut $crate::store::batch::VerifyFn<'_>,
             ) -> Result<Vec<HandshakeOutcome>, StoreError> {
-                use sqlx::QueryBuilder;
-                use std::collections::{BTreeSet, HashMap, HashSet};
-                use $crate::store::AgentRow;
+                use std::collections::{BTreeSet, HashSet};
+                use $sql as sql;
                 if attempts.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -99,7 +80,7 @@ macro_rules! impl_batch_store {
                 // Every agent named, read without a lock: a row lock taken only for a known
                 // agent would make its refusal slower than an unknown one's (SPEC §2).
                 let agents: BTreeSet<&str> = attempts.iter().map(|a| a.agent_id.as_str()).collect();
-                let stored = Self::credentials(&mut tx, &agents, "").await?;
+                let stored = sql::credentials(&mut tx, &agents, "").await?;
                 let mut outcomes = vec![HandshakeOutcome::Refused; attempts.len()];
                 let mut seen = HashSet::new();
                 let mut candidates = Vec::with_capacity(attempts.len());
@@ -121,7 +102,7 @@ macro_rules! impl_batch_store {
                         .iter()
                         .map(|&i| attempts[i].agent_id.as_str())
                         .collect();
-                    let locked = Self::credentials(&mut tx, &verified, $lock_rows).await?;
+                    let locked = sql::credentials(&mut tx, &verified, $lock_rows).await?;
                     candidates.retain(|&i| {
                         let id = &attempts[i].agent_id;
                         locked.get(id).is_some() && locked.get(id) == stored.get(id)
@@ -131,77 +112,64 @@ macro_rules! impl_batch_store {
                     // Nothing to write: rolled back on drop.
                     return Ok(outcomes);
                 }
-                let mut q = QueryBuilder::<$db>::new(
-                    "INSERT INTO used_signatures (agent_id, signature, seen_at) ",
-                );
-                q.push_values(&candidates, |mut b, &i| {
-                    let a = &attempts[i];
-                    b.push_bind(&a.agent_id)
-                        .push_bind(&a.signature)
-                        .push_bind(a.now);
-                });
-                q.push(
-                    " ON CONFLICT (agent_id, signature) DO NOTHING RETURNING agent_id, signature",
-                );
-                let fresh: HashSet<(String, String)> = q
-                    .build_query_as::<(String, String)>()
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .collect();
-                let (accepted, replayed): (Vec<usize>, Vec<usize>) =
-                    candidates.into_iter().partition(|&i| {
-                        let a = &attempts[i];
-                        fresh.contains(&(a.agent_id.clone(), a.signature.clone()))
-                    });
-                for i in replayed {
-                    outcomes[i] = HandshakeOutcome::Replayed;
-                }
-                if accepted.is_empty() {
-                    return Ok(outcomes);
-                }
-                let mut q = QueryBuilder::<$db>::new(
-                    "INSERT INTO agent_tokens (token_hash, agent_id, expires_at) ",
-                );
-                q.push_values(&accepted, |mut b, &i| {
-                    let a = &attempts[i];
-                    b.push_bind(&a.token_hash)
-                        .push_bind(&a.agent_id)
-                        .push_bind(a.expires_at);
-                });
-                q.build().execute(&mut *tx).await?;
-                // The answers' rows, read under the lock and after the writes above.
-                let now = accepted
+                let chosen: Vec<&HandshakeAttempt> =
+                    candidates.iter().map(|&i| &attempts[i]).collect();
+                let recorded = sql::record(&mut tx, &chosen).await?;
+                if recorded
                     .iter()
-                    .map(|&i| attempts[i].now)
-                    .max()
-                    .unwrap_or_default();
-                let mut q = QueryBuilder::<$db>::new("UPDATE agents SET secret_last_used_at = ");
-                q.push_bind(now).push(" WHERE id IN (");
-                let mut ids = q.separated(", ");
-                let shaking: BTreeSet<&str> = accepted
-                    .iter()
-                    .map(|&i| attempts[i].agent_id.as_str())
-                    .collect();
-                for id in shaking {
-                    ids.push_bind(id);
+                    .any(|o| matches!(o, HandshakeOutcome::Accepted(_)))
+                {
+                    tx.commit().await?;
                 }
-                q.push(") RETURNING *");
-                let rows: HashMap<String, AgentRow> = q
-                    .build_query_as::<AgentRow>()
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.id.clone(), r))
-                    .collect();
-                tx.commit().await?;
-                for i in accepted {
-                    // Locked above, so still there.
-                    if let Some(row) = rows.get(&attempts[i].agent_id) {
-                        outcomes[i] = HandshakeOutcome::Accepted(Box::new(row.clone()));
-                    }
+                for (&i, outcome) in candidates.iter().zip(recorded) {
+                    outcomes[i] = outcome;
                 }
                 Ok(outcomes)
+            }
+
+            async fn write_secret_uses(
+                &self,
+                uses: &[$crate::store::SecretUse],
+            ) -> Result<(), StoreError> {
+                use sqlx::QueryBuilder;
+                if uses.is_empty() {
+                    return Ok(());
+                }
+                let mut sorted: Vec<&$crate::store::SecretUse> = uses.iter().collect();
+                sorted.sort_unstable_by(|a, b| a.agent_id.cmp(&b.agent_id));
+                let mut tx = self.telemetry.begin().await?;
+                for chunk in sorted.chunks($crate::store::telemetry::ROWS_PER_STATEMENT) {
+                    if !$lock_rows.is_empty() {
+                        // Row locks in ascending id order, as every multi-row writer.
+                        let mut q = QueryBuilder::<$db>::new("SELECT id FROM agents WHERE id IN (");
+                        let mut ids = q.separated(", ");
+                        for u in chunk {
+                            ids.push_bind(&u.agent_id);
+                        }
+                        q.push(") ORDER BY id").push($lock_rows);
+                        q.build().execute(&mut *tx).await?;
+                    }
+                    let mut q = QueryBuilder::<$db>::new(
+                        "WITH u (id, at, identity, secret_sealed, public_key) AS (",
+                    );
+                    q.push_values(chunk, |mut b, u| {
+                        b.push_bind(&u.agent_id)
+                            .push_bind(u.at)
+                            .push_bind(&u.creds.identity)
+                            .push_bind(&u.creds.secret_sealed)
+                            .push_bind(&u.creds.public_key);
+                    });
+                    q.push(
+                        ") UPDATE agents SET secret_last_used_at = u.at FROM u \
+                         WHERE agents.id = u.id AND agents.identity = u.identity \
+                         AND agents.secret_sealed IS NOT DISTINCT FROM u.secret_sealed \
+                         AND agents.public_key IS NOT DISTINCT FROM u.public_key \
+                         AND (agents.secret_last_used_at IS NULL OR agents.secret_last_used_at < u.at)",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
         }
     };

@@ -134,7 +134,13 @@ impl_list_store!(
     false,
     " FOR NO KEY UPDATE SKIP LOCKED"
 );
-impl_batch_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR NO KEY UPDATE");
+impl_batch_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    "BEGIN",
+    " FOR NO KEY UPDATE",
+    super::batch_sql::postgres
+);
 impl_telemetry_store!(
     PostgresStore,
     sqlx::Postgres,

@@ -10,6 +10,11 @@
 //! about a second at worst; a graceful stop flushes), on a separate connection with
 //! `synchronous=NORMAL`: at worst the last moments of telemetry are lost, the database is
 //! never corrupted, and a later FULL commit syncs them too.
+//!
+//! Checkpoints: no connection checkpoints in its commits (`wal_autocheckpoint=0`); a
+//! background task does ([`checkpointer`]), so copying the log into the database file and
+//! syncing it never lands inside a handshake batch's commit. A commit's own durability is
+//! unchanged: it is the log's sync at commit that makes it durable, not the checkpoint.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -71,6 +76,51 @@ pub struct SqliteStore {
     /// control-plane writer), its cache of agent rows and used-signature index pages
     /// stays warm instead of being re-read from the file for every batch.
     handshakes: SqlitePool,
+    _checkpointer: Checkpointer,
+}
+
+/// How often the background checkpointer copies the log into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// Log frames (pages) past which the checkpointer restarts the log: a passive checkpoint
+/// never blocks a writer, but while writers keep appending the log is never found fully
+/// copied, so it would grow without end; `RESTART` waits for the write lock once, when
+/// what remains to copy is little.
+const RESTART_FRAMES: i64 = 16_384;
+
+/// Stops the checkpointer when the store goes.
+struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Checkpoints on its own connection every [`CHECKPOINT_EVERY`] (see the module doc).
+async fn checkpointer(conn: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let passive: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&conn)
+            .await;
+        let restart = match passive {
+            Ok((_, log, _)) => log >= RESTART_FRAMES,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                false
+            }
+        };
+        if restart {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                .execute(&conn)
+                .await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint (restart) failed");
+            }
+        }
+    }
 }
 
 impl SqliteStore {
@@ -95,7 +145,8 @@ impl SqliteStore {
                     options
                         .clone()
                         .synchronous(sync)
-                        .pragma("cache_size", cache),
+                        .pragma("cache_size", cache)
+                        .pragma("wal_autocheckpoint", "0"),
                 )
         };
         let pool = open(4, durability.control, DEFAULT_CACHE)
@@ -104,10 +155,12 @@ impl SqliteStore {
         migrate(&pool).await?;
         let telemetry = open(1, durability.telemetry, TELEMETRY_CACHE).await?;
         let handshakes = open(1, durability.control, HANDSHAKE_CACHE).await?;
+        let checkpoints = open(1, durability.control, DEFAULT_CACHE).await?;
         Ok(Self {
             pool,
             telemetry,
             handshakes,
+            _checkpointer: Checkpointer(tokio::spawn(checkpointer(checkpoints))),
         })
     }
 
@@ -154,7 +207,13 @@ impl_user_store!(SqliteStore);
 impl_fleet_store!(SqliteStore);
 impl_agent_store!(SqliteStore, sqlx::Sqlite);
 impl_list_store!(SqliteStore, sqlx::Sqlite, "EXPLAIN QUERY PLAN", 3, true, "");
-impl_batch_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
+impl_batch_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "BEGIN IMMEDIATE",
+    "",
+    super::batch_sql::sqlite
+);
 impl_telemetry_store!(
     SqliteStore,
     sqlx::Sqlite,

@@ -26,6 +26,7 @@ mod fleets_agents;
 mod handshake;
 mod handshake_abuse;
 mod handshake_batch;
+mod handshake_restart;
 mod handshake_timing;
 mod heartbeat;
 mod history;

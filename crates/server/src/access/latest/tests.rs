@@ -136,3 +136,38 @@ async fn a_read_no_flush_overtook_merges_what_is_held() {
         "not one of ours"
     );
 }
+
+#[tokio::test]
+async fn a_secrets_last_use_is_shown_only_while_the_agent_has_that_secret() {
+    let latest = Latest::new(16);
+    let mut stored = agent("a1");
+    stored.secret_sealed = Some("sealed-1".into());
+    latest.secret_used(&stored, 100);
+    // An older use does not move it back.
+    latest.secret_used(&stored, 90);
+    let read = |row: AgentRow| {
+        let latest = &latest;
+        async move {
+            latest
+                .read_merged(
+                    || {
+                        let row = row.clone();
+                        async move { Ok::<_, ()>(Some(row)) }
+                    },
+                    Option::as_mut_slice,
+                )
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert_eq!(read(stored.clone()).await.secret_last_used_at, Some(100));
+    // Rotated since (the row holds another secret, never used): not shown.
+    let mut rotated = stored.clone();
+    rotated.secret_sealed = Some("sealed-2".into());
+    assert_eq!(read(rotated).await.secret_last_used_at, None);
+    // The table already has a later use: kept.
+    let mut later = stored.clone();
+    later.secret_last_used_at = Some(120);
+    assert_eq!(read(later).await.secret_last_used_at, Some(120));
+}

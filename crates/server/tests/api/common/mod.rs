@@ -217,6 +217,21 @@ impl TestApp {
         .await
     }
 
+    /// Starts a new server on the same database, key and clock without stopping this one
+    /// the way SIGTERM does: its task is aborted and nothing it holds in memory is flushed
+    /// (what a crash leaves is what the database had committed).
+    pub async fn crash_restart(mut self) -> Self {
+        self.shutdown.take();
+        self.task.abort();
+        let _ = (&mut self.task).await;
+        Self::start(
+            self.settings.clone(),
+            self.clock.clone(),
+            self._storage.clone(),
+        )
+        .await
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
