@@ -17,6 +17,7 @@ mod cache;
 mod counts;
 mod drain;
 mod enroll;
+mod inbox;
 mod latest;
 mod operator;
 mod owner;
@@ -35,6 +36,7 @@ use tokio::sync::broadcast;
 pub use activity::{Action, Actor};
 pub use agent::{AgentSession, HeartbeatAnswer};
 pub use enroll::EnrolledAgent;
+pub use inbox::{Batch as StreamBatch, Scope as StreamScope};
 pub use operator::{AccountView, Operator};
 pub use owner::account::SessionView;
 pub use owner::{
@@ -42,7 +44,7 @@ pub use owner::{
     DeliveryPage, DeliveryView, ListRequest, Owner, WebhookInput, WebhookView,
 };
 pub use public::Public;
-pub use streams::{Batch as StreamBatch, Subscription};
+pub use streams::Subscription;
 pub use sweep::SWEEP_EVERY;
 pub use views::*;
 

@@ -21,6 +21,7 @@ mod edits;
 mod errors;
 mod events;
 mod events_flood;
+mod events_watch;
 mod first_start;
 mod fleets_agents;
 mod handshake;
