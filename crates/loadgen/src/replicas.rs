@@ -47,14 +47,24 @@ pub async fn run(s: Setup<'_>) -> anyhow::Result<()> {
         "p50 <= 200 ms, p99 <= 1 s",
         |p50, p99| p50 <= 200.0 && p99 <= 1000.0,
     );
-    let events = event_a_to_b(&s, &tokens[..EVENT_SAMPLES]).await?;
-    print_ms(
-        "heartbeat through A -> dashboard event on B",
-        events,
-        "<= 1 s (p99)",
-        |_, p99| p99 <= 1000.0,
+    // A dashboard page showing the sampled agents (as the web app's list and detail pages
+    // ask: see docs/api.md), then a stream of every change (clients that name no agents).
+    let sampled = &tokens[..EVENT_SAMPLES];
+    let ids: Vec<&str> = sampled.iter().map(|(id, _)| id.as_str()).collect();
+    let page = format!("?watch={}&others=coarse", ids.join(","));
+    let watched = event_a_to_b(&s, sampled, &page, "healthy").await?;
+    let met = print_events(
+        "heartbeat through A -> dashboard event on B (page watching them)",
+        watched,
     );
-    long_pollers(&s, &agents, &tokens).await
+    let all = event_a_to_b(&s, sampled, "", "idle").await?;
+    print_events(
+        "heartbeat through A -> event on B (stream of every change)",
+        all,
+    );
+    long_pollers(&s, &agents, &tokens).await?;
+    anyhow::ensure!(met, "heartbeats through A missed the page's stream on B");
+    Ok(())
 }
 
 /// Time from sending a save through A to the answer of a long-poll waiting on B.
@@ -99,13 +109,43 @@ async fn config_a_to_b(
     Ok(all)
 }
 
-/// Time from sending a heartbeat through A to its `agent` event on B's stream.
-async fn event_a_to_b(s: &Setup<'_>, tokens: &[(String, String)]) -> anyhow::Result<Vec<f64>> {
-    eprintln!("heartbeat A -> dashboard B: {} samples…", tokens.len());
-    let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+/// What one event stream on B showed of the heartbeats sent through A.
+struct EventFigure {
+    /// Milliseconds from each heartbeat sent to its event, for those that arrived.
+    ms: Vec<f64>,
+    /// Heartbeats whose event never came within 2 s (forgotten in a `resync` included).
+    missing: usize,
+    /// `agent` events, `resync` events and agents counted by `agents_changed` on the stream.
+    agents: usize,
+    resyncs: usize,
+    counted: u64,
+}
+
+/// Time from sending a heartbeat through A to its `agent` event on B's stream, opened
+/// with `query` (e.g. the agents a dashboard page shows as `watch`); each heartbeat says
+/// `status` (which the sampled agents did not have before), and only an event showing it
+/// counts.
+async fn event_a_to_b(
+    s: &Setup<'_>,
+    tokens: &[(String, String)],
+    query: &str,
+    status: &'static str,
+) -> anyhow::Result<EventFigure> {
+    eprintln!(
+        "heartbeat A -> dashboard B: {} samples, stream {query:?}…",
+        tokens.len()
+    );
+    #[derive(Default)]
+    struct Seen {
+        at: HashMap<String, Instant>,
+        agents: usize,
+        resyncs: usize,
+        counted: u64,
+    }
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let mut stream = s
         .client
-        .get(format!("{}/api/events", s.b))
+        .get(format!("{}/api/events{query}", s.b))
         .bearer_auth(s.owner)
         .timeout(Duration::from_secs(3600))
         .send()
@@ -120,13 +160,25 @@ async fn event_a_to_b(s: &Setup<'_>, tokens: &[(String, String)]) -> anyhow::Res
                 buf.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = buf.find("\n\n") {
                     let event: String = buf.drain(..end + 2).collect();
-                    for line in event.lines().filter_map(|l| l.strip_prefix("data:")) {
-                        if let Ok(v) = serde_json::from_str::<Value>(line.trim()) {
-                            if let Some(id) = v["id"].as_str() {
-                                let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-                                seen.entry(id.to_string()).or_insert(now);
+                    let kind = event.lines().find_map(|l| l.strip_prefix("event:"));
+                    let data = event.lines().find_map(|l| l.strip_prefix("data:"));
+                    let v: Value = data
+                        .and_then(|d| serde_json::from_str(d.trim()).ok())
+                        .unwrap_or_default();
+                    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                    match kind.map(str::trim) {
+                        Some("agent") => {
+                            seen.agents += 1;
+                            // Only the sampled heartbeat's state counts (not an older event).
+                            if let (Some(id), true) =
+                                (v["id"].as_str(), v["status"].as_str() == Some(status))
+                            {
+                                seen.at.entry(id.to_string()).or_insert(now);
                             }
                         }
+                        Some("resync") => seen.resyncs += 1,
+                        Some("agents_changed") => seen.counted += v["count"].as_u64().unwrap_or(0),
+                        _ => {}
                     }
                 }
             }
@@ -135,12 +187,12 @@ async fn event_a_to_b(s: &Setup<'_>, tokens: &[(String, String)]) -> anyhow::Res
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut sent = Vec::new();
     for (id, token) in tokens {
-        seen.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        seen.lock().unwrap_or_else(|e| e.into_inner()).at.remove(id);
         let t = Instant::now();
         s.client
             .post(format!("{}/api/heartbeat", s.a))
             .bearer_auth(token)
-            .json(&json!({"agent_id": id, "status": "healthy", "metrics": {"cpu_usage": 1.0}}))
+            .json(&json!({"agent_id": id, "status": status, "metrics": {"cpu_usage": 1.0}}))
             .send()
             .await?
             .error_for_status()?;
@@ -150,19 +202,50 @@ async fn event_a_to_b(s: &Setup<'_>, tokens: &[(String, String)]) -> anyhow::Res
     tokio::time::sleep(Duration::from_secs(2)).await;
     reader.abort();
     let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-    let mut missing = 0;
-    let mut samples = Vec::new();
+    let mut figure = EventFigure {
+        ms: Vec::new(),
+        missing: 0,
+        agents: seen.agents,
+        resyncs: seen.resyncs,
+        counted: seen.counted,
+    };
     for (id, t) in sent {
-        match seen.get(&id) {
-            Some(at) => samples.push(at.saturating_duration_since(t).as_secs_f64() * 1000.0),
-            None => missing += 1,
+        match seen.at.get(&id) {
+            Some(at) => figure
+                .ms
+                .push(at.saturating_duration_since(t).as_secs_f64() * 1000.0),
+            None => figure.missing += 1,
         }
     }
-    anyhow::ensure!(
-        missing == 0,
-        "{missing} heartbeats never reached B's event stream within 2 s"
+    Ok(figure)
+}
+
+/// Prints an event figure; whether its target (all arrived, p99 <= 1 s) was met.
+fn print_events(what: &str, f: EventFigure) -> bool {
+    let arrived = f.ms.len();
+    let met = f.missing == 0 && percentile(&f.ms, 99.0).is_some_and(|p99| p99 <= 1000.0);
+    println!(
+        "{what}: {arrived} of {} arrived, {} missed within 2 s; the stream carried {} agent \
+         events, {} resync, {} other agents' changes counted",
+        arrived + f.missing,
+        f.missing,
+        f.agents,
+        f.resyncs,
+        f.counted
     );
-    Ok(samples)
+    print_ms(
+        &format!("{what} (arrived)"),
+        f.ms,
+        "<= 1 s (p99), none missed",
+        |_, p99| met && p99 <= 1000.0,
+    );
+    met
+}
+
+fn percentile(ms: &[f64], p: f64) -> Option<f64> {
+    let mut ms = ms.to_vec();
+    ms.sort_by(|a, b| a.total_cmp(b));
+    (!ms.is_empty()).then(|| ms[((p / 100.0) * (ms.len() - 1) as f64).round() as usize])
 }
 
 /// `pollers` agents long-poll B; B's CPU over an idle window, then saves reaching them.
