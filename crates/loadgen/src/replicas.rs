@@ -131,8 +131,13 @@ async fn event_a_to_b(
     query: &str,
     status: &'static str,
 ) -> anyhow::Result<EventFigure> {
+    let scope = if query.is_empty() {
+        "every change"
+    } else {
+        "watch + others=coarse"
+    };
     eprintln!(
-        "heartbeat A -> dashboard B: {} samples, stream {query:?}…",
+        "heartbeat A -> dashboard B: {} samples, stream of {scope}…",
         tokens.len()
     );
     #[derive(Default)]
