@@ -60,7 +60,7 @@ async fn offline_on_the_exact_deadline_though_the_key_lags(b: Backend) {
         .await
         .ok(200)
         .json;
-    assert_eq!(ids(&first), [a.id.clone()]);
+    assert_eq!(ids(&first), std::slice::from_ref(&a.id));
     assert_eq!(first["agents"][0]["last_seen"], t0 + 40, "{first}");
     let cursor = first["next_cursor"].as_str().expect("a next page");
     let cursor: Value =
@@ -80,7 +80,7 @@ async fn offline_on_the_exact_deadline_though_the_key_lags(b: Backend) {
     // Past the exact deadline: offline at the next sweep.
     app.clock.advance(36);
     app.state.sweep_offline().await.expect("sweep");
-    assert_eq!(offline_ids(&app, &o).await, [a.id.clone()]);
+    assert_eq!(offline_ids(&app, &o).await, std::slice::from_ref(&a.id));
 
     // A heartbeat after it brings it back, with its key moved (a status change).
     beat(&app, &token, &a).await;
