@@ -21,6 +21,7 @@ const ROUNDS: usize = 2;
 const BOUND: Duration = Duration::from_secs(1);
 
 async fn a_heartbeat_is_not_queued_behind_a_flood(backend: Backend) {
+    let _alone = crate::common::flood_alone().await;
     let a = TestApp::spawn(backend).await;
     let b = match backend {
         Backend::Sqlite => None,

@@ -21,6 +21,7 @@ const FLOOD: i64 = 19_000;
 const BOUND: Duration = Duration::from_secs(1);
 
 async fn a_watched_heartbeat_goes_ahead_of_a_burst(backend: Backend) {
+    let _alone = crate::common::flood_alone().await;
     let a = TestApp::spawn(backend).await;
     let b = match backend {
         Backend::Sqlite => None,

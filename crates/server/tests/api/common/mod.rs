@@ -20,6 +20,16 @@ use tokio::sync::oneshot;
 
 pub use pg::{skip_postgres, PgDatabase};
 
+/// Held by the tests that time one event under a flood of thousands (`events_flood`,
+/// `events_watch`): they check a one-second bound, so they take turns instead of each
+/// flooding the two cores while the other measures (CI runs the suite two tests at a time).
+static FLOODS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits until no other flood test runs; the flood test holds the guard to its end.
+pub async fn flood_alone() -> tokio::sync::MutexGuard<'static, ()> {
+    FLOODS.lock().await
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
