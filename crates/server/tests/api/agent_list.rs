@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use openclaw_fleet::store::{AgentListing, KeyValue, SortKey};
 use serde_json::{json, Value};
 
+use crate::common::fixtures::ids;
 use crate::common::{fixtures, Agent, Backend, Owner, TestApp};
 
 both_backends!(
@@ -18,15 +19,6 @@ both_backends!(
     every_filter_and_sort_is_an_index_range_scan,
     sweep_offline_on_its_own,
 );
-
-fn ids(page: &Value) -> Vec<String> {
-    page["agents"]
-        .as_array()
-        .expect("agents")
-        .iter()
-        .map(|a| a["id"].as_str().expect("id").to_string())
-        .collect()
-}
 
 fn names(page: &Value) -> Vec<String> {
     page["agents"]

@@ -22,17 +22,8 @@ const BOUND: Duration = Duration::from_secs(1);
 
 async fn a_heartbeat_is_not_queued_behind_a_flood(backend: Backend) {
     let _alone = crate::common::flood_alone().await;
-    let a = TestApp::spawn(backend).await;
-    let b = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => Some(a.replica().await),
-    };
+    let (a, b) = TestApp::spawn_pair(backend).await;
     let b = b.as_ref().unwrap_or(&a);
-    let start = Instant::now();
-    while backend == Backend::Postgres && !(a.state.replicas_live() && b.state.replicas_live()) {
-        assert!(start.elapsed() < Duration::from_secs(5), "listeners not up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let owner = a.first_owner().await;
     let probe = a.agent(&owner, "probe").await;
     let probe_token = a.agent_token(&probe).await;

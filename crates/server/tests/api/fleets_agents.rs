@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::common::fixtures;
+use crate::common::fixtures::ids;
 use crate::common::{Backend, TestApp, ANON};
 
 both_backends!(
@@ -167,15 +168,6 @@ async fn agent_create_validates_input(b: Backend) {
     }
     let list = app.get("/api/agents", &o.token).await.ok(200);
     assert_eq!(list.json["total"], 0);
-}
-
-fn ids(page: &Value) -> Vec<String> {
-    page["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 async fn agent_list_filters_and_pages(b: Backend) {

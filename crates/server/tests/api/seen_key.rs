@@ -10,21 +10,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::common::fixtures::ids;
 use crate::common::{fixtures, Agent, Backend, Owner, TestApp};
 
 both_backends!(
     offline_on_the_exact_deadline_though_the_key_lags,
     last_seen_pages_hold_while_heartbeats_arrive,
 );
-
-fn ids(page: &Value) -> Vec<String> {
-    page["agents"]
-        .as_array()
-        .expect("agents")
-        .iter()
-        .map(|a| a["id"].as_str().expect("id").to_string())
-        .collect()
-}
 
 async fn beat(app: &TestApp, token: &str, agent: &Agent) {
     app.heartbeat(token, &fixtures::heartbeat(&agent.id, "healthy", json!({})))

@@ -87,3 +87,13 @@ impl Wrap {
             .to_json()
     }
 }
+
+/// The agent ids of a `GET /api/agents` page, in order.
+pub fn ids(page: &Value) -> Vec<String> {
+    page["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .map(|a| a["id"].as_str().expect("id").to_string())
+        .collect()
+}

@@ -172,6 +172,26 @@ impl TestApp {
         .await
     }
 
+    /// Replicas A and B: on PostgreSQL two servers on one database, returned once both
+    /// listen for the other's notices; on SQLite (no notices between processes) B is A,
+    /// so `None`.
+    pub async fn spawn_pair(backend: Backend) -> (Self, Option<Self>) {
+        let a = Self::spawn(backend).await;
+        if backend == Backend::Sqlite {
+            return (a, None);
+        }
+        let b = a.replica().await;
+        let start = std::time::Instant::now();
+        while !(a.state.replicas_live() && b.state.replicas_live()) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "listeners not up"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        (a, Some(b))
+    }
+
     async fn start(
         settings: Settings,
         clock: ManualClock,
