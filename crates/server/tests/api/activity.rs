@@ -132,18 +132,7 @@ async fn each_action_is_recorded_without_a_value(b: Backend) {
     let v2 = envelope(&es, &a.id, 2, &config_document(MARKER));
     let restore = json!({"config": v2, "restored_from": 1});
     assert_eq!(save(&app, &o, &a, restore).await, 200);
-    let rotated = app
-        .post(
-            &format!("/api/agents/{}/rotate-secret", a.id),
-            &o.token,
-            &json!({}),
-        )
-        .await
-        .ok(200)
-        .json["agent_secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rotated = app.rotate_secret(&o, &a).await;
     app.clock.advance(1);
     let mut leaky = signed(&a.id, &rotated, app.now());
     leaky["agent_secret"] = json!(rotated);

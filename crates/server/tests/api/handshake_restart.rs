@@ -3,7 +3,7 @@
 //! use is telemetry, shown at once and written by the next flush, and never outlives a
 //! rotation (the new secret shows "never used" until it is used).
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::common::fixtures::signed;
 use crate::common::Backend;
@@ -48,18 +48,7 @@ async fn a_secrets_last_use_is_shown_and_does_not_outlive_a_rotation(b: Backend)
     );
     // A rotation right after the use, before it is flushed: the new secret was never used,
     // in the view and in the database after the flush.
-    let rotated = app
-        .post(
-            &format!("/api/agents/{}/rotate-secret", agent.id),
-            &owner.token,
-            &json!({}),
-        )
-        .await
-        .ok(200)
-        .json["agent_secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rotated = app.rotate_secret(&owner, &agent).await;
     assert_eq!(
         app.agent_detail(&owner, &agent.id).await["secret_last_used_at"],
         Value::Null

@@ -78,7 +78,7 @@ async fn flood_and_rotate(apps: Vec<TestApp>, rotate_on: usize) {
         }));
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let new_secret = rotate(&apps[rotate_on], &owner, &agent).await;
+    let new_secret = apps[rotate_on].rotate_secret(&owner, &agent).await;
     let rotated = Instant::now();
     // Keep flooding through the window in which a replica may still accept the old
     // token from its cache.
@@ -113,19 +113,4 @@ async fn flood_and_rotate(apps: Vec<TestApp>, rotate_on: usize) {
     for app in apps.iter() {
         app.heartbeat(&token, &hb).await.ok(200);
     }
-}
-
-async fn rotate(app: &TestApp, owner: &crate::common::Owner, agent: &Agent) -> String {
-    let r = app
-        .post(
-            &format!("/api/agents/{}/rotate-secret", agent.id),
-            &owner.token,
-            &json!({}),
-        )
-        .await
-        .ok(200);
-    r.json["agent_secret"]
-        .as_str()
-        .expect("the new secret")
-        .to_string()
 }

@@ -89,15 +89,7 @@ async fn rotating_the_secret_revokes_tokens_and_the_old_secret(b: Backend) {
     let other_token = app.agent_token(&untouched).await;
     app.heartbeat(&token, &hb(&a)).await.ok(200);
 
-    let r = app
-        .post(
-            &format!("/api/agents/{}/rotate-secret", a.id),
-            &owner.token,
-            &json!({}),
-        )
-        .await
-        .ok(200);
-    let new_secret = r.json["agent_secret"].as_str().unwrap().to_string();
+    let new_secret = app.rotate_secret(&owner, &a).await;
     assert!(new_secret.starts_with("ocf_as_"));
     assert_ne!(new_secret, a.secret);
     app.heartbeat(&token, &hb(&a))

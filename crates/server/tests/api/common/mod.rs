@@ -414,6 +414,22 @@ impl TestApp {
 
     /// A fresh agent token. Advances the clock by a second first, so two calls in a row
     /// sign different timestamps (a signature is single-use).
+    /// Rotates the agent's secret as its owner; the new secret, shown once.
+    pub async fn rotate_secret(&self, owner: &Owner, agent: &Agent) -> String {
+        let r = self
+            .post(
+                &format!("/api/agents/{}/rotate-secret", agent.id),
+                &owner.token,
+                &json!({}),
+            )
+            .await
+            .ok(200);
+        r.json["agent_secret"]
+            .as_str()
+            .expect("the new secret")
+            .to_string()
+    }
+
     pub async fn agent_token(&self, agent: &Agent) -> String {
         self.clock.advance(1);
         let r = self.handshake_now(agent).await.ok(200);
