@@ -208,7 +208,6 @@ async function boot() {
   try {
     session.user = await api.auth.me();
     await app.reloadMasterKey();
-    startLive(checkSession);
   } catch (e) {
     session.user = null;
     if (e.status !== 401) toast(e.message, 'error');
@@ -222,6 +221,8 @@ async function boot() {
   window.addEventListener('popstate', onUrl);
   window.addEventListener('hashchange', onUrl);
   route();
+  // After the view's synchronous part: the stream opens with the scope it asks for.
+  if (session.user) startLive(checkSession);
 }
 
 boot();

@@ -4,7 +4,7 @@
 // one, Delete.
 
 import * as api from '../api.js';
-import { subscribe } from '../live.js';
+import { subscribe, watchAgents } from '../live.js';
 import { h, button, busy, errorBox, statusBadge, timeEl, fmtDateTime, toast } from '../ui.js';
 import { icon } from '../icons.js';
 import { confirmDialog } from '../dialog.js';
@@ -43,10 +43,15 @@ function fact(label, value) {
 
 export async function renderAgent(view, ctx) {
   const [id] = ctx.params;
+  // The stream follows this agent (named once it is known to be the caller's).
+  const watching = watchAgents();
+  ctx.onCleanup(watching.release);
   let agent;
   try {
     agent = await api.agents.get(id);
+    watching.set([agent.id]);
   } catch (e) {
+    watching.release();
     if (e.status !== 404) throw e;
     view.append(h('div', { class: 'empty card' }, h('h1', { class: 'empty-title', tabindex: '-1' }, 'Agent not found'),
       h('p', { class: 'muted' }, 'It may have been deleted.'), h('a', { href: '#/agents' }, 'Back to agents')));

@@ -4,9 +4,11 @@
 // Opening it asks for the first page before building anything; the fleet names come from
 // the list the app keeps (api.fleets.kept), asked beside the page only when not kept yet.
 // The table is built once; a page, filter or sort change replaces its rows only.
+// The live stream watches the rows shown; the other agents' changes come as a count
+// (`agents_changed`) on which the page reloads, at most every RELOAD_EVERY ms.
 
 import * as api from '../api.js';
-import { subscribe } from '../live.js';
+import { subscribe, watchAgents } from '../live.js';
 import { h, field, button, errorBox, pageHeader, statusBadge, timeEl, fmtNum, STATUSES } from '../ui.js';
 import { icon } from '../icons.js';
 import { openCreateAgent } from './agent-create.js';
@@ -37,6 +39,8 @@ export async function renderAgents(view, ctx) {
     sort: filters.q ? undefined : filters.sort, cursor, limit: LIMIT,
   });
   const firstPage = ask();
+  const watching = watchAgents();
+  ctx.onCleanup(watching.release);
   firstPage.catch(() => {}); // shown by load()
   // The fleets (names for the rows and the filter): the kept list if it is here, else asked
   // for together with the first page (rows drawn as soon as they come, names filled in).
@@ -99,12 +103,15 @@ export async function renderAgents(view, ctx) {
     tbody);
 
   function table(agents) {
+    // A reload of the same page keeps the focus on the row's link (keyboard users).
+    const focused = tbody.contains(document.activeElement) ? document.activeElement.closest('tr')?.dataset.id : null;
     rows.clear();
     tbody.replaceChildren(...agents.map((a) => {
       const r = row(a);
       rows.set(a.id, r);
       return r;
     }));
+    if (focused) rows.get(focused)?.querySelector('a')?.focus({ preventScroll: true });
     return tableEl;
   }
 
@@ -155,6 +162,7 @@ export async function renderAgents(view, ctx) {
       res = await asked;
     } catch (e) {
       err.show(e);
+      watching.set(shown.map((a) => a.id));
       return;
     }
     if (!ctx.isCurrent()) return;
@@ -165,6 +173,7 @@ export async function renderAgents(view, ctx) {
       return load();
     }
     shown = res.agents;
+    watching.set(shown.map((a) => a.id));
     renderCounts(res.counts);
     const filtered = filters.fleet || filters.status || filters.q;
     const total = res.total;
@@ -236,6 +245,7 @@ export async function renderAgents(view, ctx) {
     }
   }, {
     onDeleted: () => scheduleReload(),
+    onAgentsChanged: () => scheduleReload(),
     onFleet: fleetChanged,
     onResync: scheduleReload,
   }));
