@@ -100,7 +100,9 @@ export async function startServer(extraArgs = [], { dataDir: reuse, listen = '12
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
+    // CHROMIUM_EXTRA_ARGS (space-separated), e.g. the benchmarks' `--disable-gpu-vsync
+    // --disable-frame-rate-limit` to time frames without the wait for the next vsync.
+    args: [...CHROMIUM_ARGS, ...(process.env.CHROMIUM_EXTRA_ARGS ?? '').split(' ').filter(Boolean)],
   });
 }
 

@@ -7,12 +7,17 @@
 //
 //   node e2e/bench/agent-list-profile.mjs [sqlite|postgres] [AGENTS] [ROUNDS] [QUERY]
 //
-// AGENT_LIST_BENCH=path runs that built benchmark binary (as in agent-list-render.mjs).
+// AGENT_LIST_BENCH=path runs that built benchmark binary (as in agent-list-render.mjs);
+// AGENT_LIST_WEB=dir serves the page that directory's dashboard (as there). Each opening
+// also splits the time from `shown` to `painted`: the wait before the frame's task starts
+// (vsync alignment and other tasks: not this page's work), the frame's own work (style,
+// layout, paint, commit), and what ran after it before the timer.
 
 import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser, newPage, login, setUpMasterKey } from '../harness.js';
+import { dashboardFrom } from './dashboard-from.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const [backend = 'sqlite', agents = '100000', roundsArg = '5', query = 'status=error'] = process.argv.slice(2);
@@ -63,6 +68,7 @@ const totals = new Map();
 const requests = new Map();
 try {
   const { page } = await newPage(browser);
+  if (process.env.AGENT_LIST_WEB) await dashboardFrom(page, process.env.AGENT_LIST_WEB, serving.url);
   if (bench) {
     await login(page, serving.url, serving.email, serving.password);
     await setUpMasterKey(page, 'bench master key passphrase, long enough');
@@ -111,6 +117,18 @@ function report(events, n) {
       if (top.includes(k)) totals.set(key, (totals.get(key) ?? 0) + k.dur / 1000);
     }
     totals.set('(all tasks)', (totals.get('(all tasks)') ?? 0) + t.dur / 1000);
+  }
+  // shown -> painted: the first task after `shown` that draws a frame is the frame.
+  const frame = tasks.find((t) => t.ts >= marks.shown.ts
+    && inner.some((e) => e.name === 'WebFrameWidgetImpl::BeginMainFrame' && e.ts >= t.ts && e.ts <= t.ts + t.dur));
+  if (frame) {
+    const split = {
+      'shown -> frame task starts (wait)': (frame.ts - marks.shown.ts) / 1000,
+      'frame task (style, layout, paint, commit)': frame.dur / 1000,
+      'frame task ends -> painted': (end - frame.ts - frame.dur) / 1000,
+    };
+    console.log(`  ${Object.entries(split).map(([k, v]) => `${k} ${v.toFixed(1)}`).join('; ')}`);
+    for (const [k, v] of Object.entries(split)) totals.set(`= ${k}`, (totals.get(`= ${k}`) ?? 0) + v);
   }
   for (const e of events) {
     if (!['ResourceSendRequest', 'ResourceReceiveResponse', 'ResourceFinish'].includes(e.name) || e.ts < t0 || e.ts > end) continue;
