@@ -29,7 +29,7 @@ pub mod sqlite {
 
     /// The credentials of the agents `ids` (ascending), read with `lock` appended.
     pub async fn credentials(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'_, Sqlite>,
         ids: &BTreeSet<&str>,
         lock: &str,
     ) -> Result<Credentials, StoreError> {
@@ -47,7 +47,7 @@ pub mod sqlite {
     /// Records the verified, distinct attempts `chosen`: a signature not used before is
     /// inserted with its token and answered with its agent's row; a used one is a replay.
     pub async fn record(
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'_, Sqlite>,
         chosen: &[&HandshakeAttempt],
     ) -> Result<Vec<HandshakeOutcome>, StoreError> {
         let mut q = QueryBuilder::<Sqlite>::new(
@@ -122,7 +122,7 @@ pub mod postgres {
     /// The credentials of the agents `ids` (ascending), read with `lock` appended (one of
     /// two fixed statements).
     pub async fn credentials(
-        tx: &mut Transaction<'static, Postgres>,
+        tx: &mut Transaction<'_, Postgres>,
         ids: &BTreeSet<&str>,
         lock: &str,
     ) -> Result<Credentials, StoreError> {
@@ -144,7 +144,7 @@ pub mod postgres {
     /// As `sqlite::record`, in one statement: the signatures inserted, the tokens of those
     /// that were new, and those agents' rows (read under the batch's row locks).
     pub async fn record(
-        tx: &mut Transaction<'static, Postgres>,
+        tx: &mut Transaction<'_, Postgres>,
         chosen: &[&HandshakeAttempt],
     ) -> Result<Vec<HandshakeOutcome>, StoreError> {
         const RECORD: &str = "WITH s AS ( \

@@ -21,7 +21,7 @@ use super::activity::impl_activity_store;
 use super::agent_list::impl_list_store;
 use super::agents::impl_agent_store;
 use super::alerts::impl_alert_store;
-use super::batch::impl_batch_store;
+use super::batch::{impl_batch_store, BatchConnection};
 use super::db_url;
 use super::edits::impl_edit_store;
 use super::fleets::impl_fleet_store;
@@ -40,8 +40,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The heartbeat-only write path; the same durable pool on this backend.
     telemetry: PgPool,
-    /// The handshake batches' path (see `SqliteStore`); the same pool here.
-    handshakes: PgPool,
+    /// The handshake batches' connection, held (opened from the pool, then detached).
+    handshakes: BatchConnection<sqlx::Postgres>,
 }
 
 impl PostgresStore {
@@ -80,7 +80,7 @@ impl PostgresStore {
         }
         Ok(Self {
             telemetry: pool.clone(),
-            handshakes: pool.clone(),
+            handshakes: BatchConnection::new(pool.clone()),
             pool,
         })
     }

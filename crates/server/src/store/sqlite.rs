@@ -27,7 +27,7 @@ use super::activity::impl_activity_store;
 use super::agent_list::impl_list_store;
 use super::agents::impl_agent_store;
 use super::alerts::impl_alert_store;
-use super::batch::impl_batch_store;
+use super::batch::{impl_batch_store, BatchConnection};
 use super::edits::impl_edit_store;
 use super::fleets::impl_fleet_store;
 use super::history::impl_history_store;
@@ -75,7 +75,7 @@ pub struct SqliteStore {
     /// its last transaction; with the batches always on this one (the only frequent
     /// control-plane writer), its cache of agent rows and used-signature index pages
     /// stays warm instead of being re-read from the file for every batch.
-    handshakes: SqlitePool,
+    handshakes: BatchConnection<sqlx::Sqlite>,
     _checkpointer: Checkpointer,
 }
 
@@ -158,7 +158,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             telemetry,
-            handshakes,
+            handshakes: BatchConnection::new(handshakes),
             _checkpointer: Checkpointer(tokio::spawn(checkpointer(checkpoints))),
         })
     }
@@ -168,7 +168,13 @@ impl SqliteStore {
     /// 2 FULL, 3 EXTRA).
     pub async fn synchronous_levels(&self) -> Result<(Vec<i64>, Vec<i64>), StoreError> {
         let mut control = levels(&self.pool).await?;
-        control.extend(levels(&self.handshakes).await?);
+        let mut held = self.handshakes.take().await?;
+        control.push(
+            sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut *held.conn())
+                .await?,
+        );
+        held.keep();
         Ok((control, levels(&self.telemetry).await?))
     }
 }
