@@ -27,6 +27,7 @@ pub mod rollups;
 pub mod sqlite;
 mod stats;
 pub(crate) mod telemetry;
+mod telemetry_sql;
 mod users;
 
 use std::path::Path;

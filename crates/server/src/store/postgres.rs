@@ -143,9 +143,8 @@ impl_batch_store!(
 );
 impl_telemetry_store!(
     PostgresStore,
-    sqlx::Postgres,
     "EXTRACT(EPOCH FROM clock_timestamp())::BIGINT",
-    Some(" FOR NO KEY UPDATE")
+    super::telemetry_sql::postgres
 );
 impl_maintenance_store!(PostgresStore);
 impl_edit_store!(PostgresStore);

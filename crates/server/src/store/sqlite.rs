@@ -221,9 +221,8 @@ impl_batch_store!(
 );
 impl_telemetry_store!(
     SqliteStore,
-    sqlx::Sqlite,
     "CAST(strftime('%s', 'now') AS INTEGER)",
-    None
+    super::telemetry_sql::sqlite
 );
 impl_maintenance_store!(SqliteStore);
 impl_edit_store!(SqliteStore);

@@ -7,14 +7,14 @@
 //! and of the offline sweep's deadline index: migration 0017) only when the status changes
 //! or `last_seen` has run 1.5 intervals past the key. So most heartbeats rewrite no index
 //! entry: on PostgreSQL the update is HOT (in the same page, no index touched), on SQLite
-//! no index b-tree is written.
+//! no index b-tree is written. The statements are in `telemetry_sql`.
 
 use async_trait::async_trait;
 
 use super::{HeartbeatRecord, HeartbeatSample, StoreError};
 
-/// Rows per statement: at most 11 binds a row stays far below SQLite's 32 766 and PostgreSQL's
-/// 65 535 bind parameters.
+/// Rows per statement: SQLite's 11 binds a row stay far below its 32 766 bind parameters
+/// (PostgreSQL binds one array a column).
 pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
 
 #[async_trait]
@@ -53,12 +53,11 @@ macro_rules! keeps_key {
 }
 pub(crate) use keeps_key;
 
-/// `$db_now`: the database's clock in whole seconds, as SQL. `$lock_rows` as in
-/// `batch::impl_batch_store`: with row locks, every agent row the
-/// flush updates is locked first, in ascending id order (the order every multi-row
-/// writer takes), so a flush and a handshake batch on another replica never deadlock.
+/// `$db_now`: the database's clock in whole seconds, as SQL. `$sql`: the module of
+/// `telemetry_sql` with the backend's statements (which lock rows, on a backend with row
+/// locks, in ascending id order: see `batch::impl_batch_store`).
 macro_rules! impl_telemetry_store {
-    ($store:ty, $db:ty, $db_now:literal, $lock_rows:expr) => {
+    ($store:ty, $db_now:literal, $sql:path) => {
         #[async_trait::async_trait]
         impl $crate::store::TelemetryStore for $store {
             async fn write_telemetry(
@@ -66,91 +65,15 @@ macro_rules! impl_telemetry_store {
                 latest: &[HeartbeatRecord],
                 samples: &[HeartbeatSample],
             ) -> Result<(), StoreError> {
-                use sqlx::QueryBuilder;
-                use $crate::store::telemetry::{keeps_key, ROWS_PER_STATEMENT};
+                use $sql as sql;
                 if latest.is_empty() && samples.is_empty() {
                     return Ok(());
                 }
                 let mut sorted: Vec<&HeartbeatRecord> = latest.iter().collect();
                 sorted.sort_unstable_by(|a, b| a.agent_id.cmp(&b.agent_id));
                 let mut tx = self.telemetry.begin().await?;
-                let lock_rows: Option<&str> = $lock_rows;
-                if let Some(lock) = lock_rows {
-                    for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
-                        let mut q = QueryBuilder::<$db>::new("SELECT id FROM agents WHERE id IN (");
-                        let mut ids = q.separated(", ");
-                        for hb in chunk {
-                            ids.push_bind(&*hb.agent_id);
-                        }
-                        q.push(") ORDER BY id").push(lock);
-                        q.build().fetch_all(&mut *tx).await?;
-                    }
-                }
-                // Two statements a chunk (see the module: the coarse `seen_key`): first the
-                // agents whose status stays and whose key is recent enough, setting only
-                // unindexed columns; then the rest, with status and key. A row the first
-                // wrote fails the second's condition (same status, same key), so none is
-                // written twice. A flush never moves an agent back in time (two replicas'
-                // flushes of the same agent may commit in either order).
-                for (set, when) in [
-                    ("", concat!(" AND ", keeps_key!())),
-                    (
-                        "status = v.column2, seen_key = v.column3, ",
-                        concat!(" AND NOT COALESCE(", keeps_key!(), ", FALSE)"),
-                    ),
-                ] {
-                    for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
-                        let mut q = QueryBuilder::<$db>::new(format!(
-                            "UPDATE agents SET {set}last_seen = v.column3, metrics = v.column4, \
-                             agent_version = COALESCE(v.column5, agents.agent_version), \
-                             config_version_applied = COALESCE(v.column6, agents.config_version_applied), \
-                             last_error = v.column7, machine_id = COALESCE(v.column8, agents.machine_id), \
-                             location = COALESCE(v.column9, agents.location), \
-                             model = COALESCE(v.column10, agents.model), \
-                             config_delivery = v.column11 FROM ("
-                        ));
-                        q.push_values(chunk, |mut b, hb| {
-                            b.push_bind(&*hb.agent_id)
-                                .push_bind(hb.status)
-                                .push_bind(hb.ts)
-                                .push_bind(&hb.metrics_json)
-                                .push_bind(&hb.agent_version)
-                                .push_bind(hb.config_version_applied)
-                                .push_bind(&hb.error)
-                                .push_bind(&hb.machine_id)
-                                .push_bind(&hb.location)
-                                .push_bind(&hb.model)
-                                .push_bind(hb.config_delivery);
-                        });
-                        q.push(
-                            ") AS v WHERE agents.id = v.column1 \
-                             AND (agents.last_seen IS NULL OR agents.last_seen <= v.column3)",
-                        );
-                        q.push(when);
-                        q.build().execute(&mut *tx).await?;
-                    }
-                }
-                // Raw history samples, under each agent's history key (an agent deleted
-                // meanwhile has none: its samples are skipped); one per agent and second.
-                for chunk in samples.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO metrics_raw (agent_key, ts, cpu_usage, memory_usage, disk_usage, latency_ms) \
-                         SELECT k.agent_key, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (",
-                    );
-                    q.push_values(chunk, |mut b, s| {
-                        b.push_bind(&*s.agent_id)
-                            .push_bind(s.ts)
-                            .push_bind(s.cpu_usage)
-                            .push_bind(s.memory_usage)
-                            .push_bind(s.disk_usage)
-                            .push_bind(s.latency_ms);
-                    });
-                    q.push(
-                        ") AS v JOIN metrics_keys k ON k.agent_id = v.column1 WHERE true \
-                         ON CONFLICT (agent_key, ts) DO NOTHING",
-                    );
-                    q.build().execute(&mut *tx).await?;
-                }
+                sql::write_latest(&mut tx, &sorted).await?;
+                sql::write_samples(&mut tx, samples).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -170,11 +93,15 @@ macro_rules! impl_telemetry_store {
             }
 
             async fn prune_agent_changes(&self, keep_secs: i64) -> Result<u64, StoreError> {
-                Ok(sqlx::query(concat!("DELETE FROM agent_changes WHERE at < ", $db_now, " - $1"))
-                    .bind(keep_secs)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected())
+                Ok(sqlx::query(concat!(
+                    "DELETE FROM agent_changes WHERE at < ",
+                    $db_now,
+                    " - $1"
+                ))
+                .bind(keep_secs)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
             }
         }
     };

@@ -10,12 +10,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::common::db::Db;
 use crate::common::fixtures::ids;
 use crate::common::{fixtures, Agent, Backend, Owner, TestApp};
 
 both_backends!(
     offline_on_the_exact_deadline_though_the_key_lags,
     last_seen_pages_hold_while_heartbeats_arrive,
+    one_flush_keeps_some_keys_and_moves_others,
 );
 
 async fn beat(app: &TestApp, token: &str, agent: &Agent) {
@@ -135,4 +137,78 @@ async fn last_seen_pages_hold_while_heartbeats_arrive(b: Backend) {
         "an agent appeared twice: {listed:?}"
     );
     assert_eq!(listed, expected, "an agent skipped or out of order");
+}
+
+/// One flush (one statement a chunk on PostgreSQL) holding an agent whose key stays, one
+/// whose status changes, one heartbeating for the first time and one deleted (behind the
+/// server's back) between its heartbeat and the flush: each row as the rules say, the
+/// deleted agent's heartbeat skipped without an error, and one history sample an agent and
+/// second (the first).
+async fn one_flush_keeps_some_keys_and_moves_others(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let o = app.first_owner().await;
+    let mut agents = Vec::new();
+    for name in ["stays", "changes", "first", "deleted"] {
+        let a = app.agent(&o, name).await;
+        let token = app.agent_token(&a).await;
+        agents.push((a, token));
+    }
+    let [(stays, t_stays), (changes, t_changes), (first, t_first), (deleted, t_deleted)] =
+        &agents[..]
+    else {
+        unreachable!()
+    };
+    let t0 = app.now();
+    beat(&app, t_stays, stays).await;
+    beat(&app, t_changes, changes).await;
+    app.state.flush_heartbeats().await.expect("flush");
+    let mut db = Db::open(&app).await;
+    let deleted_key = db.key(&deleted.id).await;
+
+    app.clock.advance(10); // within 1.5 intervals (30 s) of t0
+    for cpu in [7, 8, 9] {
+        let body = fixtures::heartbeat(&stays.id, "healthy", json!({ "cpu_usage": cpu }));
+        app.heartbeat(t_stays, &body).await.ok(200);
+    }
+    let mut body = fixtures::heartbeat(&changes.id, "error", json!({}));
+    body["error"] = json!("config_rejected");
+    app.heartbeat(t_changes, &body).await.ok(200);
+    beat(&app, t_first, first).await;
+    beat(&app, t_deleted, deleted).await;
+    db.exec(&format!("DELETE FROM agents WHERE id = '{}'", deleted.id))
+        .await;
+    app.state.flush_heartbeats().await.expect("flush");
+
+    let t1 = t0 + 10;
+    // (last_seen, seen_key, status) as stored.
+    assert_eq!(stored(&mut db, stays).await, (t1, t0, 1), "stays");
+    assert_eq!(stored(&mut db, changes).await, (t1, t1, 2), "changes");
+    assert_eq!(stored(&mut db, first).await, (t1, t1, 1), "first");
+    let gone = format!("SELECT COUNT(*) FROM agents WHERE id = '{}'", deleted.id);
+    assert_eq!(db.int(&gone).await, 0);
+    let history = format!("SELECT COUNT(*) FROM metrics_raw WHERE agent_key = {deleted_key}");
+    assert_eq!(db.int(&history).await, 0, "the deleted agent's sample");
+    assert_eq!(db.samples(&stays.id).await, 2, "one sample a second");
+    assert_eq!(db.samples(&changes.id).await, 2);
+    assert_eq!(db.samples(&first.id).await, 1);
+    let kept = format!(
+        "SELECT CAST(r.cpu_usage AS BIGINT) FROM metrics_raw r \
+         JOIN metrics_keys k ON k.agent_key = r.agent_key \
+         WHERE k.agent_id = '{}' AND r.ts = {t1}",
+        stays.id
+    );
+    assert_eq!(db.int(&kept).await, 7, "the second's first sample is kept");
+}
+
+/// `(last_seen, seen_key, status)` of `a`'s row; the status as 1 (healthy), 2 (error) or 0.
+async fn stored(db: &mut Db, a: &Agent) -> (i64, i64, i64) {
+    let col = |c: &str| format!("SELECT {c} FROM agents WHERE id = '{}'", a.id);
+    (
+        db.int(&col("last_seen")).await,
+        db.int(&col("seen_key")).await,
+        db.int(&col(
+            "CAST(CASE status WHEN 'healthy' THEN 1 WHEN 'error' THEN 2 ELSE 0 END AS BIGINT)",
+        ))
+        .await,
+    )
 }
