@@ -54,6 +54,8 @@ struct Entry {
     /// The agent's row as this replica had it when the heartbeat arrived (for its owner).
     agent: Arc<AgentRow>,
     record: HeartbeatRecord,
+    /// The second of this agent's last sample queued while this entry was pending.
+    sampled: Option<i64>,
 }
 
 #[derive(Default)]
@@ -109,19 +111,28 @@ impl Latest {
         if buf.closed {
             return Err(Closed);
         }
+        let mut sampled = None;
         if let Some(old) = buf.pending.get(&record.agent_id) {
             keep_unsaid(&mut record, &old.record);
+            sampled = old.sampled;
         }
-        if buf.samples.len() < self.max_samples {
-            buf.samples.push(sample);
-        } else {
-            self.count_dropped(1);
+        // History keeps one sample an agent and second, the first (`ON CONFLICT DO
+        // NOTHING`): a later one of the same second is not queued, only to be skipped by
+        // the insert (nor can an agent heartbeating many times a second fill the queue).
+        if sampled != Some(sample.ts) {
+            if buf.samples.len() < self.max_samples {
+                sampled = Some(sample.ts);
+                buf.samples.push(sample);
+            } else {
+                self.count_dropped(1);
+            }
         }
         buf.pending.insert(
             record.agent_id.clone(),
             Entry {
                 agent: agent.clone(),
                 record,
+                sampled,
             },
         );
         Ok(())
@@ -279,6 +290,7 @@ impl Latest {
                                 Entry {
                                     agent: e.agent.clone(),
                                     record: e.record.clone(),
+                                    sampled: e.sampled,
                                 },
                             )
                         })

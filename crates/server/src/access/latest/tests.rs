@@ -171,3 +171,17 @@ async fn a_secrets_last_use_is_shown_only_while_the_agent_has_that_secret() {
     later.secret_last_used_at = Some(120);
     assert_eq!(read(later).await.secret_last_used_at, Some(120));
 }
+
+#[test]
+fn one_sample_is_queued_an_agent_and_second() {
+    let latest = Latest::new(16);
+    let (a1, a2) = (agent("a1"), agent("a2"));
+    for ts in [100, 100, 100, 101, 101] {
+        heartbeat(&latest, &a1, ts);
+    }
+    heartbeat(&latest, &a2, 100);
+    let (_, samples) = latest.begin_flush();
+    let queued: Vec<(&str, i64)> = samples.iter().map(|s| (&*s.agent_id, s.ts)).collect();
+    assert_eq!(queued, [("a1", 100), ("a1", 101), ("a2", 100)]);
+    assert_eq!(latest.dropped(), 0);
+}
