@@ -18,8 +18,9 @@ pub enum SortKey {
     Name,
     Created,
     /// `last_seen` coarsely: the column `seen_key`, never-seen agents 0, which the heartbeat
-    /// flush moves to `last_seen` only when the status changes or `last_seen` ran 1.5
-    /// heartbeat intervals past it (migration 0017; docs/api.md "Listing agents").
+    /// flush moves to `last_seen` only when the status changes or `last_seen` ran
+    /// `telemetry::KEY_STEP_SECS` (one to three minutes) past it (migrations 0017 and 0018; docs/api.md
+    /// "Listing agents").
     LastSeen,
 }
 
@@ -103,9 +104,9 @@ pub trait ListStore {
         fleet_id: Option<&str>,
     ) -> Result<StatusCounts, StoreError>;
     /// Marks `offline` the agents whose offline deadline (last seen + 3 intervals) is
-    /// before `now`, in batches of [`SWEEP_BATCH`]; reads first (an index range of the
-    /// agents not yet offline, by the coarse deadline `seen_key` + 3 intervals, each
-    /// candidate rechecked against the exact `last_seen`), so a sweep with nothing to do takes no write
+    /// before `now`, in batches of [`SWEEP_BATCH`]; reads first (one sequential read of
+    /// the agents for the exact deadline: no index follows `last_seen`, which every
+    /// heartbeat flush moves; migration 0018), so a sweep with nothing to do takes no write
     /// lock. Returns the agents it marked: each exactly once, also when replicas sweep
     /// the same database at the same time.
     async fn mark_offline(&self, now: i64) -> Result<Vec<AgentRef>, StoreError>;
@@ -285,11 +286,9 @@ macro_rules! impl_list_store {
                 &self,
                 now: i64,
             ) -> Result<Vec<$crate::store::AgentRef>, StoreError> {
-                // Candidates from the coarse deadline's index (`seen_key <= last_seen`, so
-                // never later than the exact deadline: a superset), kept only if the exact
-                // `last_seen` is past its deadline too (migration 0017).
-                const DUE: &str = "status <> 'offline' AND seen_key + 3 * heartbeat_interval < $1 \
-                                   AND last_seen + 3 * heartbeat_interval < $1";
+                // The exact deadline, read sequentially (migration 0018: an index of it,
+                // or of the coarse key's, made heartbeat flushes write index entries).
+                const DUE: &str = "status <> 'offline' AND last_seen + 3 * heartbeat_interval < $1";
                 let due: Option<i32> =
                     sqlx::query_scalar(&format!("SELECT 1 FROM agents WHERE {DUE} LIMIT 1"))
                         .bind(now)

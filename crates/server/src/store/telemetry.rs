@@ -3,11 +3,14 @@
 //! [`TelemetryStore::write_telemetry`] at most a second apart.
 //!
 //! **Cheap updates.** Each flushed agent gets its exact `last_seen` and state, but its
-//! indexed columns (`status`, and `seen_key`, the coarse last-seen key of the list's sort
-//! and of the offline sweep's deadline index: migration 0017) only when the status changes
-//! or `last_seen` has run 1.5 intervals past the key. So most heartbeats rewrite no index
-//! entry: on PostgreSQL the update is HOT (in the same page, no index touched), on SQLite
-//! no index b-tree is written. The statements are in `telemetry_sql`.
+//! indexed columns (`status`, and `seen_key`, the coarse last-seen key of the list's sort:
+//! migrations 0017 and 0018) only when the status changes or `last_seen` has run a
+//! step of one to three minutes past the key ([`KEY_STEP_SECS`]). So most heartbeats rewrite no index entry: on
+//! PostgreSQL the update is HOT (in the same page, no index touched), on SQLite no index
+//! b-tree is written. A moved key is the expensive case (on PostgreSQL a non-HOT update
+//! writes an entry into each of the table's 13 indexes: about 12 times a HOT update's cost,
+//! measured), so it moves about once every two minutes an agent, whatever its interval.
+//! The statements are in `telemetry_sql`.
 
 use async_trait::async_trait;
 
@@ -39,16 +42,31 @@ pub trait TelemetryStore {
     async fn prune_agent_changes(&self, keep_secs: i64) -> Result<u64, StoreError>;
 }
 
+/// How far (seconds) `last_seen` may run past an agent's `seen_key` before a flush moves
+/// the key: drawn anew for each agent in each flush from this range, so the list sorted by
+/// last seen is ordered to within three minutes (docs/api.md "Listing agents"). Drawn, not
+/// fixed: agents whose keys moved together (a reconnect storm's first heartbeats all change
+/// status) would otherwise all move them again one step later, and at 100 000 agents that
+/// burst of index writes took the database's whole time (docs/benchmarks.md).
+pub(crate) const KEY_STEP_SECS: std::ops::Range<i64> = 60..180;
+
+/// One step from [`KEY_STEP_SECS`] for each of `n` records (bound with them: the SQL's
+/// `v.column12`).
+pub(crate) fn key_steps(n: usize) -> Vec<i64> {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..n).map(|_| rng.gen_range(KEY_STEP_SECS)).collect()
+}
+
 /// When a flush keeps an agent's `status` and coarse `seen_key` (and so writes none of its
 /// indexed columns): the heartbeat reports the stored status and its time (`v.column3`) is
-/// less than 1.5 heartbeat intervals past the key. NULL (so: not kept) for a pending agent.
-/// The sweep's coarse deadline, `seen_key + 3` intervals, is then more than 1.5 intervals
-/// after the last flushed heartbeat, so an agent heartbeating on time moves its key before
-/// it becomes a candidate of the sweep.
+/// less than its drawn step (`v.column12`, see [`KEY_STEP_SECS`]) past the key. NULL (so:
+/// not kept) for a pending agent. Nothing else reads the key: the offline sweep reads the
+/// exact `last_seen` (migration 0018), so an agent at a 10 s interval moves its key about
+/// every twelfth heartbeat rather than every other one.
 macro_rules! keeps_key {
     () => {
-        "(agents.status = v.column2 \
-         AND 2 * (v.column3 - agents.seen_key) < 3 * agents.heartbeat_interval)"
+        "(agents.status = v.column2 AND v.column3 - agents.seen_key < v.column12)"
     };
 }
 pub(crate) use keeps_key;

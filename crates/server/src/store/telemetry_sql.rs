@@ -17,7 +17,7 @@ pub mod sqlite {
     use sqlx::{QueryBuilder, Sqlite, Transaction};
 
     use super::*;
-    use crate::store::telemetry::{keeps_key, ROWS_PER_STATEMENT};
+    use crate::store::telemetry::{keeps_key, key_steps, ROWS_PER_STATEMENT};
 
     /// The agents' latest states (`sorted`: ascending id, one record an agent).
     pub async fn write_latest(
@@ -25,7 +25,8 @@ pub mod sqlite {
         sorted: &[&HeartbeatRecord],
     ) -> Result<(), StoreError> {
         // A row the first statement wrote fails the second's condition (same status, same
-        // key), so none is written twice.
+        // key, the same drawn step), so none is written twice, and none is left out.
+        let steps = key_steps(sorted.len());
         for (set, when) in [
             ("", concat!(" AND ", keeps_key!())),
             (
@@ -33,7 +34,10 @@ pub mod sqlite {
                 concat!(" AND NOT COALESCE(", keeps_key!(), ", FALSE)"),
             ),
         ] {
-            for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
+            for (chunk, steps) in sorted
+                .chunks(ROWS_PER_STATEMENT)
+                .zip(steps.chunks(ROWS_PER_STATEMENT))
+            {
                 let mut q = QueryBuilder::<Sqlite>::new(format!(
                     "UPDATE agents SET {set}last_seen = v.column3, metrics = v.column4, \
                      agent_version = COALESCE(v.column5, agents.agent_version), \
@@ -43,7 +47,7 @@ pub mod sqlite {
                      model = COALESCE(v.column10, agents.model), \
                      config_delivery = v.column11 FROM ("
                 ));
-                q.push_values(chunk, |mut b, hb| {
+                q.push_values(chunk.iter().zip(steps), |mut b, (hb, step)| {
                     b.push_bind(&*hb.agent_id)
                         .push_bind(hb.status)
                         .push_bind(hb.ts)
@@ -54,7 +58,8 @@ pub mod sqlite {
                         .push_bind(&hb.machine_id)
                         .push_bind(&hb.location)
                         .push_bind(&hb.model)
-                        .push_bind(hb.config_delivery);
+                        .push_bind(hb.config_delivery)
+                        .push_bind(*step);
                 });
                 q.push(
                     ") AS v WHERE agents.id = v.column1 \
@@ -99,7 +104,7 @@ pub mod postgres {
     use sqlx::{Postgres, Transaction};
 
     use super::*;
-    use crate::store::telemetry::{keeps_key, ROWS_PER_STATEMENT};
+    use crate::store::telemetry::{keeps_key, key_steps, ROWS_PER_STATEMENT};
 
     /// One statement a chunk. `l` locks the chunk's rows in ascending id order (the order
     /// every multi-row writer takes, so a flush and a handshake batch on another replica
@@ -125,9 +130,10 @@ pub mod postgres {
          location = COALESCE(v.column9, agents.location), \
          model = COALESCE(v.column10, agents.model), config_delivery = v.column11 \
          FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
-           $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) \
+           $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
+           $12::bigint[]) \
            AS v (column1, column2, column3, column4, column5, column6, column7, column8, \
-                 column9, column10, column11) \
+                 column9, column10, column11, column12) \
          WHERE (SELECT COUNT(*) FROM l) >= 0 AND agents.id = v.column1 \
          AND (agents.last_seen IS NULL OR agents.last_seen <= v.column3)"
     );
@@ -145,7 +151,11 @@ pub mod postgres {
         tx: &mut Transaction<'static, Postgres>,
         sorted: &[&HeartbeatRecord],
     ) -> Result<(), StoreError> {
-        for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
+        let steps = key_steps(sorted.len());
+        for (chunk, steps) in sorted
+            .chunks(ROWS_PER_STATEMENT)
+            .zip(steps.chunks(ROWS_PER_STATEMENT))
+        {
             fn col<'a, T>(
                 c: &[&'a HeartbeatRecord],
                 f: impl Fn(&'a HeartbeatRecord) -> T,
@@ -164,6 +174,7 @@ pub mod postgres {
                 .bind(col(chunk, |hb| hb.location.as_deref()))
                 .bind(col(chunk, |hb| hb.model.as_deref()))
                 .bind(col(chunk, |hb| hb.config_delivery))
+                .bind(steps)
                 .execute(&mut **tx)
                 .await?;
         }

@@ -1,8 +1,8 @@
-//! The coarse last-seen key (migration 0017): a heartbeat flush moves an agent's indexed
-//! `seen_key` only when its status changes or `last_seen` ran 1.5 intervals past it. The
-//! offline sweep must still mark an agent on its exact deadline (not the key's, which is
-//! earlier), and a list sorted by last seen must page every agent once while heartbeats
-//! arrive.
+//! The coarse last-seen key (migrations 0017 and 0018): a heartbeat flush moves an agent's
+//! indexed `seen_key` only when its status changes or `last_seen` ran a drawn step of
+//! 60–180 s past it. The offline sweep must still mark an agent on its exact deadline (not
+//! the key's, which is earlier), and a list sorted by last seen must page every agent once
+//! while heartbeats arrive.
 
 use std::collections::HashMap;
 
@@ -18,6 +18,7 @@ both_backends!(
     offline_on_the_exact_deadline_though_the_key_lags,
     last_seen_pages_hold_while_heartbeats_arrive,
     one_flush_keeps_some_keys_and_moves_others,
+    the_key_moves_once_its_step_has_run,
 );
 
 async fn beat(app: &TestApp, token: &str, agent: &Agent) {
@@ -43,7 +44,7 @@ async fn offline_on_the_exact_deadline_though_the_key_lags(b: Backend) {
     let t0 = app.now();
     beat(&app, &token, &a).await;
     app.state.flush_heartbeats().await.expect("flush");
-    // 40 s < 1.5 intervals: this heartbeat leaves the key at t0.
+    // 40 s < 60 s (the least step): this heartbeat leaves the key at t0.
     app.clock.advance(40);
     beat(&app, &token, &a).await;
     app.state.flush_heartbeats().await.expect("flush");
@@ -61,7 +62,7 @@ async fn offline_on_the_exact_deadline_though_the_key_lags(b: Backend) {
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).expect("base64")).expect("json");
     assert_eq!(
         cursor["k"], t0,
-        "the key moved on a heartbeat within 1.5 intervals"
+        "the key moved on a heartbeat within its step"
     );
 
     // Past the key's deadline (t0 + 90), before the exact one (t0 + 130): not offline.
@@ -121,7 +122,7 @@ async fn last_seen_pages_hold_while_heartbeats_arrive(b: Backend) {
         }
         assert!(n < 20, "paging does not end");
         // Every agent heartbeats again, oldest last (exact last_seen now reverses the
-        // order of some): within 1.5 intervals of their keys, so no key moves.
+        // order of some): within 60 s of their keys, so no key moves.
         app.clock.advance(1);
         for (a, token) in agents.iter().rev() {
             beat(&app, token, a).await;
@@ -165,7 +166,7 @@ async fn one_flush_keeps_some_keys_and_moves_others(b: Backend) {
     let mut db = Db::open(&app).await;
     let deleted_key = db.key(&deleted.id).await;
 
-    app.clock.advance(10); // within 1.5 intervals (30 s) of t0
+    app.clock.advance(10); // within the least step (60 s) of t0
     for cpu in [7, 8, 9] {
         let body = fixtures::heartbeat(&stays.id, "healthy", json!({ "cpu_usage": cpu }));
         app.heartbeat(t_stays, &body).await.ok(200);
@@ -198,6 +199,47 @@ async fn one_flush_keeps_some_keys_and_moves_others(b: Backend) {
         stays.id
     );
     assert_eq!(db.int(&kept).await, 7, "the second's first sample is kept");
+}
+
+/// The step, both ways (drawn from 60..180 s an agent and flush): a healthy agent
+/// heartbeating every 30 s (its interval) keeps its key for 59 s past it, across an
+/// interval the old rule (1.5 intervals, 45 s) moved it on; after that the key is always
+/// one of its heartbeats' times and never 180 s or more behind `last_seen`. The sweep never
+/// marks it offline meanwhile, though its key is more than 3 intervals (90 s) old at times.
+async fn the_key_moves_once_its_step_has_run(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let o = app.first_owner().await;
+    let a = app.agent(&o, "steady").await; // dev: 30 s interval
+    let token = app.agent_token(&a).await;
+    let mut db = Db::open(&app).await;
+    let t0 = app.now();
+    beat(&app, &token, &a).await;
+    app.state.flush_heartbeats().await.expect("flush");
+    for step in [30, 29] {
+        app.clock.advance(step);
+        beat(&app, &token, &a).await;
+        app.state.sweep_offline().await.expect("sweep");
+        let now = app.now();
+        assert_eq!(
+            stored(&mut db, &a).await,
+            (now, t0, 1),
+            "{} s past",
+            now - t0
+        );
+    }
+    let mut beats = vec![t0, t0 + 30, t0 + 59];
+    for _ in 0..8 {
+        app.clock.advance(30);
+        beat(&app, &token, &a).await;
+        app.state.sweep_offline().await.expect("sweep");
+        let now = app.now();
+        beats.push(now);
+        let (seen, key, status) = stored(&mut db, &a).await;
+        assert_eq!((seen, status), (now, 1));
+        assert!(beats.contains(&key), "key {key} is no heartbeat's time");
+        assert!(seen - key < 180, "the key lags {} s", seen - key);
+    }
+    assert!(offline_ids(&app, &o).await.is_empty());
 }
 
 /// `(last_seen, seen_key, status)` of `a`'s row; the status as 1 (healthy), 2 (error) or 0.

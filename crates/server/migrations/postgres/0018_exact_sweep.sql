@@ -1,0 +1,11 @@
+-- The offline sweep reads the exact deadline (last_seen + 3 intervals) sequentially, and
+-- the heartbeat flush moves the coarse seen_key once a step of 60-180 s (drawn by the
+-- server) has run past it
+-- (docs/benchmarks.md "The PostgreSQL open loop: index writes, not the flush statement").
+--
+-- The deadline index of 0017 (seen_key + 3 intervals) needed the key within 1.5 intervals
+-- of last_seen, so an agent at a 10 s interval moved its key every other heartbeat; each
+-- move is a non-HOT update writing an entry into every index of agents, about 12 times a
+-- HOT update's cost, and at 100 000 agents the flush fell behind. A sequential read of
+-- agents each second costs less than those writes.
+DROP INDEX agents_online_deadline;
