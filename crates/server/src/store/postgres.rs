@@ -42,6 +42,12 @@ pub struct PostgresStore {
     telemetry: PgPool,
     /// The handshake batches' connection, held (opened from the pool, then detached).
     handshakes: BatchConnection<sqlx::Postgres>,
+    /// The change-log watcher's own connection (`access::cache`): its read every second
+    /// never queues behind requests for the pool. While that read is late the cache is not
+    /// trusted and every heartbeat reads its token and row from the pool; with the read in
+    /// the same queue, the cache could not come back (measured: the open loop at 100 000
+    /// agents stuck at p50 10 s, the server idle; docs/benchmarks.md).
+    watch: PgPool,
 }
 
 impl PostgresStore {
@@ -56,18 +62,21 @@ impl PostgresStore {
         let options = PgConnectOptions::from_url(&parsed)
             .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL {}: {e}", redact_url(url)))?;
         let warned = Arc::new(AtomicBool::new(false));
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                let warned = warned.clone();
-                Box::pin(async move { durable_commits(conn, &warned).await })
-            })
-            .connect_with(options)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(url))
-            })?;
+        let pool_of = |max: u32| {
+            let warned = warned.clone();
+            PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| {
+                    let warned = warned.clone();
+                    Box::pin(async move { durable_commits(conn, &warned).await })
+                })
+                .connect_with(options.clone())
+        };
+        let cannot = |e: sqlx::Error| {
+            anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact_url(url))
+        };
+        let pool = pool_of(16).await.map_err(cannot)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let fsync: String = sqlx::query_scalar("SELECT current_setting('fsync')")
             .fetch_one(&pool)
@@ -78,10 +87,12 @@ impl PostgresStore {
                  acknowledged writes (rotations, saved configs) or corrupt the database"
             );
         }
+        let watch = pool_of(1).await.map_err(cannot)?;
         Ok(Self {
             telemetry: pool.clone(),
             handshakes: BatchConnection::new(pool.clone()),
             pool,
+            watch,
         })
     }
 

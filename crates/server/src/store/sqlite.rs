@@ -76,6 +76,10 @@ pub struct SqliteStore {
     /// control-plane writer), its cache of agent rows and used-signature index pages
     /// stays warm instead of being re-read from the file for every batch.
     handshakes: BatchConnection<sqlx::Sqlite>,
+    /// The change-log watcher's own connection (`access::cache`): its read every second
+    /// never queues behind requests for the pool, which fall back to the database while
+    /// the cache waits for that read.
+    watch: SqlitePool,
     _checkpointer: Checkpointer,
 }
 
@@ -155,10 +159,12 @@ impl SqliteStore {
         let telemetry = open(1, durability.telemetry, TELEMETRY_CACHE).await?;
         let handshakes = open(1, durability.control, HANDSHAKE_CACHE).await?;
         let checkpoints = open(1, durability.control, DEFAULT_CACHE).await?;
+        let watch = open(1, durability.control, DEFAULT_CACHE).await?;
         Ok(Self {
             pool,
             telemetry,
             handshakes: BatchConnection::new(handshakes),
+            watch,
             _checkpointer: Checkpointer(tokio::spawn(checkpointer(checkpoints))),
         })
     }

@@ -106,7 +106,7 @@ macro_rules! impl_telemetry_store {
                     " - $1"
                 ))
                 .bind(window_secs)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.watch)
                 .await?)
             }
 
