@@ -100,6 +100,10 @@ describe('scoped live stream of the agent list and the agent page', () => {
     const { page } = s;
     const focused = rowOf(firstPage[5]).getByRole('link');
     await focused.focus();
+    // The list orders by creation time (whole seconds), then id: on a fast machine every
+    // agent above was created within one second, and a new agent of that same second
+    // could land on the first page by its id (seen in CI). A later second puts it last.
+    await new Promise((r) => { setTimeout(r, 1100); });
     const made = await provisionAgent(api, { name: 'host-new' });
     agents.push(made);
     await page.getByText(`${AGENTS + 1} agents`).waitFor({ timeout: 5000 });
