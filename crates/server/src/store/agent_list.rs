@@ -18,9 +18,9 @@ pub enum SortKey {
     Name,
     Created,
     /// `last_seen` coarsely: the column `seen_key`, never-seen agents 0, which the heartbeat
-    /// flush moves to `last_seen` only when the status changes or `last_seen` ran
-    /// `telemetry::KEY_STEP_SECS` (one to three minutes) past it (migrations 0017 and 0018; docs/api.md
-    /// "Listing agents").
+    /// flush moves to `last_seen` only when the status changes or `last_seen` ran a step
+    /// of one to three minutes (`telemetry::KEY_STEP_SECS`) past it (migrations 0017 and
+    /// 0018; docs/api.md "Listing agents").
     LastSeen,
 }
 

@@ -45,8 +45,9 @@ pub struct PostgresStore {
     /// The change-log watcher's own connection (`access::cache`): its read every second
     /// never queues behind requests for the pool. While that read is late the cache is not
     /// trusted and every heartbeat reads its token and row from the pool; with the read in
-    /// the same queue, the cache could not come back (measured: the open loop at 100 000
-    /// agents stuck at p50 10 s, the server idle; docs/benchmarks.md).
+    /// the same queue, the cache could not come back. That is the explanation that fits the
+    /// open loop at 100 000 agents stuck at p50 10 s with the server idle, not a verified
+    /// cause (docs/benchmarks.md).
     watch: PgPool,
 }
 

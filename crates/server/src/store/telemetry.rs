@@ -5,9 +5,9 @@
 //! **Cheap updates.** Each flushed agent gets its exact `last_seen` and state, but its
 //! indexed columns (`status`, and `seen_key`, the coarse last-seen key of the list's sort:
 //! migrations 0017 and 0018) only when the status changes or `last_seen` has run a
-//! step of one to three minutes past the key ([`KEY_STEP_SECS`]). So most heartbeats rewrite no index entry: on
-//! PostgreSQL the update is HOT (in the same page, no index touched), on SQLite no index
-//! b-tree is written. A moved key is the expensive case (on PostgreSQL a non-HOT update
+//! step of one to three minutes past the key ([`KEY_STEP_SECS`]). So most heartbeats
+//! rewrite no index entry: on PostgreSQL the update is HOT (in the same page, no index
+//! touched), on SQLite no index b-tree is written. A moved key is the expensive case (on PostgreSQL a non-HOT update
 //! writes an entry into each of the table's 13 indexes: about 12 times a HOT update's cost,
 //! measured), so it moves about once every two minutes an agent, whatever its interval.
 //! The statements are in `telemetry_sql`.
