@@ -4,6 +4,7 @@ use clap::Parser;
 use openclaw_fleet::cli::{AgentCommand, Cli, Command, UserCommand};
 use openclaw_fleet::settings::LogFormat;
 use openclaw_fleet::{admin, backup, key_rotation, startup, Server, Settings};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc's malloc: a heartbeat allocates a few dozen small blocks
@@ -12,19 +13,44 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn init_logging(format: LogFormat, default_filter: &str) {
+/// Lines the `serve` log buffers for its writer thread; past that, lines are dropped (and
+/// counted: `openclaw_fleet_log_lines_dropped_total`) rather than stalling requests.
+const LOG_BUFFER_LINES: usize = 128_000;
+
+/// Sets up logging to stderr. `serve` logs through a writer thread (`background`): a
+/// request never waits for a write, which on a busy disk can block for seconds (the page
+/// cache throttling a writer) and, done on a runtime worker, stalled every request behind
+/// it (docs/benchmarks.md). The guard flushes what is buffered when dropped; keep it for
+/// as long as the command runs. The other commands log little, in order with their output.
+fn init_logging(
+    format: LogFormat,
+    default_filter: &str,
+    background: bool,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = EnvFilter::try_from_env("OPENCLAW_FLEET_LOG")
         .unwrap_or_else(|_| EnvFilter::new(default_filter));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = if background {
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .buffered_lines_limit(LOG_BUFFER_LINES)
+            .lossy(true)
+            .thread_name("log-writer")
+            .finish(std::io::stderr());
+        openclaw_fleet::telemetry::count_dropped_log_lines(writer.error_counter());
+        (BoxMakeWriter::new(writer), Some(guard))
+    } else {
+        (BoxMakeWriter::new(std::io::stderr), None)
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if format == LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }
 
 fn main() {
@@ -48,7 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let settings = Settings::load(config, &args)?;
-            init_logging(settings.log_format, "info,sqlx=warn,tower_http=warn");
+            let _log = init_logging(settings.log_format, "info,sqlx=warn,tower_http=warn", true);
             let server = Server::build(settings, None).await?;
             let addr = server.local_addr();
             let scheme = server.scheme();
@@ -66,7 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             storage,
         }) => {
             let settings = Settings::load(config, &storage)?;
-            init_logging(LogFormat::Text, "warn");
+            init_logging(LogFormat::Text, "warn", false);
             admin::user_create(settings, &email, &password_file).await
         }
         Command::User(command) => {
@@ -100,7 +126,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 UserCommand::Create { .. } => unreachable!("matched above"),
             };
             let settings = Settings::load(config, &storage)?;
-            init_logging(LogFormat::Text, "warn");
+            init_logging(LogFormat::Text, "warn", false);
             admin::user_action(settings, action).await
         }
         Command::Agent(AgentCommand::Create {
@@ -111,18 +137,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             storage,
         }) => {
             let settings = Settings::load(config, &storage)?;
-            init_logging(LogFormat::Text, "warn");
+            init_logging(LogFormat::Text, "warn", false);
             admin::agent_create(settings, &owner, &name, fleet.as_deref(), &policy).await
         }
         Command::Backup(args) => {
             let settings = Settings::load(config, &args.storage)?;
-            init_logging(LogFormat::Text, "warn");
+            init_logging(LogFormat::Text, "warn", false);
             println!("{}", backup::backup(&settings, &args.out).await?);
             Ok(())
         }
         Command::Restore(args) => {
             let settings = Settings::load(config, &args.storage)?;
-            init_logging(LogFormat::Text, "warn");
+            init_logging(LogFormat::Text, "warn", false);
             println!(
                 "{}",
                 backup::restore(&settings, &args.from, args.force).await?
@@ -131,7 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::RotateInternalKey(args) => {
             let settings = Settings::load(config, &args.storage)?;
-            init_logging(LogFormat::Text, "warn");
+            init_logging(LogFormat::Text, "warn", false);
             let options = key_rotation::RotateOptions {
                 new_key_file: args.new_key_file,
                 limit: args.limit,
@@ -143,7 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit(args) => {
             let settings = Settings::load(config, &args.storage)?;
-            init_logging(LogFormat::Text, "warn");
+            init_logging(LogFormat::Text, "warn", false);
             if !admin::audit(settings, args.json).await? {
                 std::process::exit(1);
             }

@@ -52,6 +52,7 @@ async fn render(state: &AppState) -> Response {
         return e.into_response();
     }
     state.observe_pool();
+    crate::telemetry::observe_log();
     handle.run_upkeep();
     (
         [(

@@ -43,6 +43,24 @@ pub mod names {
     /// Counter: repeated events (failed sign-ins, plaintext secrets) not written to the
     /// activity log because its queue was full.
     pub const ACTIVITY_DROPPED: &str = "openclaw_fleet_activity_dropped_total";
+    /// Counter: log lines dropped because the log's writer thread fell behind by more
+    /// than its buffer (`serve` never waits for a log write: see `main`).
+    pub const LOG_LINES_DROPPED: &str = "openclaw_fleet_log_lines_dropped_total";
+}
+
+static LOG_DROPS: OnceLock<tracing_appender::non_blocking::ErrorCounter> = OnceLock::new();
+
+/// Remembers the log writer's count of dropped lines, for [`observe_log`].
+pub fn count_dropped_log_lines(counter: tracing_appender::non_blocking::ErrorCounter) {
+    let _ = LOG_DROPS.set(counter);
+}
+
+/// Sets [`names::LOG_LINES_DROPPED`] from the log writer (no I/O; nothing while the log
+/// is written in line).
+pub fn observe_log() {
+    if let Some(drops) = LOG_DROPS.get() {
+        metrics::counter!(names::LOG_LINES_DROPPED).absolute(drops.dropped_lines() as u64);
+    }
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

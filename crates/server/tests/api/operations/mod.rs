@@ -3,6 +3,7 @@
 
 mod backup;
 mod fleet;
+mod log_writer;
 mod metrics;
 mod proc;
 mod rotation;
