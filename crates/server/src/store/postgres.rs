@@ -7,7 +7,9 @@
 //! loses at most that last interval of its heartbeats, and a graceful stop flushes. A database or
 //! role configured with `synchronous_commit = off` is overridden to `on` on this server's
 //! connections (stronger levels such as `remote_apply` are kept), with a warning; a server
-//! running with `fsync = off` cannot be fixed from here and is warned about at start.
+//! running with `fsync = off` cannot be fixed from here and is warned about at start, as
+//! is one running with `autovacuum = off` (every heartbeat flush updates agents' rows, so
+//! without vacuum their table and indexes only grow: docs/benchmarks.md).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -45,9 +47,9 @@ pub struct PostgresStore {
     /// The change-log watcher's own connection (`access::cache`): its read every second
     /// never queues behind requests for the pool. While that read is late the cache is not
     /// trusted and every heartbeat reads its token and row from the pool; with the read in
-    /// the same queue, the cache could not come back. That is the explanation that fits the
-    /// open loop at 100 000 agents stuck at p50 10 s with the server idle, not a verified
-    /// cause (docs/benchmarks.md).
+    /// the same queue, the cache could not come back while the pool stayed busy. (It was
+    /// first suspected of the open loop stuck at p50 10 s with the server idle; that was a
+    /// blocking log write: docs/benchmarks.md.)
     watch: PgPool,
 }
 
@@ -86,6 +88,17 @@ impl PostgresStore {
             tracing::warn!(
                 "the PostgreSQL server runs with fsync = {fsync}: a crash of its host can lose \
                  acknowledged writes (rotations, saved configs) or corrupt the database"
+            );
+        }
+        let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+            .fetch_one(&pool)
+            .await?;
+        if autovacuum != "on" {
+            tracing::warn!(
+                "the PostgreSQL server runs with autovacuum = {autovacuum}: heartbeats update \
+                 every agent's row all the time, so its table and indexes grow without bound \
+                 and the planner has no statistics; turn autovacuum on (or vacuum and analyze \
+                 on a schedule)"
             );
         }
         let watch = pool_of(1).await.map_err(cannot)?;

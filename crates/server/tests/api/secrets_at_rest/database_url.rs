@@ -1,8 +1,11 @@
 //! A PostgreSQL URL's passwords — in the userinfo, `?password=`, `?sslpassword=` — never
 //! reach the server's output: not the start-up lines, not the driver's warnings, not the
-//! error a failed connection ends with.
+//! error a failed connection ends with. And what the start-up lines must say: a server
+//! without autovacuum is warned about (heartbeats update every agent's row all the time).
 
 use std::time::Duration;
+
+use sqlx::{Connection, PgConnection};
 
 use crate::common::{skip_postgres, PgDatabase};
 
@@ -47,6 +50,16 @@ async fn database_url_passwords_stay_out_of_logs_and_errors() {
         "the ignored parameter is not named:\n{logs}"
     );
     assert_no_secret(&logs);
+    let mut conn = PgConnection::connect(&pg.url).await.unwrap();
+    let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        logs.contains("runs with autovacuum = off"),
+        autovacuum == "off",
+        "autovacuum is {autovacuum}; the start-up lines:\n{logs}"
+    );
 
     // A server that cannot connect (no such role) says why, without the passwords.
     let url = with_secrets(&pg.url.replacen("postgres@", "no_such_role@", 1));
