@@ -11,6 +11,11 @@
 # BENCH_HISTORY_AGENTS (200, agents given a day of history samples), BENCH_BACKENDS ("sqlite postgres"),
 # BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, a server where databases may be created).
 # BENCH_BIN=DIR: use the release binaries already in DIR instead of building them.
+# BENCH_KEEP=DIR: copy the servers' logs (stdout, stderr) into DIR before the work dir is removed.
+# BENCH_PG_AUTOVACUUM=on: a PostgreSQL server running with autovacuum off (as CI machines'
+# are configured) gets it turned on for the run (ALTER SYSTEM, reload) and back off after.
+# Without it such a server is measured as it is, with a warning: heartbeats update every
+# agent's row, and without vacuum the agents table and its indexes only grow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
@@ -19,12 +24,20 @@ bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
 work=$(mktemp -d)
 pids=()
 pg_dbs=()
+pg_admin() { psql "${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}/postgres" -qAtc "$1"; }
+autovacuum_restore=
 cleanup() {
+  if [ -n "$autovacuum_restore" ]; then
+    pg_admin "ALTER SYSTEM RESET autovacuum" && pg_admin "SELECT pg_reload_conf()" > /dev/null || true
+  fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   for db in "${pg_dbs[@]}"; do
     psql "${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
   done
+  if [ -n "${BENCH_KEEP:-}" ]; then
+    mkdir -p "$BENCH_KEEP" && cp "$work"/*.out "$work"/*.err "$BENCH_KEEP"/ 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -96,6 +109,10 @@ run_table() {
   [ -n "$pgdb" ] && pg=(--pg-database "$pgdb")
   loadgen --url "$a" --url-b "$b" --pid-b "$pid_b" --mode replicas --pollers "$pollers" "${pg[@]}" \
     || echo "(replica figures reported failures)"
+  # The replicas are done: stopped, so their sweeps of the open loop's agents (going
+  # offline) do not share the cores with the benches below, which run servers of their own.
+  kill "$pid_a" "$pid_b" 2>/dev/null || true
+  wait "$pid_a" "$pid_b" 2>/dev/null || true
   echo
   echo "== [$backend] agent list at $open_agents agents (its own server and seeded database: crates/server/benches/agent_list.rs)"
   cargo bench -q -p openclaw-fleet --bench agent_list -- "$key" "$open_agents" "${BENCH_LIST_REQUESTS:-30}" \
@@ -114,9 +131,21 @@ for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
       start_server sqlite "$work/sqlite"
       # One server: "replica B" is the same process (in-process wake-ups and events).
       run_table sqlite "SQLite, one server" "$url" "$pid" "$url" "$pid"
-      kill "$pid"; wait "$pid" 2>/dev/null || true
       ;;
     postgres)
+      autovacuum=$(pg_admin "SHOW autovacuum")
+      if [ "$autovacuum" != on ] && [ "${BENCH_PG_AUTOVACUUM:-}" = on ]; then
+        pg_admin "ALTER SYSTEM SET autovacuum = on" && pg_admin "SELECT pg_reload_conf()" > /dev/null
+        autovacuum_restore=1
+        sleep 1
+        autovacuum="$(pg_admin "SHOW autovacuum") (turned on for this run: BENCH_PG_AUTOVACUUM=on)"
+      fi
+      echo
+      echo "== [PostgreSQL] autovacuum: $autovacuum"
+      case $autovacuum in
+        on*) ;;
+        *) echo "   WARNING: without autovacuum the agents table and its indexes grow all run long; a production server runs it (BENCH_PG_AUTOVACUUM=on)" ;;
+      esac
       db=bench_$$
       pg_dbs+=("$db")
       psql "$pg_url/postgres" -qc "CREATE DATABASE $db" > /dev/null
