@@ -33,7 +33,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   for db in "${pg_dbs[@]}"; do
-    psql "${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    pg_admin "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
   done
   if [ -n "${BENCH_KEEP:-}" ]; then
     mkdir -p "$BENCH_KEEP" && cp "$work"/*.out "$work"/*.err "$BENCH_KEEP"/ 2>/dev/null || true
@@ -148,7 +148,7 @@ for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
       esac
       db=bench_$$
       pg_dbs+=("$db")
-      psql "$pg_url/postgres" -qc "CREATE DATABASE $db" > /dev/null
+      pg_admin "CREATE DATABASE $db" > /dev/null
       "$bin/openclaw-fleet" user create --email bench@example.com --password-file "$work/pw" \
         --data-dir "$work/pg-a" --database-url "$pg_url/$db" > /dev/null
       mkdir -p "$work/pg-b" && chmod 700 "$work/pg-b"

@@ -81,18 +81,16 @@ impl PostgresStore {
         };
         let pool = pool_of(16).await.map_err(cannot)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let fsync: String = sqlx::query_scalar("SELECT current_setting('fsync')")
-            .fetch_one(&pool)
-            .await?;
+        let (fsync, autovacuum): (String, String) =
+            sqlx::query_as("SELECT current_setting('fsync'), current_setting('autovacuum')")
+                .fetch_one(&pool)
+                .await?;
         if fsync != "on" {
             tracing::warn!(
                 "the PostgreSQL server runs with fsync = {fsync}: a crash of its host can lose \
                  acknowledged writes (rotations, saved configs) or corrupt the database"
             );
         }
-        let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
-            .fetch_one(&pool)
-            .await?;
         if autovacuum != "on" {
             tracing::warn!(
                 "the PostgreSQL server runs with autovacuum = {autovacuum}: heartbeats update \
