@@ -44,6 +44,9 @@ pub struct Settings {
     /// 10 s of 10 000 heartbeats a second); while the database falls behind, samples
     /// beyond it are dropped and counted (see `access::latest`).
     pub heartbeat_history_queue: usize,
+    /// Agents per slice of a heartbeat-history roll-up (the hourly one takes half as many;
+    /// see `access::rollups`): smaller slices are shorter transactions, more of them.
+    pub history_rollup_slice: i64,
     /// Owners (and fleets) with fewer agents have their agent counts (the agent list's
     /// status counts, the fleets' `agent_count`) counted on every request; from this many
     /// on they are kept and recounted in the background (see `access::counts`).
@@ -105,6 +108,7 @@ impl Default for Settings {
             session_ttl_secs: 12 * 3600,
             heartbeat_retention_days: 30,
             heartbeat_history_queue: 100_000,
+            history_rollup_slice: 5000,
             count_every_time_below: 2000,
             activity_retention_days: 90,
             max_body_bytes: 1024 * 1024,
@@ -142,7 +146,7 @@ impl Settings {
         Ok(settings)
     }
 
-    const ENV_KEYS: [&'static str; 25] = [
+    const ENV_KEYS: [&'static str; 26] = [
         "listen",
         "data_dir",
         "database_url",
@@ -155,6 +159,7 @@ impl Settings {
         "session_ttl_secs",
         "heartbeat_retention_days",
         "heartbeat_history_queue",
+        "history_rollup_slice",
         "count_every_time_below",
         "activity_retention_days",
         "max_body_bytes",
@@ -209,6 +214,10 @@ impl Settings {
         anyhow::ensure!(
             (1..=10_000_000).contains(&self.heartbeat_history_queue),
             "heartbeat_history_queue must be between 1 and 10000000"
+        );
+        anyhow::ensure!(
+            (2..=1_000_000).contains(&self.history_rollup_slice),
+            "history_rollup_slice must be between 2 and 1000000"
         );
         anyhow::ensure!(
             self.count_every_time_below >= 1,

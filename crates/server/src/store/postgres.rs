@@ -178,7 +178,7 @@ impl_account_store!(PostgresStore);
 impl_activity_store!(PostgresStore);
 impl_alert_store!(PostgresStore);
 impl_reseal_store!(PostgresStore);
-impl_rollup_store!(PostgresStore);
+impl_rollup_store!(PostgresStore, super::rollups::PG_SLICE);
 impl_lock_store_postgres!(PostgresStore);
 
 impl NotifyStore for PostgresStore {

@@ -1,11 +1,16 @@
-//! Heartbeat history as rollups: the SQL behind `access::rollups` (migration 0014).
+//! Heartbeat history as rollups: the SQL behind `access::rollups` (migrations 0014, 0019).
 //!
 //! `metrics_raw` holds the samples the heartbeat flush writes (`store::telemetry`);
 //! `metrics_1m`, `metrics_5m` and `metrics_1h` hold per-agent aggregates of each minute,
 //! five minutes and hour, each rolled up from the next finer table. `metrics_rollups`
-//! says how far each resolution is final. One step of a rollup is one transaction that
-//! first locks its resolution's row there (an `UPDATE`: a row lock on PostgreSQL, the
-//! write lock on SQLite), so two replicas rolling at once take turns, and the second
+//! says how far each resolution is final, and where the pass under way stands.
+//!
+//! A pass rolls a window of whole buckets up **a slice of agents at a time** (a range of
+//! agent keys), each slice one short transaction, so that 100 000 agents' minute is not
+//! one statement holding a core (docs/benchmarks.md, "The roll-ups in slices"). The
+//! window's rows are read only once the pass's last slice moves the mark past them.
+//! Each step first locks its resolution's row (an `UPDATE`: a row lock on PostgreSQL,
+//! the write lock on SQLite), so two replicas rolling at once take turns, and the second
 //! sees the first's progress; the aggregates are upserts keyed by (agent, bucket start)
 //! computed from the whole bucket, so rolling a window again writes the same rows.
 
@@ -64,9 +69,10 @@ impl Resolution {
     }
 
     /// `INSERT … SELECT` of this rollup's buckets in `[$1, $2)` from its source
-    /// (`$3` is the step), replacing rows already there. A coarser bucket's averages are
-    /// its finer buckets' weighted by how many samples had the metric.
-    pub(crate) fn rollup_sql(self) -> String {
+    /// (`$3` is the step) for the agents `slice` picks (a condition on `agent_key` with
+    /// `$4` and `$5`: see `SliceSql`), replacing rows already there. A coarser bucket's
+    /// averages are its finer buckets' weighted by how many samples had the metric.
+    pub(crate) fn rollup_sql(self, slice: &str) -> String {
         const METRICS: [(&str, &str); 4] = [
             ("cpu", "cpu_usage"),
             ("memory", "memory_usage"),
@@ -105,7 +111,7 @@ impl Resolution {
              memory_avg, memory_max, memory_n, disk_avg, disk_max, disk_n, latency_avg, \
              latency_max, latency_n) \
              SELECT agent_key, ({t} / $3) * $3, {count}, {aggregates} FROM {source_table} \
-             WHERE {t} >= $1 AND {t} < $2 GROUP BY 1, 2 \
+             WHERE {slice} AND {t} >= $1 AND {t} < $2 GROUP BY 1, 2 \
              ON CONFLICT (agent_key, bucket) DO UPDATE SET samples = excluded.samples, {updates}",
             table = self.table(),
             aggregates = aggregates.join(", "),
@@ -169,17 +175,49 @@ impl RollupMarks {
     }
 }
 
+/// How a backend picks one slice's agents in [`Resolution::rollup_sql`], so that its
+/// plan reads each agent's rows through the primary key (agent, time) instead of every
+/// row of the window.
+pub(crate) struct SliceSql {
+    /// The condition on `agent_key`: the first `$5` keys from `$4` on that `metrics_keys`
+    /// holds (a slice is that many agents, however sparse the keys of deleted agents
+    /// have left them).
+    pub keys: &'static str,
+    /// Run first in the step's transaction.
+    pub setup: Option<&'static str>,
+}
+
+/// PostgreSQL: an array of the slice's keys is one index scan a key; a semi-join
+/// (`IN (SELECT …)`) was planned as a hash join over the whole window (measured in
+/// docs/benchmarks.md). A slice sorts in memory at 32 MB (the default 4 MB spilled).
+pub(crate) const PG_SLICE: SliceSql = SliceSql {
+    keys: "agent_key = ANY(ARRAY(SELECT agent_key FROM metrics_keys \
+           WHERE agent_key >= $4 ORDER BY agent_key LIMIT $5))",
+    setup: Some("SET LOCAL work_mem = '32MB'"),
+};
+
+/// SQLite: `IN (SELECT …)` on the key's first column is a lookup a key.
+pub(crate) const SQLITE_SLICE: SliceSql = SliceSql {
+    keys: "agent_key IN (SELECT agent_key FROM metrics_keys \
+           WHERE agent_key >= $4 ORDER BY agent_key LIMIT $5)",
+    setup: None,
+};
+
 #[async_trait]
 pub trait RollupStore {
     /// One step of rolling up `res` (not [`Resolution::Raw`]) towards `until` (rounded
-    /// down to the step): at most `max_buckets` buckets from its mark on (skipping time
-    /// its source holds nothing of), in one transaction that then moves the mark.
-    /// Returns the mark afterwards and whether this call moved it.
+    /// down to the step), in one transaction: the next slice of the pass under way, or
+    /// the first slice of a new pass over at most `max_buckets` buckets from the mark on
+    /// (skipping time its source holds nothing of). A slice is `slice_keys` agents over
+    /// one bucket (fewer agents when the pass has more buckets); a pass's last slice
+    /// moves the mark to its end. Returns the mark afterwards and whether this call did
+    /// a step.
     async fn roll_up(
         &self,
         res: Resolution,
         until: i64,
         max_buckets: i64,
+        slice_keys: i64,
     ) -> Result<(i64, bool), StoreError>;
     async fn rollup_marks(&self) -> Result<RollupMarks, StoreError>;
     /// Deletes the rows of `res` older than `before`.
@@ -197,7 +235,7 @@ pub trait RollupStore {
 }
 
 macro_rules! impl_rollup_store {
-    ($store:ty) => {
+    ($store:ty, $slice:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::RollupStore for $store {
             async fn roll_up(
@@ -205,53 +243,86 @@ macro_rules! impl_rollup_store {
                 res: $crate::store::Resolution,
                 until: i64,
                 max_buckets: i64,
+                slice_keys: i64,
             ) -> Result<(i64, bool), StoreError> {
                 let step = res.step();
                 let until = until - until.rem_euclid(step);
                 let mut tx = self.telemetry.begin().await?;
                 // The lock first (see the module docs); after waiting for another
-                // replica's step, this reads the mark that step left.
-                let done: i64 = sqlx::query_scalar(
+                // replica's step, this reads the mark and pass that step left.
+                let (done, pass_until, pass_key): (i64, i64, i64) = sqlx::query_as(
                     "UPDATE metrics_rollups SET done_until = done_until WHERE step = $1 \
-                     RETURNING done_until",
+                     RETURNING done_until, pass_until, pass_key",
                 )
                 .bind(step)
                 .fetch_one(&mut *tx)
                 .await?;
-                if done >= until {
-                    return Ok((done, false));
-                }
-                let source = res.source();
-                let first: Option<i64> = sqlx::query_scalar(&format!(
-                    "SELECT MIN({t}) FROM {table} WHERE {t} >= $1 AND {t} < $2",
-                    t = source.time(),
-                    table = source.table()
-                ))
-                .bind(done)
-                .bind(until)
-                .fetch_one(&mut *tx)
-                .await?;
-                let end = match first {
-                    None => until,
-                    Some(first) => {
-                        let from = first - first.rem_euclid(step);
-                        let end = (from + max_buckets.max(1) * step).min(until);
-                        sqlx::query(&res.rollup_sql())
-                            .bind(from)
-                            .bind(end)
-                            .bind(step)
-                            .execute(&mut *tx)
-                            .await?;
-                        end
+                let (from, end, key) = if pass_until > done {
+                    (done, pass_until, pass_key)
+                } else {
+                    if done >= until {
+                        return Ok((done, false));
+                    }
+                    let source = res.source();
+                    let first: Option<i64> = sqlx::query_scalar(&format!(
+                        "SELECT MIN({t}) FROM {table} WHERE {t} >= $1 AND {t} < $2",
+                        t = source.time(),
+                        table = source.table()
+                    ))
+                    .bind(done)
+                    .bind(until)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    match first {
+                        None => (until, until, 0),
+                        Some(first) => {
+                            let from = first - first.rem_euclid(step);
+                            (from, (from + max_buckets.max(1) * step).min(until), 0)
+                        }
                     }
                 };
-                sqlx::query("UPDATE metrics_rollups SET done_until = $1 WHERE step = $2")
-                    .bind(end)
-                    .bind(step)
-                    .execute(&mut *tx)
+                // The pass ends with the slice that reaches the last key (keys only grow:
+                // an agent created after this step has no samples in a window that ended,
+                // by the roll-up's grace, before it).
+                let mut next: Option<i64> = None;
+                if end > from {
+                    if let Some(setup) = $slice.setup {
+                        sqlx::query(setup).execute(&mut *tx).await?;
+                    }
+                    let keys = (slice_keys / ((end - from) / step).max(1)).max(1);
+                    sqlx::query(&res.rollup_sql($slice.keys))
+                        .bind(from)
+                        .bind(end)
+                        .bind(step)
+                        .bind(key)
+                        .bind(keys)
+                        .execute(&mut *tx)
+                        .await?;
+                    next = sqlx::query_scalar(
+                        "SELECT CAST(agent_key AS BIGINT) FROM metrics_keys \
+                         WHERE agent_key >= $1 ORDER BY agent_key LIMIT 1 OFFSET $2",
+                    )
+                    .bind(key)
+                    .bind(keys)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                }
+                let (done, pass_until, pass_key) = match next {
+                    None => (end, 0, 0),
+                    Some(next) => (from, end, next),
+                };
+                sqlx::query(
+                    "UPDATE metrics_rollups SET done_until = $1, pass_until = $2, \
+                     pass_key = $3 WHERE step = $4",
+                )
+                .bind(done)
+                .bind(pass_until)
+                .bind(pass_key)
+                .bind(step)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
-                Ok((end, true))
+                Ok((done, true))
             }
 
             async fn rollup_marks(&self) -> Result<$crate::store::RollupMarks, StoreError> {

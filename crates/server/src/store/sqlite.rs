@@ -239,5 +239,5 @@ impl_account_store!(SqliteStore);
 impl_activity_store!(SqliteStore);
 impl_alert_store!(SqliteStore);
 impl_reseal_store!(SqliteStore);
-impl_rollup_store!(SqliteStore);
+impl_rollup_store!(SqliteStore, super::rollups::SQLITE_SLICE);
 impl_lock_store_sqlite!(SqliteStore);
