@@ -5,9 +5,9 @@
 //! five minutes and hour, each rolled up from the next finer table. `metrics_rollups`
 //! says how far each resolution is final, and where the pass under way stands.
 //!
-//! A pass rolls a window of whole buckets up **a slice of agents at a time** (a range of
-//! agent keys), each slice one short transaction, so that 100 000 agents' minute is not
-//! one statement holding a core (docs/benchmarks.md, "The roll-ups in slices"). The
+//! A pass rolls a window of whole buckets up **a slice of agents at a time** (the next
+//! n agent keys that exist), each slice one short transaction, so that 100 000 agents'
+//! minute is not one statement holding a core (docs/benchmarks.md, "The roll-ups in slices"). The
 //! window's rows are read only once the pass's last slice moves the mark past them.
 //! Each step first locks its resolution's row (an `UPDATE`: a row lock on PostgreSQL,
 //! the write lock on SQLite), so two replicas rolling at once take turns, and the second
