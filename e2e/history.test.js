@@ -126,7 +126,10 @@ describe('config history: list, diff and restore', () => {
     await page.getByText('Version 1 restored as version 4.').waitFor();
     await history.locator('tr[data-version="4"]').getByText('current').waitFor();
     await page.getByText('Stored version 4', { exact: false }).waitFor();
-    assert.equal(await page.getByLabel('Value of ANTHROPIC_API_KEY').inputValue(), KEYS[0]);
+    // The editor is refilled from the decrypted version after the banner shows: wait for it.
+    const key = page.getByLabel('Value of ANTHROPIC_API_KEY');
+    for (let i = 0; i < 50 && (await key.inputValue()) !== KEYS[0]; i++) await page.waitForTimeout(100);
+    assert.equal(await key.inputValue(), KEYS[0]);
     assert.equal(await page.getByLabel('Name of variable 2').count(), 0, 'OTHER_SETTING is not back: version 1 never had it');
 
     const bin = cargoBinary('openclaw-fleet-agent', 'OPENCLAW_FLEET_AGENT_BIN');
