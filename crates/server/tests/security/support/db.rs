@@ -18,11 +18,17 @@ pub async fn dump(app: &TestApp) -> Vec<String> {
         .await
         .expect("flush the acknowledged heartbeats");
     let url = app.state.settings().database_url();
-    if url.starts_with("sqlite:") {
+    let rows = if url.starts_with("sqlite:") {
         dump_sqlite(&url).await
     } else {
         dump_postgres(&url).await
-    }
+    };
+    // The history roll-up's own progress marks move on its timer (a first pass finds
+    // nothing to roll up and moves its mark to the present), whatever requests come: not
+    // something a request can change, so not compared.
+    rows.into_iter()
+        .filter(|r| !r.starts_with("metrics_rollups:"))
+        .collect()
 }
 
 async fn dump_sqlite(url: &str) -> Vec<String> {
