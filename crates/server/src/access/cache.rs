@@ -158,6 +158,7 @@ pub(super) async fn watch_changes(state: Weak<super::Inner>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen: HashSet<i64> = HashSet::new();
     let mut first = true;
+    let mut pruning: Option<tokio::task::JoinHandle<()>> = None;
     for round in 0u64.. {
         tick.tick().await;
         let Some(inner) = state.upgrade() else { return };
@@ -180,10 +181,16 @@ pub(super) async fn watch_changes(state: Weak<super::Inner>) {
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the agent change log"),
         }
-        if round % 60 == 59 {
-            if let Err(e) = inner.store.prune_agent_changes(KEEP_SECS).await {
-                tracing::warn!(error = %e, "cannot prune the agent change log");
-            }
+        if round % 60 == 59 && pruning.as_ref().is_none_or(|p| p.is_finished()) {
+            // On a task of its own: a DELETE waits for the write lock (on SQLite up to the
+            // busy timeout, behind a checkpoint), and the reads must keep their second, or
+            // the cache stops answering just when the database is slow.
+            let store = inner.store.clone();
+            pruning = Some(tokio::spawn(async move {
+                if let Err(e) = store.prune_agent_changes(KEEP_SECS).await {
+                    tracing::warn!(error = %e, "cannot prune the agent change log");
+                }
+            }));
         }
     }
 }
