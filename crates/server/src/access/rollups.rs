@@ -74,6 +74,13 @@ fn slice_keys(res: Resolution, per_slice: i64) -> i64 {
 const PAUSE_FACTOR: u32 = 7;
 const MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The pause after a slice that `took`, with the pass `behind` seconds short of where it
+/// is rolling up to, in buckets of `step` seconds ([`PAUSE_FACTOR`]).
+fn pause_after(took: std::time::Duration, behind: i64, step: i64) -> std::time::Duration {
+    let factor = if behind > 2 * step { 1 } else { PAUSE_FACTOR };
+    (took * factor).min(MAX_PAUSE)
+}
+
 /// The resolution a chart of the last `span` seconds reads.
 pub fn resolution_for(span: i64) -> Resolution {
     match span {
@@ -164,12 +171,7 @@ impl AppState {
                 if !moved {
                     break done;
                 }
-                let factor = if until - done > 2 * res.step() {
-                    1
-                } else {
-                    PAUSE_FACTOR
-                };
-                tokio::time::sleep((started.elapsed() * factor).min(MAX_PAUSE)).await;
+                tokio::time::sleep(pause_after(started.elapsed(), until - done, res.step())).await;
             };
         }
         Ok(self.0.store.rollup_marks().await?)
@@ -261,6 +263,21 @@ mod tests {
         assert_eq!(points[0].max[0], Some(50.0));
         assert_eq!(points[1].ts, 300);
         assert_eq!(points[1].avg[0], Some(5.0));
+    }
+
+    #[test]
+    fn a_roll_up_behind_pauses_less_and_no_pause_passes_the_cap() {
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        // In step: seven times the slice's time, so it takes an eighth of the time.
+        assert_eq!(pause_after(ms(80), 60, 60), ms(560));
+        assert_eq!(pause_after(ms(80), 120, 60), ms(560));
+        // More than two buckets behind: as long as the slice took.
+        assert_eq!(pause_after(ms(80), 121, 60), ms(80));
+        assert_eq!(pause_after(ms(80), 86_400, 3600), ms(80));
+        // Never more than MAX_PAUSE, behind or not.
+        assert_eq!(pause_after(ms(400), 60, 60), MAX_PAUSE);
+        assert_eq!(pause_after(Duration::from_secs(5), 86_400, 60), MAX_PAUSE);
     }
 
     #[test]
