@@ -103,8 +103,18 @@ run_table() {
   c0=$(cpu_ticks "$pid_a")
   loadgen --url "$a" --mode open --agents "$open_agents" --seconds "$open_seconds" || echo "(open loop reported failures)"
   echo "server CPU over provisioning + storm + open loop: $(( ($(cpu_ticks "$pid_a") - c0) / 100 )) s"
+  if [ "$key" = sqlite ]; then
+    # One server is both replicas: a fresh one for this step, or its CPU reading between
+    # saves would be the open loop's 100 000 agents going offline and rolled up.
+    kill "$pid_a" 2>/dev/null || true
+    wait "$pid_a" 2>/dev/null || true
+    "$bin/openclaw-fleet" user create --email bench@example.com --password-file "$work/pw" \
+      --data-dir "$work/sqlite-replicas" > /dev/null
+    start_server sqlite-replicas "$work/sqlite-replicas"
+    a=$url pid_a=$pid b=$url pid_b=$pid
+  fi
   echo
-  echo "== [$backend] replica A -> replica B, and $pollers long-polls on B"
+  echo "== [$backend] replica A -> replica B, and $pollers long-polls on B$([ "$key" = sqlite ] && echo " (a fresh server)")"
   local pg=()
   [ -n "$pgdb" ] && pg=(--pg-database "$pgdb")
   loadgen --url "$a" --url-b "$b" --pid-b "$pid_b" --mode replicas --pollers "$pollers" "${pg[@]}" \
