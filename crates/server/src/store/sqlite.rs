@@ -14,7 +14,9 @@
 //! Checkpoints: besides SQLite's own (in the commit that crosses 1 000 log pages), a
 //! background task ([`checkpointer`]) copies the log into the database file every 500 ms,
 //! so those find little left to copy. (With SQLite's own turned off, the log reached
-//! 185 MB in a 40 s benchmark: not landed.) A commit's durability is its log sync.
+//! 185 MB in a 40 s benchmark: not landed.) A commit's durability is its log sync. When
+//! the log has grown long the checkpointer restarts it, waiting at most
+//! [`RESTART_WAIT`] for the locks that takes, since every writer waits behind it.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -90,6 +92,12 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// copied, so it would grow without end; `RESTART` waits for the write lock once, when
 /// what remains to copy is little.
 const RESTART_FRAMES: i64 = 16_384;
+/// The checkpointer connection's busy timeout: how long a `RESTART` waits for the write
+/// lock and then, holding it, for readers, before it gives up until its next turn
+/// (passive for that once: nothing is lost). Every writer waits behind it meanwhile: the
+/// heartbeat flush, and the control-plane writes (handshakes, saves), which at the pool's
+/// 10 s waited up to 8.4 s behind it under load (docs/benchmarks.md).
+const RESTART_WAIT: Duration = Duration::from_millis(100);
 
 /// Stops the checkpointer when the store goes.
 struct Checkpointer(tokio::task::JoinHandle<()>);
@@ -117,11 +125,21 @@ async fn checkpointer(conn: SqlitePool) {
             }
         };
         if restart {
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                .execute(&conn)
-                .await
-            {
-                tracing::warn!(error = %e, "WAL checkpoint (restart) failed");
+            let started = std::time::Instant::now();
+            let restarted: Result<(i64, i64, i64), _> =
+                sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
+                    .fetch_one(&conn)
+                    .await;
+            match restarted {
+                // Blocked (busy = 1): what it could copy is copied; the next turn retries.
+                Ok((busy, log, copied)) => tracing::debug!(
+                    busy,
+                    log,
+                    copied,
+                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    "WAL checkpoint (restart)"
+                ),
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint (restart) failed"),
             }
         }
     }
@@ -139,26 +157,27 @@ impl SqliteStore {
             .map_err(|e| anyhow::anyhow!("invalid SQLite URL {}: {e}", redact_url(url)))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let open = |max, sync, cache: &'static str| {
+        let open_waiting = |max, sync, cache: &'static str, busy: Duration| {
             SqlitePoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(
                     options
                         .clone()
+                        .busy_timeout(busy)
                         .synchronous(sync)
                         .pragma("cache_size", cache),
                 )
         };
+        let open = |max, sync, cache| open_waiting(max, sync, cache, Duration::from_secs(10));
         let pool = open(4, durability.control, DEFAULT_CACHE)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", redact_url(url)))?;
         migrate(&pool).await?;
         let telemetry = open(1, durability.telemetry, TELEMETRY_CACHE).await?;
         let handshakes = open(1, durability.control, HANDSHAKE_CACHE).await?;
-        let checkpoints = open(1, durability.control, DEFAULT_CACHE).await?;
+        let checkpoints = open_waiting(1, durability.control, DEFAULT_CACHE, RESTART_WAIT).await?;
         let watch = open(1, durability.control, DEFAULT_CACHE).await?;
         Ok(Self {
             pool,
