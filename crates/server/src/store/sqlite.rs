@@ -95,8 +95,9 @@ const RESTART_FRAMES: i64 = 16_384;
 /// The checkpointer connection's busy timeout: how long a `RESTART` waits for the write
 /// lock and then, holding it, for readers, before it gives up until its next turn
 /// (passive for that once: nothing is lost). Every writer waits behind it meanwhile: the
-/// heartbeat flush, and the control-plane writes (handshakes, saves), which at the pool's
-/// 10 s waited up to 8.4 s behind it under load (docs/benchmarks.md).
+/// heartbeat flush, and the control-plane writes (handshakes, saves). At the pool's 10 s a
+/// restart under the open loop took up to 9.6 s, and a probe writer waited up to 3.4 s
+/// for the write lock; at this wait, 0.7 s (docs/benchmarks.md).
 const RESTART_WAIT: Duration = Duration::from_millis(100);
 
 /// Stops the checkpointer when the store goes.
